@@ -1,0 +1,83 @@
+# One-command set-up: every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+ROOT := $(CURDIR)
+COLLECTIONS := $(ROOT)/.collections
+BUILD := $(ROOT)/.build/ansible_collections/eksnodes/windows
+LAB := $(ROOT)/.lab
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := True
+export PYTHONPATH := $(ROOT)/tests
+export ANSIBLE_PYTHON_INTERPRETER := $(ROOT)/$(BIN)/python
+export PATH := $(ROOT)/$(BIN):$(PATH)
+
+.PHONY: help setup test sanity units integration lint cfn-lint changelog-lint lab-up lab-down demo clean benchmarks
+
+help:
+	@echo "make demo   - run the launch sequence on the local lab (sets itself up)"
+	@echo "make test   - sanity, unit, lab integration tests and lint (sets itself up)"
+	@echo "make lab-up / lab-down - start or stop the local lab (.lab/env has its endpoints)"
+
+$(BIN)/.installed: requirements.txt test-requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r test-requirements.txt -r requirements.txt
+	touch $@
+
+$(COLLECTIONS)/ansible_collections/eksnodes/windows:
+	mkdir -p $(COLLECTIONS)/ansible_collections/eksnodes
+	ln -sfn $(ROOT) $@
+
+setup: $(BIN)/.installed $(COLLECTIONS)/ansible_collections/eksnodes/windows
+
+# ansible-test must run from a directory named ansible_collections/<ns>/<name>.
+$(BUILD): setup
+	rm -rf $(BUILD) && mkdir -p $(BUILD)
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(BUILD)
+	cd $(BUILD) && git init -q && git add -A
+	for dep in amazon/aws kubernetes/core; do mkdir -p $(ROOT)/.build/ansible_collections/$$(dirname $$dep); \
+	  ln -sfn $$($(BIN)/python -c 'import ansible_collections,sys; print(ansible_collections.__path__[0])')/$$dep $(ROOT)/.build/ansible_collections/$$dep; done
+
+PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+$(PIP_BOOTSTRAP): tests/sanity/pip_bootstrap.py
+	mkdir -p $(dir $@) && cp $< $@
+
+sanity: setup $(PIP_BOOTSTRAP)
+	$(MAKE) --no-print-directory $(BUILD)
+	cd $(BUILD) && $(ROOT)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+
+units: setup
+	$(BIN)/pytest -q tests/unit
+
+integration: setup
+	$(BIN)/pytest -q -n 2 tests/lab/tests tests/integration
+
+lint: setup
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/cfn-lint plugins/cloudformation/*.yaml 2>/dev/null || $(BIN)/cfn-lint $$(git ls-files -co --exclude-standard 'plugins/**/*.yaml' 'files/*.yaml' | grep -i cloudformation || true)
+	$(BIN)/antsibull-changelog lint
+
+test: setup
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory lint
+
+lab-up: setup
+	$(BIN)/python -m lab up --state-dir $(LAB) $(LAB_ARGS)
+	@echo "source $(LAB)/env to use it"
+
+lab-down: setup
+	$(BIN)/python -m lab down --state-dir $(LAB)
+
+demo: setup
+	$(BIN)/python -m lab demo --state-dir $(LAB)
+
+benchmarks: setup
+	$(BIN)/python tests/benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .build .collections .lab tests/output

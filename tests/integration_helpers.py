@@ -1,0 +1,108 @@
+"""Running the collection's modules, roles and playbooks with ansible-playbook, as users do.
+
+Results come from the json stdout callback, so tests assert on each task's structured result.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COLLECTIONS_PATH = REPO / ".collections"
+
+
+@dataclass
+class PlaybookResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    output: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> List[Dict[str, Any]]:
+        """One entry per task: {'name': ..., 'result': <localhost result>} in run order."""
+        found = []
+        for play in self.output.get("plays", []):
+            for task in play.get("tasks", []):
+                hosts = task.get("hosts", {})
+                found.append({"name": task["task"]["name"], "result": next(iter(hosts.values()), {})})
+        return found
+
+    def result(self, name: str) -> Dict[str, Any]:
+        for task in self.tasks:
+            if task["name"] == name:
+                return task["result"]
+        raise KeyError(f"no task named {name!r}; tasks: {[t['name'] for t in self.tasks]}\n{self.stderr}")
+
+    @property
+    def stats(self) -> Dict[str, Any]:
+        return self.output.get("stats", {}).get("localhost", {})
+
+
+class AnsibleRunner:
+    def __init__(self, lab_env: Dict[str, str]):
+        self.lab_env = dict(lab_env)
+
+    def environment(self, extra: Optional[Dict[str, str]] = None, drop: tuple = ()) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.lab_env)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True",
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_PYTHON_INTERPRETER": os.environ.get("ANSIBLE_PYTHON_INTERPRETER", str(REPO / ".venv/bin/python")),
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+        })
+        env.update(extra or {})
+        for name in drop:
+            env.pop(name, None)
+        return env
+
+    def playbook(self, plays: Any, extra_vars: Optional[Dict[str, Any]] = None, check: bool = False, diff: bool = False,
+                 env: Optional[Dict[str, str]] = None, drop_env: tuple = (), callback: str = "json", timeout: int = 600) -> PlaybookResult:
+        """Run a playbook given as a list of plays (or a path to a playbook / FQCN)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            if isinstance(plays, (list, dict)):
+                path = Path(tmp) / "playbook.yml"
+                path.write_text(yaml.safe_dump(plays if isinstance(plays, list) else [plays], sort_keys=False))
+                target = str(path)
+            else:
+                target = str(plays)
+            cmd = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", target]
+            if extra_vars:
+                vars_file = Path(tmp) / "vars.json"
+                vars_file.write_text(json.dumps(extra_vars))
+                cmd += ["-e", f"@{vars_file}"]
+            if check:
+                cmd.append("--check")
+            if diff:
+                cmd.append("--diff")
+            run_env = self.environment(env, drop_env)
+            run_env["ANSIBLE_STDOUT_CALLBACK"] = callback
+            proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
+        output = {}
+        if callback == "json":
+            try:
+                output = json.loads(proc.stdout[proc.stdout.index("{"):])
+            except ValueError:
+                output = {}
+        return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, output)
+
+    def task(self, module: str, args: Dict[str, Any], check: bool = False, diff: bool = False,
+             env: Optional[Dict[str, str]] = None, drop_env: tuple = ()) -> Dict[str, Any]:
+        """Run one module task on localhost and return its result (failed results are returned, not raised)."""
+        play = {"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "task under test", module: args, "ignore_errors": True}]}
+        result = self.playbook([play], check=check, diff=diff, env=env, drop_env=drop_env)
+        try:
+            return result.result("task under test")
+        except KeyError as error:
+            raise AssertionError(f"playbook did not run the task:\nstdout={result.stdout}\nstderr={result.stderr}") from error
