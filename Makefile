@@ -1,5 +1,6 @@
 # One-command set-up: every target installs what it needs into .venv first.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,8 +24,8 @@ help:
 
 $(BIN)/.installed: requirements.txt test-requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r test-requirements.txt -r requirements.txt
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/pip install --quiet -r test-requirements.txt -r requirements.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	touch $@
 
 $(COLLECTIONS)/ansible_collections/eksnodes/windows:
@@ -57,8 +58,8 @@ integration: setup
 
 lint: setup
 	$(BIN)/ansible-lint --profile production
-	$(BIN)/cfn-lint plugins/cloudformation/*.yaml 2>/dev/null || $(BIN)/cfn-lint $$(git ls-files -co --exclude-standard 'plugins/**/*.yaml' 'files/*.yaml' | grep -i cloudformation || true)
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck $(COLLECTIONS)/ansible_collections/eksnodes/windows
 
 test: setup
 	$(MAKE) --no-print-directory sanity
