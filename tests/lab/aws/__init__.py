@@ -1,0 +1,15 @@
+"""The lab's AWS side: moto served in-process with the gaps that matter to eksnodes.windows closed.
+
+    from lab.aws import AwsLab
+    aws = AwsLab(kube_endpoint="https://127.0.0.1:6443", kube_ca_pem=pem).start()
+    facts = aws.seed()        # ids and ARNs of the seeded world
+    aws.control.add_fault("cloudformation", "CreateChangeSet", "Throttling")
+    aws.stop()
+
+See README.md in this directory for the seeded world, the gaps closed and what is still not faithful.
+"""
+
+from lab.aws.control import AwsLabControl, AwsLabControlError
+from lab.aws.server import AwsLab
+
+__all__ = ["AwsLab", "AwsLabControl", "AwsLabControlError"]

@@ -1,0 +1,166 @@
+"""Test-only control requests under ``/_lab/`` on the lab's AWS endpoint. Product code never calls them.
+
+=======================  =========================================================================================
+``GET /_lab/healthz``    ``{"ok": true, "region": ..., "clusters": {name: status}}``
+``POST /_lab/stack-failure``  ``{"stack_name", "logical_id"?, "resource_type"?, "reason"?}``: the next creation of that
+                         stack fails on that resource and rolls back (ROLLBACK_COMPLETE). ``GET`` lists, ``DELETE`` disarms.
+``POST /_lab/cluster-status``  ``{"name", "status", "after_seconds"?, "then"?}``: set an EKS cluster's status now and
+                         optionally become ``then`` (default ACTIVE) after ``after_seconds``.
+``POST /_lab/faults``    ``{"service", "action", "code", "status"?, "count"?, "message"?}``: the next ``count`` matching
+                         calls fail with that AWS error. ``GET`` lists the remaining rules, ``DELETE`` removes them all.
+``POST /_lab/ssm``       ``{"name", "value"}`` publishes a public (``/aws/...``) SSM parameter; ``{"name", "delete": true}``
+                         removes it.
+``POST /_lab/ami``       ``{"name", "owner_id"?, "platform"?, "creation_date"?, "public"?, "root_volume_gib"?,
+                         "root_device_name"?, "description"?}`` publishes an AWS-owned image and returns its ``image_id``;
+                         ``{"image_id", "delete": true}`` removes one.
+``POST /_lab/kube``      ``{"endpoint", "ca_pem"}`` points every EKS cluster at another API server.
+=======================  =========================================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Callable, Iterable
+
+from moto.eks.models import eks_backends
+
+from lab.aws import catalog
+from lab.aws.constants import ACCOUNT_ID, WINDOWS_AMI_OWNERS
+from lab.aws.eks.errors import InvalidParameterException, ResourceNotFoundException
+from lab.aws.eks.models import LabEksBackend
+from lab.aws.faults import FaultRule
+from lab.aws.state import LAB_STATE, StackFailure
+
+Handler = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+class ControlError(Exception):
+    """A bad control request (HTTP 400)."""
+
+
+def _eks(body: dict[str, Any]) -> LabEksBackend:
+    backend = eks_backends[ACCOUNT_ID][body.get("region") or LAB_STATE.settings.region]
+    assert isinstance(backend, LabEksBackend)
+    return backend
+
+
+def _required(body: dict[str, Any], *names: str) -> list[Any]:
+    missing = [name for name in names if body.get(name) in (None, "")]
+    if missing:
+        raise ControlError(f"missing field(s): {', '.join(missing)}")
+    return [body[name] for name in names]
+
+
+def healthz(_body: dict[str, Any]) -> tuple[int, Any]:
+    clusters = {name: cluster.status for name, cluster in _eks({}).clusters.items()}
+    return 200, {"ok": True, "region": LAB_STATE.settings.region, "clusters": clusters}
+
+
+def arm_stack_failure(body: dict[str, Any]) -> tuple[int, Any]:
+    (stack_name,) = _required(body, "stack_name")
+    failure = StackFailure(stack_name=stack_name, logical_id=body.get("logical_id"), resource_type=body.get("resource_type"),
+                           reason=body.get("reason") or StackFailure.reason)
+    LAB_STATE.arm_stack_failure(failure)
+    return 200, {"armed": failure.__dict__}
+
+
+def list_stack_failures(_body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"armed": [failure.__dict__ for failure in LAB_STATE.armed_stack_failures()]}
+
+
+def disarm_stack_failures(_body: dict[str, Any]) -> tuple[int, Any]:
+    LAB_STATE.clear_stack_failures()
+    return 200, {"armed": []}
+
+
+def set_cluster_status(body: dict[str, Any]) -> tuple[int, Any]:
+    name, status = _required(body, "name", "status")
+    after = body.get("after_seconds")
+    try:
+        cluster = _eks(body).set_cluster_status(name, status, None if after is None else float(after), body.get("then") or "ACTIVE")
+    except (InvalidParameterException, ResourceNotFoundException) as error:
+        raise ControlError(error.message) from error
+    return 200, {"name": name, "status": cluster.status}
+
+
+def add_fault(body: dict[str, Any]) -> tuple[int, Any]:
+    service, action, code = _required(body, "service", "action", "code")
+    rule = FaultRule(service=service, action=action, code=code, status=int(body.get("status", 400)), count=int(body.get("count", 1)),
+                     message=str(body.get("message") or ""))
+    LAB_STATE.faults.add(rule)
+    return 200, {"rules": LAB_STATE.faults.rules()}
+
+
+def list_faults(_body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"rules": LAB_STATE.faults.rules()}
+
+
+def clear_faults(_body: dict[str, Any]) -> tuple[int, Any]:
+    LAB_STATE.faults.clear()
+    return 200, {"rules": []}
+
+
+def ssm_parameter(body: dict[str, Any]) -> tuple[int, Any]:
+    (name,) = _required(body, "name")
+    region = body.get("region") or LAB_STATE.settings.region
+    if body.get("delete"):
+        return 200, {"name": name, "deleted": catalog.delete_public_parameter(region, name)}
+    (value,) = _required(body, "value")
+    catalog.put_public_parameter(region, name, str(value), str(body.get("data_type") or "text"))
+    return 200, {"name": name, "value": value}
+
+
+def ami(body: dict[str, Any]) -> tuple[int, Any]:
+    region = body.get("region") or LAB_STATE.settings.region
+    if body.get("delete"):
+        (image_id,) = _required(body, "image_id")
+        return 200, {"image_id": image_id, "deleted": catalog.remove_image(region, image_id)}
+    (name,) = _required(body, "name")
+    created = body.get("creation_date")
+    spec = catalog.ImageSpec(
+        name=name, owner_id=str(body.get("owner_id") or WINDOWS_AMI_OWNERS[0]),
+        creation_date=dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else dt.datetime.now(dt.timezone.utc),
+        description=str(body.get("description") or ""), platform=body.get("platform"), public=bool(body.get("public", True)),
+        root_volume_gib=int(body.get("root_volume_gib", 50)), root_device_name=str(body.get("root_device_name") or "/dev/sda1"))
+    return 200, {"image_id": catalog.register_public_image(region, spec), "name": name}
+
+
+def kube(body: dict[str, Any]) -> tuple[int, Any]:
+    endpoint, ca_pem = _required(body, "endpoint", "ca_pem")
+    LAB_STATE.settings.kube_endpoint, LAB_STATE.settings.kube_ca_pem = endpoint, ca_pem
+    _eks(body).point_clusters_at_lab()
+    return 200, {"endpoint": endpoint}
+
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/_lab/healthz"): healthz,
+    ("POST", "/_lab/stack-failure"): arm_stack_failure,
+    ("GET", "/_lab/stack-failure"): list_stack_failures,
+    ("DELETE", "/_lab/stack-failure"): disarm_stack_failures,
+    ("POST", "/_lab/cluster-status"): set_cluster_status,
+    ("POST", "/_lab/faults"): add_fault,
+    ("GET", "/_lab/faults"): list_faults,
+    ("DELETE", "/_lab/faults"): clear_faults,
+    ("POST", "/_lab/ssm"): ssm_parameter,
+    ("POST", "/_lab/ami"): ami,
+    ("POST", "/_lab/kube"): kube,
+}
+
+
+def handle(environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Answer one ``/_lab/`` request."""
+    route = ROUTES.get((environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "").rstrip("/")))
+    if route is None:
+        status, payload = 404, {"error": f"no control endpoint {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"}
+    else:
+        try:
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ControlError("the body must be a JSON object")
+            status, payload = route(request)
+        except (ControlError, ValueError, TypeError) as error:
+            status, payload = 400, {"error": str(error)}
+    data = json.dumps(payload, default=str).encode()
+    start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]

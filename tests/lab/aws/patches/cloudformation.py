@@ -1,0 +1,124 @@
+"""CloudFormation template parameters: resolution and how they are reported.
+
+AWS: an ``AWS::SSM::Parameter::Value<...>`` parameter resolves the SSM parameter the caller passed (the
+template ``Default`` only when nothing was passed); a missing SSM parameter is a ValidationError ("Unable to
+fetch parameters [...] from parameter store for this account."). Values of AWS-specific types (key pair,
+VPC, subnet, security group, and their List<> forms) must exist, and ``AllowedValues`` is enforced.
+DescribeStacks reports each parameter as the caller gave it: List<> and CommaDelimitedList values as
+``a,b``; SSM parameters with the SSM name as ``ParameterValue`` and the value as ``ResolvedValue``.
+moto 5.2.5: resolves the template Default of an SSM parameter even when it is overridden (HTTP 500 if that
+default does not exist), never validates values, and reports the resolved Python value: the SSM value, and
+``"['a', 'b']"`` for lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from moto.cloudformation.exceptions import MissingParameterError, ValidationError
+from moto.cloudformation.models import Stack
+from moto.cloudformation.parsing import ResourceMap
+from moto.ec2.models import ec2_backends
+from moto.ssm import ssm_backends
+
+SSM_PREFIX = "AWS::SSM::Parameter::"
+
+
+def _existing_ids(account_id: str, region: str) -> dict[str, Callable[[], set[str]]]:
+    ec2 = ec2_backends[account_id][region]
+    return {
+        "AWS::EC2::KeyPair::KeyName": lambda: set(ec2.key_pairs),
+        "AWS::EC2::VPC::Id": lambda: set(ec2.vpcs),
+        "AWS::EC2::Subnet::Id": lambda: {subnet_id for subnets in ec2.subnets.values() for subnet_id in subnets},
+        "AWS::EC2::SecurityGroup::Id": lambda: {group_id for groups in ec2.groups.values() for group_id in groups},
+    }
+
+
+def _is_list_type(value_type: str) -> bool:
+    return value_type == "CommaDelimitedList" or value_type.startswith("List<") or ("<List<" in value_type)
+
+
+def _number(text: Any) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _resolve_ssm(resource_map: ResourceMap, name: str, value_type: str) -> Any:
+    parameter = ssm_backends[resource_map._account_id][resource_map._region_name].get_parameter(name)  # pylint: disable=protected-access
+    if parameter is None:
+        raise ValidationError(message=f"Unable to fetch parameters [{name}] from parameter store for this account.")
+    return parameter.value.split(",") if "List<" in value_type else parameter.value
+
+
+def _check_value(resource_map: ResourceMap, key: str, slot: dict[str, Any], raw: str) -> None:
+    value_type = slot.get("Type", "String")
+    allowed = slot.get("AllowedValues")
+    if allowed is not None and raw not in [str(item) for item in allowed]:
+        raise ValidationError(message=f"Parameter '{key}' must be one of AllowedValues")
+    base_type = value_type[5:-1] if value_type.startswith("List<") else value_type
+    lookup = _existing_ids(resource_map._account_id, resource_map._region_name).get(base_type)  # pylint: disable=protected-access
+    if lookup is None:
+        return
+    existing = lookup()
+    for item in raw.split(",") if value_type.startswith("List<") else [raw]:
+        if item.strip() not in existing:
+            raise ValidationError(message=f"Parameter validation failed: parameter value {item.strip()} for parameter name {key} does not exist. "
+                                          "Rollback requested by user.")
+
+
+def _resolve(resource_map: ResourceMap, key: str, slot: dict[str, Any], raw: str) -> Any:
+    value_type = slot.get("Type", "String")
+    if value_type.startswith(SSM_PREFIX):
+        return _resolve_ssm(resource_map, raw, value_type)
+    _check_value(resource_map, key, slot, raw)
+    if _is_list_type(value_type):
+        items = raw.split(",") if raw != "" else []
+        return [_number(item) for item in items] if value_type == "List<Number>" else items
+    if value_type == "Number":
+        return _number(raw)
+    return raw
+
+
+def raw_parameter_values(template: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Optional[str]]:
+    """Each template parameter's value as a string: the input if given, else the Default (None when neither)."""
+    values: dict[str, Optional[str]] = {}
+    for key, slot in (template.get("Parameters") or {}).items():
+        value = inputs.get(key, slot.get("Default"))
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        values[key] = None if value is None else str(value)
+    return values
+
+
+def load_parameters(self: ResourceMap) -> None:
+    """Replacement for ``ResourceMap.load_parameters``."""
+    slots = self._template.get("Parameters", {})  # pylint: disable=protected-access
+    self.no_echo_parameter_keys = [key for key, slot in slots.items() if slot.get("NoEcho") and key in self.input_parameters]
+    for key, raw in raw_parameter_values(self._template, self.input_parameters).items():  # pylint: disable=protected-access
+        if raw is None:
+            raise MissingParameterError(key)
+        self.resolved_parameters[key] = _resolve(self, key, slots[key], raw)
+    self._parsed_resources.update(self.resolved_parameters)  # pylint: disable=protected-access
+
+
+def parameter_list(self: Stack) -> list[dict[str, Any]]:
+    """Replacement for ``Stack.parameter_list`` (the Parameters of DescribeStacks)."""
+    slots = self.template_dict.get("Parameters") or {}
+    resource_map = self.resource_map
+    raw_values = raw_parameter_values(self.template_dict, resource_map.input_parameters)
+    result = []
+    for key, resolved in resource_map.resolved_parameters.items():
+        entry: dict[str, Any] = {"ParameterKey": key, "ParameterValue": raw_values.get(key) or ""}
+        if str(slots.get(key, {}).get("Type", "")).startswith(SSM_PREFIX):
+            entry["ResolvedValue"] = ",".join(resolved) if isinstance(resolved, list) else str(resolved)
+        if key in getattr(resource_map, "no_echo_parameter_keys", []):
+            entry["ParameterValue"] = "****"
+        result.append(entry)
+    return result
+
+
+def install() -> None:
+    ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
+    Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
