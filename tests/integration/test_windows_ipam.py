@@ -1,0 +1,164 @@
+"""eksnodes.windows.windows_ipam against the lab: the ConfigMap path on the shared lab, the managed add-on path on a lab of its own."""
+
+import json
+import time
+
+import pytest
+
+from lab.nodesim import MERGE_PATCH
+
+MODULE = "eksnodes.windows.windows_ipam"
+NAMESPACE, NAME = "kube-system", "amazon-vpc-cni"
+
+
+def play(*tasks):
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}]
+
+
+def task(name, args, **extra):
+    return dict({"name": name, MODULE: dict({"cluster_name": "lab"}, **args), "ignore_errors": True}, **extra)
+
+
+def core_api(lab):
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    return kclient.CoreV1Api(lab.kube_api_client())
+
+
+def read(core):
+    return json.loads(core.read_namespaced_config_map(NAME, NAMESPACE, _preload_content=False).data)
+
+
+@pytest.fixture
+def vpc_cni(lab):
+    """The shared lab's amazon-vpc-cni ConfigMap, put back as it was after the test."""
+    core = core_api(lab)
+    saved = read(core)
+    yield core
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": saved["metadata"].get("labels", {})},
+            "data": saved.get("data", {})}
+    try:
+        core.replace_namespaced_config_map(NAME, NAMESPACE, body)
+    except Exception:  # pylint: disable=broad-exception-caught  # deleted by the test: create it again
+        core.create_namespaced_config_map(NAMESPACE, body)
+
+
+def test_config_map_enable_check_diff_and_idempotence(ansible, vpc_cni):
+    core = vpc_cni
+    core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"custom-key": "kept"}}, _content_type=MERGE_PATCH)
+    before = read(core)
+    check = ansible.playbook(play(task("check", {}, check_mode=True, diff=True))).result("check")
+    assert read(core)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    run = ansible.playbook(play(
+        task("enable", {}, diff=True),
+        task("again", {}),
+    ))
+    assert check["changed"] is True and check["method"] == "config_map" and check["enabled"] is True
+    assert check["diff"]["before"][NAME]["enable-windows-ipam"] == "false"
+    assert check["diff"]["after"][NAME]["enable-windows-ipam"] == "true"
+    enable = run.result("enable")
+    assert enable["changed"] is True and enable["config_map_data"]["enable-windows-ipam"] == "true"
+    again = run.result("again")
+    assert not again.get("failed") and again["changed"] is False
+    after = read(core)
+    expected = dict(before["data"], **{"enable-windows-ipam": "true"})
+    assert after["data"] == expected
+    assert after["data"]["custom-key"] == "kept"
+    assert after["metadata"]["labels"] == before["metadata"]["labels"]
+
+
+def test_config_map_settings_disable_and_creation(ansible, vpc_cni):
+    core = vpc_cni
+    run = ansible.playbook(play(
+        task("tuned", {"prefix_delegation": True, "warm_prefix_target": 1, "minimum_ip_target": 5}),
+        task("disabled", {"enabled": False}),
+        task("bad input", {"warm_ip_target": -2}),
+        task("no add-on", {"method": "addon"}),
+    ))
+    tuned = run.result("tuned")
+    assert tuned["changed"] is True
+    assert {key: tuned["config_map_data"][key] for key in ("enable-windows-ipam", "enable-windows-prefix-delegation", "warm-prefix-target",
+                                                           "minimum-ip-target", "warm-ip-target")} == {
+        "enable-windows-ipam": "true", "enable-windows-prefix-delegation": "true", "warm-prefix-target": "1", "minimum-ip-target": "5",
+        "warm-ip-target": "1"}
+    disabled = run.result("disabled")
+    assert disabled["changed"] is True and disabled["enabled"] is False
+    assert read(core)["data"]["enable-windows-ipam"] == "false"
+    assert read(core)["data"]["enable-windows-prefix-delegation"] == "true"
+    bad = run.result("bad input")
+    assert bad["failed"] and bad["msg"] == "Invalid options: warm_ip_target is -2; it must be 0 or more."
+    no_addon = run.result("no add-on")
+    assert no_addon["failed"]
+    assert no_addon["msg"].startswith("method=addon, but cluster lab has no managed vpc-cni add-on. Fix: create it")
+
+    core.delete_namespaced_config_map(NAME, NAMESPACE)
+    run = ansible.playbook(play(task("created", {"prefix_delegation": False})))
+    created = run.result("created")
+    assert created["changed"] is True
+    assert read(core)["data"] == {"enable-windows-ipam": "true", "enable-windows-prefix-delegation": "false"}
+
+
+@pytest.fixture(scope="module")
+def addon_lab(lab_factory_module):
+    return lab_factory_module(managed_vpc_cni=True)
+
+
+@pytest.fixture(scope="module")
+def lab_factory_module(tmp_path_factory):
+    from lab.pytest_plugin import start_lab  # pylint: disable=import-outside-toplevel
+    started = []
+
+    def factory(**options):
+        handle = start_lab(tmp_path_factory.mktemp("lab"), **options)
+        started.append(handle)
+        return handle
+
+    yield factory
+    for handle in started:
+        handle.stop()
+
+
+def addon(lab):
+    return lab.aws_client("eks").describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
+
+
+def test_managed_addon_gets_configuration_values_and_the_config_map_is_never_touched(addon_lab):
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    runner = AnsibleRunner(addon_lab.env)
+    eks = addon_lab.aws_client("eks")
+    eks.update_addon(clusterName="lab", addonName="vpc-cni", configurationValues=json.dumps({"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "2"}}))
+    core = core_api(addon_lab)
+    deadline = time.monotonic() + 15
+    while read(core)["data"].get("enable-network-policy-controller") != "true":  # the add-on manager rendered the values
+        assert time.monotonic() < deadline, read(core)
+        time.sleep(0.2)
+    addon_lab.control.set_nodesim(paused=True)
+    untouched = read(core)["metadata"]["resourceVersion"]
+    try:
+        run = runner.playbook(play(
+            task("check", {"prefix_delegation": True}, check_mode=True, diff=True),
+            task("enable", {"prefix_delegation": True}),
+            task("again", {"prefix_delegation": True}),
+        ))
+        assert read(core)["metadata"]["resourceVersion"] == untouched
+    finally:
+        addon_lab.control.set_nodesim(paused=False)
+    check = run.result("check")
+    assert check["changed"] is True and check["method"] == "addon"
+    assert check["diff"]["before"]["vpc-cni"] == {"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "2"}}
+    assert check["diff"]["after"]["vpc-cni"]["enableWindowsIpam"] == "true"
+    enable = run.result("enable")
+    assert enable["changed"] is True and enable["enabled"] is True and enable["addon"]["status"] == "ACTIVE" and enable["addon"]["update_id"]
+    assert enable["configuration_values"] == {"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "2"}, "enableWindowsIpam": "true",
+                                              "enableWindowsPrefixDelegation": "true"}
+    again = run.result("again")
+    assert not again.get("failed") and again["changed"] is False
+    assert json.loads(addon(addon_lab)["configurationValues"]) == enable["configuration_values"]
+    deadline = time.monotonic() + 15
+    while read(core)["data"].get("enable-windows-ipam") != "true":  # rendered by the add-on manager, not by the module
+        assert time.monotonic() < deadline, read(core)
+        time.sleep(0.2)
+    assert read(core)["data"]["enable-windows-prefix-delegation"] == "true"
+    forced = runner.playbook(play(task("config map forced", {"method": "config_map", "prefix_delegation": True})))
+    result = forced.result("config map forced")
+    assert result["method"] == "config_map" and result["changed"] is False
+    assert any("the add-on's next update can undo it" in warning for warning in result["warnings"])

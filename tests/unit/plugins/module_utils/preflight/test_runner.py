@@ -1,0 +1,176 @@
+"""The preflight run with its API wrappers replaced: which checks run, which are skipped and why."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
+from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
+from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import runner
+
+DESCRIBED = {
+    "name": "prod", "arn": "arn:aws:eks:us-east-1:1:cluster/prod", "version": "1.31", "platformVersion": "eks.20", "status": "ACTIVE",
+    "endpoint": "https://prod.example", "certificateAuthority": {"data": "LS0t"}, "roleArn": "arn:aws:iam::1:role/prod-cluster",
+    "resourcesVpcConfig": {"vpcId": "vpc-1", "subnetIds": ["subnet-a", "subnet-b"], "endpointPrivateAccess": True},
+    "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"}, "accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP"},
+}
+NODE = {"metadata": {"name": "n1", "labels": {"kubernetes.io/os": "linux"}}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+SUBNETS = [
+    {"SubnetId": "subnet-a", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1a", "MapPublicIpOnLaunch": False},
+    {"SubnetId": "subnet-b", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1b", "MapPublicIpOnLaunch": True},
+]
+TABLES = [
+    {"RouteTableId": "rtb-private", "VpcId": "vpc-1", "Associations": [{"SubnetId": "subnet-a"}],
+     "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1", "State": "active"}]},
+    {"RouteTableId": "rtb-public", "VpcId": "vpc-1", "Associations": [{"SubnetId": "subnet-b"}],
+     "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"}]},
+]
+
+
+def denied(operation):
+    return AnsibleIAMError(message=f"Failed to {operation}",
+                           exception=ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, operation))
+
+
+@pytest.fixture
+def world(monkeypatch):
+    """The wrappers as a healthy cluster answers them; tests change single entries."""
+    state = {
+        "cluster": DESCRIBED, "policies": [{"PolicyName": "AmazonEKSVPCResourceController"}],
+        "nodes": [NODE, dict(NODE, metadata={"name": "n2", "labels": NODE["metadata"]["labels"]})],
+        "coredns": {"status": {"readyReplicas": 2}}, "legacy": [], "map_roles": [],
+        "nodegroups": {"linux": {"nodeRole": "arn:aws:iam::1:role/linux", "amiType": "AL2023_x86_64_STANDARD"}},
+        "entries": {}, "kube_error": None, "calls": [],
+    }
+
+    def record(name, value):
+        state["calls"].append(name)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    monkeypatch.setattr(runner, "describe_cluster", lambda client, name: record("describe_cluster", state["cluster"]))
+    monkeypatch.setattr(runner, "list_iam_role_attached_policies", lambda client, role: record("iam", state["policies"]))
+    monkeypatch.setattr(runner, "list_nodes", lambda api: record("nodes", state["kube_error"] or state["nodes"]))
+    monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name: record("coredns", state["coredns"]))
+    monkeypatch.setattr(runner, "find_legacy_objects", lambda api: record("legacy", state["legacy"]))
+    monkeypatch.setattr(runner, "aws_auth_map_roles", lambda api: record("aws-auth", state["map_roles"]))
+    monkeypatch.setattr(runner, "describe_subnets", lambda client, SubnetIds: [s for s in SUBNETS if s["SubnetId"] in SubnetIds])
+    monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: TABLES)
+    monkeypatch.setattr(runner, "describe_availability_zones", lambda client, **kw: [{"ZoneName": z, "ZoneType": "availability-zone"} for z in kw["ZoneNames"]])
+    monkeypatch.setattr(runner, "describe_vpc_endpoints", lambda client, Filters: record("endpoints", []))
+    monkeypatch.setattr(runner, "describe_key_pairs", lambda client, KeyNames: [{"KeyName": k} for k in KeyNames if k == "ops"])
+    monkeypatch.setattr(runner, "describe_instance_type", lambda client, name: {
+        "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]}, "NetworkInfo": {"Ipv4AddressesPerInterface": 10}, "MemoryInfo": {"SizeInMiB": 8192}})
+    monkeypatch.setattr(runner, "instance_type_offered", lambda client, name: True)
+    monkeypatch.setattr(runner, "list_nodegroups", lambda client, cluster: list(state["nodegroups"]))
+    monkeypatch.setattr(runner, "describe_nodegroup", lambda client, cluster, name: state["nodegroups"][name])
+    monkeypatch.setattr(runner, "list_access_entries", lambda client, cluster: list(state["entries"]))
+    monkeypatch.setattr(runner, "describe_access_entry", lambda client, cluster, arn: record("describe_access_entry", state["entries"][arn]))
+    monkeypatch.setattr(runner, "caller_arn", lambda client: "arn:aws:iam::1:user/ops")
+    return state
+
+
+def run(**params):
+    base = {"cluster_name": "prod", "skip_checks": []}
+    base.update(params)
+    return runner.Preflight(base, "us-east-1", {"eks": None, "ec2": None, "iam": None, "sts": None}, lambda cluster: object()).run()
+
+
+def test_a_healthy_cluster_passes_every_check(world):
+    result = run(nodegroup_name="win", windows_release="2022", key_name="ops", instance_type="m5.large", windows_node_role="windows")
+    assert result["findings"] == []
+    assert set(result["checks"]) == set(runner.CHECKS)
+    assert set(result["checks"].values()) == {"passed"}
+    assert result["node_subnet_ids"] == ["subnet-a"]
+    assert [s["kind"] for s in result["subnets"]] == ["private", "public"]
+
+
+def test_a_missing_cluster_skips_what_needs_it(world):
+    world["cluster"] = None
+    result = run(key_name="nope")
+    assert result["checks"]["cluster_status"] == "failed"
+    assert result["checks"]["key_pair"] == "failed"
+    assert result["checks"]["subnets"] == "skipped" and result["skip_reasons"]["linux_nodes"] == "the cluster does not exist"
+    assert "nodes" not in world["calls"]
+
+
+def test_an_invalid_eks_name_is_not_described(world):
+    result = run(cluster_name="bad name")
+    assert result["checks"]["cluster_name"] == "failed"
+    assert result["skip_reasons"]["cluster_status"] == "the cluster name is not valid"
+    assert "describe_cluster" not in world["calls"]
+
+
+def test_a_cluster_that_is_not_active_skips_the_kubernetes_checks(world):
+    world["cluster"] = dict(DESCRIBED, status="UPDATING")
+    result = run()
+    assert result["checks"]["cluster_status"] == "failed"
+    assert all(result["checks"][check] == "skipped" for check in runner.KUBE_CHECKS)
+    assert "nodes" not in world["calls"]
+
+
+def test_iam_that_cannot_be_read_is_a_skip_with_a_warning(world):
+    world["policies"] = denied("list policies attached to role")
+    result = run()
+    assert result["checks"]["cluster_role_policy"] == "skipped"
+    assert [(f["check"], f["severity"]) for f in result["findings"]] == [("cluster_role_policy", "warning")]
+
+
+def test_other_aws_errors_are_not_hidden(world):
+    world["policies"] = AnsibleIAMError(message="Failed", exception=ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "x"))
+    with pytest.raises(AnsibleIAMError):
+        run()
+
+
+def test_an_unusable_api_server_names_the_caller_and_skips_the_rest(world):
+    class Refused(Exception):
+        status = 401
+        body = '{"reason": "Unauthorized", "message": "Unauthorized"}'
+    world["kube_error"] = KubeApiError("list nodes", Refused())
+    result = run()
+    [item] = result["findings"]
+    assert item["check"] == "kubernetes_access"
+    assert "Failed to list nodes: Unauthorized" in item["message"]
+    assert item["fix"].startswith("Give arn:aws:iam::1:user/ops access to the cluster")
+    assert result["checks"]["coredns"] == "skipped"
+
+
+def test_requested_skips_are_honoured(world):
+    world["cluster"] = dict(DESCRIBED, status="CREATING")
+    result = run(skip_checks=["cluster_status", "linux_nodes"])
+    assert result["checks"]["cluster_status"] == "skipped" and result["skip_reasons"]["cluster_status"] == "skipped on request"
+    assert result["findings"] == []
+
+
+def test_the_windows_role_is_compared_with_every_linux_role_source(world):
+    world["map_roles"] = [{"rolearn": "arn:aws:iam::1:role/mapped", "groups": ["system:bootstrappers", "system:nodes"]}]
+    world["entries"] = {"arn:aws:iam::1:role/entry": {"type": "EC2_LINUX"}, "arn:aws:iam::1:role/other": {"type": "EC2_LINUX"}}
+    for role, source in (("linux", "managed node group linux"), ("mapped", "aws-auth mapRoles"), ("entry", "access entry of type EC2_LINUX")):
+        result = run(windows_node_role=role)
+        [item] = result["findings"]
+        assert item["check"] == "node_role" and source in item["message"]
+    # Only the access entry of the Windows role's name is described.
+    assert world["calls"].count("describe_access_entry") == 1
+
+
+def test_isolated_subnets_read_the_vpc_endpoints(world, monkeypatch):
+    monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: [dict(TABLES[0], Routes=[])])
+    result = run(subnets=["subnet-a"])
+    assert "endpoints" in world["calls"]
+    [item] = result["findings"]
+    assert item["check"] == "subnets" and "lacks the VPC endpoints a private cluster needs" in item["message"]
+
+
+def test_kubernetes_reads_forbidden_by_rbac_are_skipped_with_a_warning(world, monkeypatch):
+    class Forbidden(Exception):
+        status = 403
+        body = '{"reason": "Forbidden", "message": "deployments.apps is forbidden"}'
+
+    def forbidden(*args):
+        raise KubeApiError(f"read {args[1:] or 'aws-auth'}", Forbidden())
+    monkeypatch.setattr(runner, "read_deployment", forbidden)
+    monkeypatch.setattr(runner, "aws_auth_map_roles", forbidden)
+    result = run(windows_node_role="windows")
+    assert result["checks"]["coredns"] == "skipped"
+    assert [(f["check"], f["severity"]) for f in result["findings"]] == [("coredns", "warning"), ("node_role", "warning")]
+    assert "could not be read from: aws-auth" in result["findings"][1]["message"]
