@@ -75,7 +75,7 @@ lab-down: setup
 	$(BIN)/python -m lab down --state-dir $(LAB)
 
 demo: setup
-	$(BIN)/python -m lab demo --state-dir $(LAB)
+	$(BIN)/python -m lab.demo --state-dir $(LAB)
 
 benchmarks: setup
 	$(BIN)/python tests/benchmarks/run.py
