@@ -4,7 +4,6 @@ import pytest
 
 from integration_helpers import AnsibleRunner
 
-pytest_plugins = ["lab.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")

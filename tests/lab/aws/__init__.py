@@ -9,7 +9,16 @@
 See README.md in this directory for the seeded world, the gaps closed and what is still not faithful.
 """
 
+from typing import Any
+
 from lab.aws.control import AwsLabControl, AwsLabControlError
-from lab.aws.server import AwsLab
 
 __all__ = ["AwsLab", "AwsLabControl", "AwsLabControlError"]
+
+
+def __getattr__(name: str) -> Any:
+    # The server imports moto (seconds); test processes that only use the control client skip it.
+    if name == "AwsLab":
+        from lab.aws.server import AwsLab  # pylint: disable=import-outside-toplevel
+        return AwsLab
+    raise AttributeError(name)

@@ -21,6 +21,10 @@ from xml.sax.saxutils import escape
 from botocore.exceptions import UnknownServiceError
 from moto.core.utils import get_service_model
 
+# The lab's simulator and controllers send this in User-Agent; they never consume injected faults.
+LAB_USER_AGENT = "eksnodes-lab"
+
+
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 DEFAULT_MESSAGES = {
     "Throttling": "Rate exceeded",

@@ -66,7 +66,8 @@ class LabWsgiApp:
             with self.lock:
                 return control_api.handle(environ, body, start_response)
         call = faults.identify_call(environ, body)
-        rule = LAB_STATE.faults.take(call) if call is not None else None
+        from_lab = faults.LAB_USER_AGENT in environ.get("HTTP_USER_AGENT", "")
+        rule = LAB_STATE.faults.take(call) if call is not None and not from_lab else None
         if call is not None and rule is not None:
             LOG.info("injecting %s into %s.%s", rule.code, call.service, call.action)
             status, headers, payload = faults.render_error(call, rule)

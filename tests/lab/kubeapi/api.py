@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 from . import discovery
 from .auth import AuthenticationError, TokenAuthenticator
 from .control import CONTROL_PREFIX, LabControl
 from .errors import ApiError, method_not_allowed, unauthorized, unknown_path
-from .faults import FaultInjector
+from .faults import LAB_USER_AGENT, FaultInjector
 from .messages import Reply, Request, Response
 from .registry import Registry
 from .rest import ResourceHandler
@@ -18,6 +19,11 @@ LOG = logging.getLogger("lab.kubeapi")
 # EKS keeps anonymous access to these (system:public-info-viewer); a bad token still gets 401.
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+
+
+def is_lab_client(user_agent: Optional[str]) -> bool:
+    """The lab's own simulator and controllers say so in User-Agent; injected faults are for the code under test."""
+    return LAB_USER_AGENT in (user_agent or "")
 
 
 class KubeApi:
@@ -35,7 +41,7 @@ class KubeApi:
             if request.path.startswith(CONTROL_PREFIX):
                 return self.control.handle(request)
             self._authenticate(request)
-            fault = self.faults.take(request.method, request.path)
+            fault = None if is_lab_client(request.header("User-Agent")) else self.faults.take(request.method, request.path)
             if fault is not None:
                 raise fault
             return self._route(request)

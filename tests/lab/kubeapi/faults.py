@@ -8,6 +8,9 @@ from typing import Any, Optional
 
 from .errors import ApiError, bad_request, reason_for
 
+# The lab's simulator and controllers send this in User-Agent; they never consume injected faults.
+LAB_USER_AGENT = "eksnodes-lab"
+
 
 @dataclass
 class Fault:

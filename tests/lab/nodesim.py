@@ -1,0 +1,1109 @@
+"""Node simulator: plays the EC2 instances' side of joining an EKS cluster.
+
+Every tick it looks at the instances of the Auto Scaling groups tagged
+``kubernetes.io/cluster/<cluster>=owned`` through boto3 (the lab's AWS endpoint) and, for each
+instance whose whole join contract holds, registers a Node through the Kubernetes API (the lab's
+API server, admin token), the way kubelet would.  It has no in-process shortcut to either side, so
+it sees exactly what the collection's modules left behind.  The contract is documented in
+``tests/lab/README.md``; every refusal is recorded as a verdict (lab log and the test-only
+``/_lab/nodesim`` endpoint), never anywhere product code reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email
+import functools
+import gzip
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import boto3
+import yaml
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+from kubernetes import client as kclient
+from kubernetes.client.rest import ApiException
+
+LOG = logging.getLogger("lab.nodesim")
+
+NODE_GROUPS = ("system:bootstrappers", "system:nodes")
+KUBE_PROXY_WINDOWS_GROUP = "eks:kube-proxy-windows"
+NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
+NODE_ENTRY_TYPES = ("EC2_WINDOWS", "EC2_LINUX")
+CONFIG_MAP_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP")
+API_MODES = ("API", "API_AND_CONFIG_MAP")
+LIVE_STATES = ("pending", "running")
+SERVING_CLUSTER_STATES = ("ACTIVE", "UPDATING")  # the API server answers during cluster updates
+MERGE_PATCH = "application/merge-patch+json"
+LAB_USER_AGENT = "eksnodes-lab"
+
+WINDOWS_BUILDS = {"2019": "10.0.17763", "2022": "10.0.20348", "2025": "10.0.26100"}
+WINDOWS_KERNEL_PATCH = {"2019": "6532", "2022": "2849", "2025": "2605"}
+KUBELET_PATCH = {"1.28": "15", "1.29": "10", "1.30": "7", "1.31": "4", "1.32": "0", "1.33": "1", "1.34": "1", "1.35": "0"}
+IPAM_DISABLED_MESSAGE = 'Windows IPAM is disabled: amazon-vpc-cni enable-windows-ipam is not "true"; pods get no IP'
+NOT_READY_BOOT_MESSAGE = ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+                          "message:Network plugin returns error: cni plugin not initialized")
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def utc_now() -> str:
+    """Kubernetes timestamp for now."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SESSIONS: dict = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def aws_client(service: str, endpoint_url: str, region: str, user_agent_extra: Optional[str] = None) -> Any:
+    """A boto3 client for the lab's AWS endpoint (fake credentials, short timeouts, no retries).
+
+    Clients come from one shared session per region because a session caches the service models:
+    a second ec2 client then costs milliseconds instead of a quarter second.  Sessions are not
+    thread-safe, hence the lock; the clients themselves are.
+    """
+    config = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20, user_agent_extra=user_agent_extra)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(region)
+        if session is None:
+            session = _SESSIONS[region] = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+        return session.client(service, endpoint_url=endpoint_url, config=config)
+
+
+def kube_api_client(url: str, ca_file: str, token: str, user_agent: str = LAB_USER_AGENT) -> kclient.ApiClient:
+    """An official-client ApiClient for the lab's API server with a bearer token.
+
+    The lab's own clients say who they are in User-Agent, so the server's logs (and, if it ever
+    filters on it, its fault injection) can tell them from the collection's requests.
+    """
+    configuration = kclient.Configuration()
+    configuration.host = url
+    configuration.ssl_ca_cert = ca_file
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    configuration.retries = False
+    api_client = kclient.ApiClient(configuration)
+    api_client.user_agent = user_agent
+    return api_client
+
+
+def decoded(response: Any) -> dict:
+    """JSON body of a ``_preload_content=False`` call, as plain dicts (the models drop unknown fields)."""
+    data = response.data
+    return json.loads(data) if data else {}
+
+
+def read_config_map(core: kclient.CoreV1Api, namespace: str, name: str) -> Optional[dict]:
+    """A ConfigMap as a dict, or None when absent.
+
+    It lists with a field selector instead of GETting the named path, so that fault injections a
+    test aims at ``.../configmaps/<name>`` for the collection are not consumed by the lab itself.
+    """
+    listing = decoded(core.list_namespaced_config_map(namespace, field_selector=f"metadata.name={name}", _preload_content=False))
+    items = listing.get("items") or []
+    return items[0] if items else None
+
+
+def windows_ipam_enabled(config_map: Optional[Mapping[str, Any]]) -> bool:
+    """What the VPC resource controller reads: ``enable-windows-ipam`` must be the string "true"."""
+    data = (config_map or {}).get("data") or {}
+    return str(data.get("enable-windows-ipam", "")).strip().lower() == "true"
+
+
+def condition(kind: str, status: str, reason: str, message: str, since: Optional[str] = None) -> dict:
+    now = utc_now()
+    return {"type": kind, "status": status, "reason": reason, "message": message,
+            "lastHeartbeatTime": now, "lastTransitionTime": since or now}
+
+
+# --------------------------------------------------------------------------- knobs
+
+
+@dataclass
+class Knobs:
+    """Run-time settings of the simulator, changed through ``POST /_lab/nodesim``."""
+
+    join_delay: float = 3.0
+    ready_delay: float = 1.0
+    interval: float = 0.5
+    paused: bool = False
+
+    def update(self, values: Mapping[str, Any]) -> dict:
+        """Apply known keys (type-checked); raise ValueError on anything else."""
+        for key, value in values.items():
+            if key not in self.__dataclass_fields__:
+                raise ValueError(f"unknown knob {key!r}; known: {sorted(self.__dataclass_fields__)}")
+            if key == "paused":
+                if not isinstance(value, bool):
+                    raise ValueError("paused must be a boolean")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{key} must be a non-negative number")
+            setattr(self, key, value)
+        if self.interval < 0.05:
+            self.interval = 0.05
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- user data
+
+
+@dataclass
+class Bootstrap:
+    """What the user data would do on boot."""
+
+    os_family: Optional[str] = None          # "windows" | "linux" | None (no bootstrap call found)
+    cluster_name: Optional[str] = None
+    api_server_endpoint: Optional[str] = None
+    base64_ca: Optional[str] = None
+    node_labels: dict = field(default_factory=dict)
+    taints: list = field(default_factory=list)
+    problem: Optional[str] = None
+
+
+_PS_VALUE = r"""(?:"([^"]*)"|'([^']*)'|([^\s`"';]+))"""
+_PS_ASSIGN = re.compile(r"""(?:\[string\]\s*)?\$(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_SH_VALUE = r"""(?:"([^"]*)"|'([^']*)'|([^\s"';]+))"""
+
+
+def decode_user_data(user_data_b64: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(text, problem) of base64 user data, transparently gunzipped."""
+    if not user_data_b64:
+        return None, "the launch template has no user data, so nothing runs the bootstrap script"
+    try:
+        raw = base64.b64decode(user_data_b64, validate=False)
+    except (binascii.Error, ValueError):
+        return None, "the user data is not valid base64"
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError):
+            return None, "the user data is gzip-compressed but corrupt"
+    return raw.decode("utf-8", errors="replace"), None
+
+
+def _first_group(match: Optional[re.Match]) -> Optional[str]:
+    if not match:
+        return None
+    return next((g for g in match.groups()[-3:] if g is not None), None)
+
+
+def _resolve_ps_variable(value: Optional[str], script: str) -> Optional[str]:
+    """Resolve ``$Name`` against a simple ``$Name = "value"`` assignment in the same script."""
+    if value is None or not value.startswith("$"):
+        return value
+    wanted = value[1:].strip("{}").lower()
+    for match in _PS_ASSIGN.finditer(script):
+        if match.group(1).lower() == wanted:
+            return match.group(2) if match.group(2) is not None else match.group(3)
+    return value
+
+
+def _kubelet_flags(text: str, bootstrap: Bootstrap) -> None:
+    labels = re.search(r"--node-labels[= ]([^\s\"']+)", text)
+    if labels:
+        for pair in labels.group(1).split(","):
+            key, value = (pair.split("=", 1) + [""])[:2]
+            if key:
+                bootstrap.node_labels[key.strip()] = value.strip()
+    taints = re.search(r"--register-with-taints[= ]([^\s\"']+)", text)
+    if taints:
+        for spec in taints.group(1).split(","):
+            key_value, effect = (spec.split(":", 1) + [""])[:2]
+            key, value = (key_value.split("=", 1) + [""])[:2]
+            if key and effect:
+                taint = {"key": key, "effect": effect}
+                if value:
+                    taint["value"] = value
+                bootstrap.taints.append(taint)
+
+
+def _parse_windows(text: str) -> Bootstrap:
+    bootstrap = Bootstrap(os_family="windows")
+    block = re.search(r"<powershell>(.*?)</powershell>", text, re.IGNORECASE | re.DOTALL)
+    if not block:
+        bootstrap.problem = "the user data calls Start-EKSBootstrap.ps1 outside a <powershell> block, so EC2Launch never runs it"
+        return bootstrap
+    script = block.group(1)
+    if "start-eksbootstrap.ps1" not in script.lower():
+        bootstrap.problem = "the <powershell> block never calls Start-EKSBootstrap.ps1"
+        return bootstrap
+    name = _first_group(re.search(r"-EKSClusterName\s+" + _PS_VALUE, script, re.IGNORECASE))
+    bootstrap.cluster_name = _resolve_ps_variable(name, script)
+    bootstrap.api_server_endpoint = _resolve_ps_variable(_first_group(re.search(r"-APIServerEndpoint\s+" + _PS_VALUE, script, re.IGNORECASE)), script)
+    bootstrap.base64_ca = _resolve_ps_variable(_first_group(re.search(r"-Base64ClusterCA\s+" + _PS_VALUE, script, re.IGNORECASE)), script)
+    if not bootstrap.cluster_name:
+        bootstrap.problem = "Start-EKSBootstrap.ps1 is called without -EKSClusterName (its only required parameter)"
+    _kubelet_flags(script, bootstrap)
+    return bootstrap
+
+
+def _nodeadm_configs(text: str) -> Iterable[dict]:
+    parts: list[str] = []
+    if text.lstrip().lower().startswith(("mime-version", "content-type")):
+        for part in email.message_from_string(text).walk():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                parts.append(payload.decode("utf-8", errors="replace"))
+    else:
+        parts.append(text)
+    for part in parts:
+        if "node.eks.aws" not in part:
+            continue
+        try:
+            for doc in yaml.safe_load_all(part):
+                if isinstance(doc, dict) and doc.get("kind") == "NodeConfig":
+                    yield doc
+        except yaml.YAMLError:
+            continue
+
+
+def _parse_linux(text: str) -> Bootstrap:
+    bootstrap = Bootstrap(os_family="linux")
+    call = re.search(r"/etc/eks/bootstrap\.sh\s+" + _SH_VALUE, text)
+    if call:
+        bootstrap.cluster_name = _first_group(call)
+        bootstrap.api_server_endpoint = _first_group(re.search(r"--apiserver-endpoint[= ]" + _SH_VALUE, text))
+        bootstrap.base64_ca = _first_group(re.search(r"--b64-cluster-ca[= ]" + _SH_VALUE, text))
+        _kubelet_flags(text, bootstrap)
+        return bootstrap
+    for config in _nodeadm_configs(text):
+        cluster = (config.get("spec") or {}).get("cluster") or {}
+        bootstrap.cluster_name = cluster.get("name")
+        bootstrap.api_server_endpoint = cluster.get("apiServerEndpoint")
+        bootstrap.base64_ca = cluster.get("certificateAuthority")
+        flags = " ".join(((config.get("spec") or {}).get("kubelet") or {}).get("flags") or [])
+        _kubelet_flags(flags, bootstrap)
+        if not bootstrap.cluster_name:
+            bootstrap.problem = "the nodeadm NodeConfig has no spec.cluster.name"
+        return bootstrap
+    bootstrap.os_family = None
+    return bootstrap
+
+
+def parse_bootstrap(user_data_b64: Optional[str]) -> Bootstrap:
+    """Find the EKS bootstrap call in base64 user data (Windows or Linux flavours)."""
+    text, problem = decode_user_data(user_data_b64)
+    if text is None:
+        return Bootstrap(problem=problem)
+    if re.search(r"start-eksbootstrap\.ps1|-EKSClusterName", text, re.IGNORECASE):
+        return _parse_windows(text)
+    bootstrap = _parse_linux(text)
+    if bootstrap.os_family is None and not bootstrap.problem:
+        bootstrap.problem = "the user data runs neither Start-EKSBootstrap.ps1 nor /etc/eks/bootstrap.sh nor nodeadm"
+    return bootstrap
+
+
+# --------------------------------------------------------------------------- aws-auth
+
+
+def role_arn_without_path(arn: str) -> str:
+    """``arn:aws:iam::1:role/a/b/Name`` -> ``arn:aws:iam::1:role/Name``: the form EKS matches aws-auth on."""
+    prefix, sep, rest = arn.partition(":role/")
+    return f"{prefix}{sep}{rest.rsplit('/', 1)[-1]}" if sep else arn
+
+
+def parse_map_roles(config_map: Optional[Mapping[str, Any]]) -> tuple[list, Optional[str]]:
+    """(entries, problem) from aws-auth's ``data.mapRoles`` YAML string."""
+    if config_map is None:
+        return [], "ConfigMap kube-system/aws-auth does not exist"
+    text = ((config_map.get("data") or {}).get("mapRoles")) or ""
+    try:
+        entries = yaml.safe_load(text) or []
+    except yaml.YAMLError as err:
+        return [], f"aws-auth mapRoles is not valid YAML ({err.__class__.__name__}), so EKS maps no role from it"
+    if not isinstance(entries, list):
+        return [], "aws-auth mapRoles is not a YAML list"
+    return [e for e in entries if isinstance(e, dict)], None
+
+
+def find_role_mapping(entries: list, role_arn: str) -> Optional[dict]:
+    """The aws-auth entry EKS would use for the role: path-less ARN, case-insensitive, last one wins."""
+    wanted = role_arn_without_path(role_arn).lower()
+    found = None
+    for entry in entries:
+        if str(entry.get("rolearn", "")).strip().lower() == wanted:
+            found = entry
+    return found
+
+
+# --------------------------------------------------------------------------- instance facts
+
+
+@dataclass
+class Identity:
+    """How the node authenticates and what that grants."""
+
+    source: str                      # "aws-auth" | "access entry EC2_WINDOWS" | ...
+    groups: tuple
+    kube_proxy_windows: bool
+
+
+@dataclass
+class Candidate:
+    """Everything the simulator learnt about one instance during a tick."""
+
+    instance: dict
+    asg_name: str
+    os_family: Optional[str] = None
+    windows_release: Optional[str] = None
+    ami_name: str = ""
+    ami_kubernetes_version: Optional[str] = None
+    role_arn: Optional[str] = None
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
+    identity: Optional[Identity] = None
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance["InstanceId"]
+
+    @property
+    def node_name(self) -> str:
+        return self.instance.get("PrivateDnsName") or ""
+
+    @property
+    def zone(self) -> str:
+        return (self.instance.get("Placement") or {}).get("AvailabilityZone", "")
+
+
+@dataclass
+class InstanceRecord:
+    """What the simulator remembers across ticks about an instance."""
+
+    instance_id: str
+    asg_name: str
+    first_seen: float
+    cluster_status_at_launch: str
+    node_name: str = ""
+    os_family: Optional[str] = None
+    role_arn: Optional[str] = None
+    profile_arn: Optional[str] = None
+    joined_at: Optional[float] = None
+    verdict: str = "not evaluated yet"
+    ready: Optional[str] = None
+    ready_message: str = ""
+
+    def public(self) -> dict:
+        data = asdict(self)
+        data["first_seen_seconds_ago"] = round(time.monotonic() - self.first_seen, 2)
+        data["joined"] = self.joined_at is not None
+        del data["first_seen"]
+        del data["joined_at"]
+        return data
+
+
+class Refusal(Exception):
+    """The join contract does not hold; the message says why (the 'verdict')."""
+
+
+def windows_release_of(ami_name: str) -> str:
+    for release in WINDOWS_BUILDS:
+        if f"-{release}-" in ami_name or f"_{release}_" in ami_name or f"Server-{release}" in ami_name:
+            return release
+    return "2022"
+
+
+def kubernetes_version_of(ami_name: str) -> Optional[str]:
+    match = re.search(r"EKS_Optimized-(\d+\.\d+)", ami_name) or re.search(r"amazon-eks-(?:node-)?(?:al2023-[a-z0-9_-]+-)?(\d+\.\d+)", ami_name)
+    return match.group(1) if match else None
+
+
+# --------------------------------------------------------------------------- the AWS view
+
+
+class AwsView:
+    """boto3 reads one tick needs, with caches for what cannot change under a running instance."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._launch_templates: dict = {}
+        self._images: dict = {}
+        self._instance_types: dict = {}
+        self._tick_memo: dict = {}
+
+    def begin_tick(self) -> None:
+        """Forget what was read during the previous tick (subnets, routes, roles, access entries)."""
+        self._tick_memo = {}
+
+    def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Read once per tick, however many instances share the subnet, profile or cluster."""
+        if key not in self._tick_memo:
+            try:
+                self._tick_memo[key] = (compute(), None)
+            except Refusal as refusal:
+                self._tick_memo[key] = (None, refusal)
+        value, refusal = self._tick_memo[key]
+        if refusal is not None:
+            raise refusal
+        return value
+
+    # Clients are made on first use: loading a service model costs up to a quarter second.
+    @functools.cached_property
+    def ec2(self) -> Any:
+        return aws_client("ec2", self.endpoint_url, self.region, LAB_USER_AGENT)
+
+    @functools.cached_property
+    def eks(self) -> Any:
+        return aws_client("eks", self.endpoint_url, self.region, LAB_USER_AGENT)
+
+    @functools.cached_property
+    def iam(self) -> Any:
+        return aws_client("iam", self.endpoint_url, self.region, LAB_USER_AGENT)
+
+    @functools.cached_property
+    def autoscaling(self) -> Any:
+        return aws_client("autoscaling", self.endpoint_url, self.region, LAB_USER_AGENT)
+
+    def cluster(self, name: str) -> Optional[dict]:
+        try:
+            return self.eks.describe_cluster(name=name)["cluster"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+
+    def instances(self, instance_ids: Optional[Iterable[str]] = None) -> dict:
+        """Instances that are not terminated (all of them, or those of ``instance_ids``), by id."""
+        found: dict = {}
+        filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]}]
+        if instance_ids is not None:
+            filters.append({"Name": "instance-id", "Values": sorted(instance_ids)})
+        for page in self.ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    def cluster_groups(self, cluster_name: str) -> list:
+        tag = f"kubernetes.io/cluster/{cluster_name}"
+        groups = []
+        for page in self.autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
+            for group in page.get("AutoScalingGroups", []):
+                if any(t.get("Key") == tag and t.get("Value") == "owned" for t in group.get("Tags", [])):
+                    groups.append(group)
+        return groups
+
+    def launch_template_data(self, template_id: str, version: str) -> dict:
+        key = (template_id, version)
+        if key not in self._launch_templates:
+            versions = self.ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version])["LaunchTemplateVersions"]
+            data = versions[0]["LaunchTemplateData"] if versions else {}
+            if version not in ("$Latest", "$Default"):
+                self._launch_templates[key] = data
+            return data
+        return self._launch_templates[key]
+
+    def launch_configuration(self, name: str) -> dict:
+        configs = self.autoscaling.describe_launch_configurations(LaunchConfigurationNames=[name])["LaunchConfigurations"]
+        if not configs:
+            return {}
+        config = configs[0]
+        profile = config.get("IamInstanceProfile")
+        data: dict = {"UserData": config.get("UserData"), "ImageId": config.get("ImageId")}
+        if profile:
+            data["IamInstanceProfile"] = {"Arn": profile} if profile.startswith("arn:") else {"Name": profile}
+        return data
+
+    def image(self, image_id: str) -> Optional[dict]:
+        if image_id not in self._images:
+            try:
+                images = self.ec2.describe_images(ImageIds=[image_id])["Images"]
+            except ClientError:
+                images = []
+            self._images[image_id] = images[0] if images else None
+        return self._images[image_id]
+
+    def role_of_profile(self, profile: Mapping[str, str]) -> Optional[str]:
+        name = profile.get("Name") or (profile.get("Arn") or "").rsplit("/", 1)[-1]
+        if not name:
+            return None
+        return self._memo(("profile", name), lambda: self._role_of_profile(name))
+
+    def _role_of_profile(self, name: str) -> Optional[str]:
+        try:
+            roles = self.iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"].get("Roles", [])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                raise Refusal(f"instance profile {name} does not exist") from err
+            raise
+        return roles[0]["Arn"] if roles else None
+
+    def subnet(self, subnet_id: str) -> dict:
+        return self._memo(("subnet", subnet_id), lambda: self.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0])
+
+    def route_table(self, subnet_id: str, vpc_id: str) -> Optional[dict]:
+        return self._memo(("routes", subnet_id), lambda: self._route_table(subnet_id, vpc_id))
+
+    def _route_table(self, subnet_id: str, vpc_id: str) -> Optional[dict]:
+        tables = self.ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+        if not tables:
+            tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                             {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+        return tables[0] if tables else None
+
+    def nat_gateway_available(self, nat_id: str) -> bool:
+        return self._memo(("nat", nat_id), lambda: self._nat_gateway_available(nat_id))
+
+    def _nat_gateway_available(self, nat_id: str) -> bool:
+        try:
+            gateways = self.ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"]
+        except ClientError:
+            return False
+        return bool(gateways) and gateways[0].get("State") in ("available", "pending")
+
+    def instance_type(self, name: str) -> dict:
+        if name not in self._instance_types:
+            try:
+                types = self.ec2.describe_instance_types(InstanceTypes=[name])["InstanceTypes"]
+            except ClientError:
+                types = []
+            self._instance_types[name] = types[0] if types else {}
+        return self._instance_types[name]
+
+    def access_entry(self, cluster_name: str, role_arn: str) -> Optional[dict]:
+        """The access entry for the role (full ARN or path-less ARN), or None."""
+        wanted = {role_arn.lower(), role_arn_without_path(role_arn).lower()}
+        for arn in self._memo(("access-entries", cluster_name), lambda: self._access_entry_arns(cluster_name)):
+            if arn.lower() in wanted:
+                return self._memo(("access-entry", cluster_name, arn),
+                                  lambda: self.eks.describe_access_entry(clusterName=cluster_name, principalArn=arn)["accessEntry"])
+        return None
+
+    def _access_entry_arns(self, cluster_name: str) -> list:
+        arns: list = []
+        for page in self.eks.get_paginator("list_access_entries").paginate(clusterName=cluster_name):
+            arns.extend(page.get("accessEntries", []))
+        return arns
+
+
+class InstanceCache:
+    """The instances a tick needs, without describing every instance every tick.
+
+    moto renders each instance of a DescribeInstances answer at some cost, and the answer hardly
+    changes between ticks: new Auto Scaling group members (and departed ones, to see them
+    terminated) are described at once, everything in full every ``full_refresh`` seconds (which
+    also catches instances terminated behind their group's back).
+    """
+
+    def __init__(self, view: AwsView, full_refresh: float = 3.0) -> None:
+        self._view = view
+        self.full_refresh = full_refresh
+        self._instances: dict = {}
+        self._members: set = set()
+        self._refreshed_at: Optional[float] = None
+
+    def current(self, members: set) -> dict:
+        now = time.monotonic()
+        if self._refreshed_at is None or now - self._refreshed_at >= self.full_refresh:
+            self._instances = self._view.instances()
+            self._refreshed_at = now
+        else:
+            changed = members ^ self._members
+            if changed:
+                fresh = self._view.instances(changed)
+                for instance_id in changed:
+                    if instance_id in fresh:
+                        self._instances[instance_id] = fresh[instance_id]
+                    else:
+                        self._instances.pop(instance_id, None)
+        self._members = set(members)
+        return self._instances
+
+
+# --------------------------------------------------------------------------- node object
+
+
+def _kubelet_version(kubernetes_version: str) -> str:
+    return f"v{kubernetes_version}.{KUBELET_PATCH.get(kubernetes_version, '0')}-eks-{hashlib.sha1(kubernetes_version.encode()).hexdigest()[:7]}"
+
+
+def _capacity(instance_type: Mapping[str, Any], os_family: str) -> dict:
+    cpu = (instance_type.get("VCpuInfo") or {}).get("DefaultVCpus") or 2
+    memory_mib = (instance_type.get("MemoryInfo") or {}).get("SizeInMiB") or 8192
+    network = instance_type.get("NetworkInfo") or {}
+    ips = network.get("Ipv4AddressesPerInterface") or 10
+    enis = network.get("MaximumNetworkInterfaces") or 3
+    # Windows pods get secondary IPs of the primary ENI only; Linux uses every ENI (the eni-max-pods formula).
+    pods = ips - 1 if os_family == "windows" else enis * (ips - 1) + 2
+    return {"cpu": str(cpu), "memory": f"{memory_mib * 1024}Ki", "pods": str(pods), "ephemeral-storage": "52416492Ki"}
+
+
+def _allocatable(capacity: Mapping[str, str]) -> dict:
+    cpu_millis = int(capacity["cpu"]) * 1000 - 80
+    memory_ki = int(capacity["memory"][:-2]) - 600 * 1024
+    return {"cpu": f"{cpu_millis}m", "memory": f"{memory_ki}Ki", "pods": capacity["pods"], "ephemeral-storage": "47233297124"}
+
+
+def _node_info(candidate: Candidate, kubernetes_version: str) -> dict:
+    instance_id = candidate.instance_id
+    version = _kubelet_version(candidate.ami_kubernetes_version or kubernetes_version)
+    if candidate.os_family == "windows":
+        release = candidate.windows_release or "2022"
+        os_image = f"Windows Server {release} Datacenter"
+        kernel = f"{WINDOWS_BUILDS[release]}.{WINDOWS_KERNEL_PATCH[release]}"
+        runtime = "containerd://1.7.20"
+    else:
+        al2 = "al2023" not in candidate.ami_name.lower() and "amazon-eks-node-1." in candidate.ami_name
+        os_image = "Amazon Linux 2" if al2 else "Amazon Linux 2023.6.20241212"
+        kernel = "5.10.230-223.885.amzn2.x86_64" if al2 else "6.1.119-129.201.amzn2023.x86_64"
+        runtime = "containerd://1.7.23"
+    stable = uuid.uuid5(uuid.NAMESPACE_URL, instance_id)
+    return {"architecture": "amd64", "operatingSystem": candidate.os_family, "osImage": os_image, "kernelVersion": kernel,
+            "kubeletVersion": version, "kubeProxyVersion": version, "containerRuntimeVersion": runtime,
+            "machineID": stable.hex, "systemUUID": str(stable).upper(), "bootID": str(uuid.uuid4())}
+
+
+def _addresses(instance: Mapping[str, Any]) -> list:
+    addresses = [{"type": "InternalIP", "address": instance.get("PrivateIpAddress", "")}]
+    if instance.get("PublicIpAddress"):
+        addresses.append({"type": "ExternalIP", "address": instance["PublicIpAddress"]})
+    addresses += [{"type": "InternalDNS", "address": instance.get("PrivateDnsName", "")},
+                  {"type": "Hostname", "address": instance.get("PrivateDnsName", "")}]
+    if instance.get("PublicDnsName"):
+        addresses.append({"type": "ExternalDNS", "address": instance["PublicDnsName"]})
+    return addresses
+
+
+def node_labels(candidate: Candidate, region: str) -> dict:
+    """The labels kubelet and the cloud provider put on an EKS node, plus ``--node-labels``."""
+    instance_type = candidate.instance.get("InstanceType", "")
+    labels = {
+        "kubernetes.io/os": candidate.os_family, "beta.kubernetes.io/os": candidate.os_family,
+        "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": candidate.node_name,
+        "node.kubernetes.io/instance-type": instance_type, "beta.kubernetes.io/instance-type": instance_type,
+        "topology.kubernetes.io/zone": candidate.zone, "failure-domain.beta.kubernetes.io/zone": candidate.zone,
+        "topology.kubernetes.io/region": region, "failure-domain.beta.kubernetes.io/region": region,
+        "k8s.io/cloud-provider-aws": hashlib.sha1(region.encode()).hexdigest()[:32],
+    }
+    if candidate.os_family == "windows":
+        labels["node.kubernetes.io/windows-build"] = WINDOWS_BUILDS[candidate.windows_release or "2022"]
+    labels.update(candidate.bootstrap.node_labels)
+    return labels
+
+
+def build_node(candidate: Candidate, region: str, kubernetes_version: str, instance_type: Mapping[str, Any]) -> dict:
+    """The Node kubelet registers (status included; callers write status through nodes/status too)."""
+    capacity = _capacity(instance_type, candidate.os_family or "linux")
+    spec: dict = {"providerID": f"aws:///{candidate.zone}/{candidate.instance_id}"}
+    if candidate.bootstrap.taints:
+        spec["taints"] = list(candidate.bootstrap.taints)
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": candidate.node_name, "labels": node_labels(candidate, region),
+                     "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+        "spec": spec,
+        "status": {"capacity": capacity, "allocatable": _allocatable(capacity), "addresses": _addresses(candidate.instance),
+                   "nodeInfo": _node_info(candidate, kubernetes_version),
+                   "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                   "conditions": node_conditions("False", "KubeletNotReady", NOT_READY_BOOT_MESSAGE)},
+    }
+
+
+def node_conditions(ready: str, reason: str, message: str, since: Optional[str] = None) -> list:
+    pressure = [condition(kind, "False", f"KubeletHas{label}", f"kubelet has {text}")
+                for kind, label, text in (("MemoryPressure", "SufficientMemory", "sufficient memory available"),
+                                          ("DiskPressure", "NoDiskPressure", "no disk pressure"),
+                                          ("PIDPressure", "SufficientPID", "sufficient PID available"))]
+    return pressure + [condition("Ready", ready, reason, message, since)]
+
+
+def ready_condition(node: Mapping[str, Any]) -> dict:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond
+    return {}
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+@dataclass
+class TickContext:
+    """Cluster-wide facts read once per tick."""
+
+    cluster: dict
+    auth_mode: str
+    aws_auth: Optional[dict]
+    vpc_cni: Optional[dict]
+    kubernetes_version: str
+    map_roles: list = field(default_factory=list)
+    map_roles_problem: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        self.map_roles, self.map_roles_problem = parse_map_roles(self.aws_auth)
+
+
+class NodeSimulator:
+    """Runs the join loop in a thread; see the module docstring."""
+
+    def __init__(self, *, aws_url: str, region: str, cluster_name: str, kube_client_factory: Callable[[], kclient.ApiClient],
+                 knobs: Optional[Knobs] = None) -> None:
+        self.aws_url = aws_url
+        self.region = region
+        self.cluster_name = cluster_name
+        self.knobs = knobs or Knobs()
+        self._kube_client_factory = kube_client_factory
+        self._records: dict[str, InstanceRecord] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._aws: Optional[AwsView] = None
+        self._instances: Optional[InstanceCache] = None
+        self._core: Optional[kclient.CoreV1Api] = None
+        self.ticks = 0
+        self.last_error: Optional[str] = None
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._aws = AwsView(self.aws_url, self.region)
+        self._instances = InstanceCache(self._aws)
+        self._core = kclient.CoreV1Api(self._kube_client_factory())
+        self._thread = threading.Thread(target=self._run, name="lab-nodesim", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def poke(self) -> None:
+        """Run the next tick now (after a knob change)."""
+        self._wake.set()
+
+    def status(self) -> dict:
+        with self._lock:
+            instances = {iid: record.public() for iid, record in self._records.items()}
+        return {"knobs": asdict(self.knobs), "ticks": self.ticks, "last_error": self.last_error, "instances": instances}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.knobs.paused:
+                try:
+                    self.tick()
+                    self.last_error = None
+                except (ClientError, BotoCoreError, ApiException, OSError) as err:
+                    self.last_error = f"{err.__class__.__name__}: {err}"
+                    LOG.warning("nodesim tick failed (retrying next tick): %s", self.last_error)
+                except Exception as err:  # the loop must outlive bugs and odd responses; the log has the trace
+                    self.last_error = f"{err.__class__.__name__}: {err}"
+                    LOG.exception("nodesim tick crashed (retrying next tick)")
+            self._wake.wait(self.knobs.interval)
+            self._wake.clear()
+
+    # one pass ---------------------------------------------------------------------------------
+    def tick(self) -> None:
+        assert self._aws is not None and self._instances is not None and self._core is not None
+        self.ticks += 1
+        self._aws.begin_tick()
+        cluster = self._aws.cluster(self.cluster_name)
+        groups = self._aws.cluster_groups(self.cluster_name)
+        instances = self._instances.current({m["InstanceId"] for g in groups for m in g.get("Instances", [])})
+        nodes = {n["metadata"]["name"]: n for n in decoded(self._core.list_node(_preload_content=False)).get("items", [])}
+        self._remove_gone_nodes(nodes, instances)
+        if cluster is None:
+            return
+        context = TickContext(
+            cluster=cluster,
+            auth_mode=(cluster.get("accessConfig") or {}).get("authenticationMode") or "CONFIG_MAP",
+            aws_auth=read_config_map(self._core, "kube-system", "aws-auth"),
+            vpc_cni=read_config_map(self._core, "kube-system", "amazon-vpc-cni"),
+            kubernetes_version=cluster.get("version") or "1.31",
+        )
+        seen = set()
+        for group in groups:
+            for member in group.get("Instances", []):
+                instance = instances.get(member["InstanceId"])
+                if not instance or instance["State"]["Name"] not in LIVE_STATES:
+                    continue
+                seen.add(instance["InstanceId"])
+                self._handle(Candidate(instance=instance, asg_name=group["AutoScalingGroupName"]), group, context, nodes)
+        with self._lock:
+            for instance_id in [i for i in self._records if i not in seen]:
+                del self._records[instance_id]
+
+    def _record_for(self, candidate: Candidate, cluster: Mapping[str, Any]) -> InstanceRecord:
+        with self._lock:
+            record = self._records.get(candidate.instance_id)
+            if record is None:
+                record = InstanceRecord(instance_id=candidate.instance_id, asg_name=candidate.asg_name, first_seen=time.monotonic(),
+                                        cluster_status_at_launch=str(cluster.get("status")), node_name=candidate.node_name)
+                self._records[candidate.instance_id] = record
+                LOG.info("instance %s of %s seen (cluster %s)", candidate.instance_id, candidate.asg_name, record.cluster_status_at_launch)
+            return record
+
+    def _set_verdict(self, record: InstanceRecord, verdict: str) -> None:
+        if verdict != record.verdict:
+            LOG.info("instance %s: %s", record.instance_id, verdict)
+        record.verdict = verdict
+
+    def _handle(self, candidate: Candidate, group: Mapping[str, Any], context: TickContext, nodes: dict) -> None:
+        record = self._record_for(candidate, context.cluster)
+        try:
+            if record.joined_at is None:
+                self._check_contract(candidate, group, context, record)
+                record.os_family, record.role_arn = candidate.os_family, candidate.role_arn
+                record.profile_arn = (candidate.instance.get("IamInstanceProfile") or {}).get("Arn")
+            else:
+                self._recheck_joined(candidate, context, record)
+        except Refusal as refusal:
+            record.os_family = record.os_family or candidate.os_family
+            self._set_verdict(record, str(refusal))
+            if record.joined_at is not None:
+                self._mark_unknown(candidate.node_name, nodes, str(refusal), record)
+            return
+        node = nodes.get(candidate.node_name)
+        if node is None and record.joined_at is None:
+            waited = time.monotonic() - record.first_seen
+            if waited < self.knobs.join_delay:
+                self._set_verdict(record, f"join contract holds; kubelet registers in {self.knobs.join_delay - waited:.1f}s")
+                return
+            self._register(candidate, context)
+            record.joined_at = time.monotonic()
+            self._set_verdict(record, f"registered as Node {candidate.node_name} via {candidate.identity.source}")
+            return
+        if node is None:
+            return  # deleted by someone else after joining; kubelet re-registers only on restart
+        if record.joined_at is None:
+            record.joined_at = time.monotonic()
+        self._set_verdict(record, f"joined as Node {candidate.node_name} via {candidate.identity.source}")
+        self._update_readiness(candidate, context, node, record)
+
+    def _recheck_joined(self, candidate: Candidate, context: TickContext, record: InstanceRecord) -> None:
+        """A running kubelet keeps only needing its credentials: re-check who it is, not how it booted."""
+        candidate.os_family = record.os_family
+        profile = candidate.instance.get("IamInstanceProfile") or {}
+        if profile.get("Arn") and profile["Arn"] != record.profile_arn:
+            assert self._aws is not None
+            record.profile_arn = profile["Arn"]
+            record.role_arn = self._aws.role_of_profile(profile)
+        if not record.role_arn:
+            raise Refusal(f"instance profile {record.profile_arn} contains no role")
+        candidate.role_arn = record.role_arn
+        candidate.identity = self._authorize(candidate, context)
+
+    # the join contract --------------------------------------------------------------------------
+    def _check_contract(self, candidate: Candidate, group: Mapping[str, Any], context: TickContext, record: InstanceRecord) -> None:
+        if record.cluster_status_at_launch not in SERVING_CLUSTER_STATES:
+            raise Refusal(f"the instance started while cluster {self.cluster_name} was {record.cluster_status_at_launch}, "
+                          "so its bootstrap failed; relaunch it after the cluster is ACTIVE")
+        if not candidate.node_name:
+            raise Refusal("the instance has no private DNS name (node \"\" not found)")
+        tag = f"kubernetes.io/cluster/{self.cluster_name}"
+        if not any(t.get("Key") == tag and t.get("Value") == "owned" for t in candidate.instance.get("Tags", [])):
+            raise Refusal(f"the instance is not tagged {tag}=owned (PropagateAtLaunch off?)")
+        launch = self._launch_data(candidate, group)
+        self._check_image(candidate, launch)
+        self._check_bootstrap(candidate, launch, context)
+        self._check_network(candidate)
+        candidate.role_arn = self._role_arn(candidate, launch)
+        candidate.identity = self._authorize(candidate, context)
+
+    def _launch_data(self, candidate: Candidate, group: Mapping[str, Any]) -> dict:
+        assert self._aws is not None
+        tags = {t["Key"]: t["Value"] for t in candidate.instance.get("Tags", [])}
+        if tags.get("aws:ec2launchtemplate:id"):
+            return self._aws.launch_template_data(tags["aws:ec2launchtemplate:id"], tags.get("aws:ec2launchtemplate:version", "$Default"))
+        spec = group.get("LaunchTemplate") or ((group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get("LaunchTemplateSpecification")
+        if spec:
+            template_id = spec.get("LaunchTemplateId")
+            if not template_id:
+                templates = self._aws.ec2.describe_launch_templates(LaunchTemplateNames=[spec["LaunchTemplateName"]])["LaunchTemplates"]
+                template_id = templates[0]["LaunchTemplateId"]
+            return self._aws.launch_template_data(template_id, str(spec.get("Version") or "$Default"))
+        if group.get("LaunchConfigurationName"):
+            return self._aws.launch_configuration(group["LaunchConfigurationName"])
+        raise Refusal("the Auto Scaling group has neither a launch template nor a launch configuration")
+
+    def _check_image(self, candidate: Candidate, launch: Mapping[str, Any]) -> None:
+        assert self._aws is not None
+        image_id = candidate.instance.get("ImageId") or launch.get("ImageId")
+        image = self._aws.image(image_id) if image_id else None
+        if image is None:
+            raise Refusal(f"AMI {image_id} cannot be described (deregistered or private: 'Not authorized for images')")
+        candidate.ami_name = image.get("Name") or ""
+        windows = str(image.get("Platform", "")).lower() == "windows" or candidate.ami_name.lower().startswith("windows")
+        candidate.os_family = "windows" if windows else "linux"
+        candidate.windows_release = windows_release_of(candidate.ami_name) if windows else None
+        candidate.ami_kubernetes_version = kubernetes_version_of(candidate.ami_name)
+        # A public AWS image without "EKS" in its name is a base OS image: it has no bootstrap script.
+        # Images owned by the account are custom builds and are given the benefit of the doubt.
+        if image.get("ImageOwnerAlias") == "amazon" and "eks" not in candidate.ami_name.lower():
+            raise Refusal(f"AMI {image_id} ({candidate.ami_name}) is not an EKS-optimized image, so it has no bootstrap script")
+
+    def _check_bootstrap(self, candidate: Candidate, launch: Mapping[str, Any], context: TickContext) -> None:
+        bootstrap = parse_bootstrap(launch.get("UserData"))
+        candidate.bootstrap = bootstrap
+        if bootstrap.problem:
+            raise Refusal(bootstrap.problem)
+        if bootstrap.os_family != candidate.os_family:
+            raise Refusal(f"the user data bootstraps a {bootstrap.os_family} node but AMI {candidate.ami_name} is {candidate.os_family}")
+        if bootstrap.cluster_name != self.cluster_name:
+            raise Refusal(f"the user data names cluster {bootstrap.cluster_name!r}, not {self.cluster_name!r}: "
+                          "Get-EKSCluster/DescribeCluster fails, so kubelet gets no kubeconfig")
+        endpoint = (context.cluster.get("endpoint") or "").rstrip("/")
+        if bootstrap.api_server_endpoint and bootstrap.api_server_endpoint.rstrip("/") != endpoint:
+            raise Refusal(f"the user data points kubelet at {bootstrap.api_server_endpoint}, not the cluster endpoint {endpoint}")
+        ca_data = ((context.cluster.get("certificateAuthority") or {}).get("data") or "").strip()
+        if bootstrap.base64_ca and bootstrap.base64_ca.strip() != ca_data:
+            raise Refusal("the user data passes a cluster CA that is not the cluster's: TLS to the API server fails")
+
+    def _check_network(self, candidate: Candidate) -> None:
+        assert self._aws is not None
+        subnet_id = candidate.instance.get("SubnetId")
+        if not subnet_id:
+            raise Refusal("the instance is not in a subnet")
+        subnet = self._aws.subnet(subnet_id)
+        table = self._aws.route_table(subnet_id, subnet["VpcId"])
+        default_routes = [r for r in (table or {}).get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("State", "active") == "active"]
+        for route in default_routes:
+            if route.get("NatGatewayId") and self._aws.nat_gateway_available(route["NatGatewayId"]):
+                return
+            if str(route.get("GatewayId", "")).startswith("igw-"):
+                if candidate.instance.get("PublicIpAddress") or subnet.get("MapPublicIpOnLaunch"):
+                    return
+                raise Refusal(f"subnet {subnet_id} routes 0.0.0.0/0 to an internet gateway but the instance has no public IP "
+                              "(auto-assign public IPv4 is off): it cannot reach the EKS and STS endpoints")
+        raise Refusal(f"subnet {subnet_id} has no 0.0.0.0/0 route to a NAT gateway or internet gateway: "
+                      "the instance cannot reach the EKS and STS endpoints")
+
+    def _role_arn(self, candidate: Candidate, launch: Mapping[str, Any]) -> str:
+        assert self._aws is not None
+        profile = candidate.instance.get("IamInstanceProfile") or launch.get("IamInstanceProfile")
+        if not profile:
+            raise Refusal("the instance has no IAM instance profile, so it has no credentials to authenticate with")
+        role_arn = self._aws.role_of_profile(profile)
+        if not role_arn:
+            raise Refusal(f"instance profile {profile.get('Arn') or profile.get('Name')} contains no role")
+        return role_arn
+
+    def _authorize(self, candidate: Candidate, context: TickContext) -> Identity:
+        assert self._aws is not None and candidate.role_arn
+        role_arn = candidate.role_arn
+        if context.auth_mode in API_MODES:
+            entry = self._aws.access_entry(self.cluster_name, role_arn)
+            if entry is not None:
+                return self._identity_from_entry(entry, role_arn)
+        if context.auth_mode not in CONFIG_MAP_MODES:
+            raise Refusal(f"Unauthorized: the cluster's authentication mode is {context.auth_mode} and role {role_arn} has no access entry")
+        return self._identity_from_aws_auth(candidate, context)
+
+    @staticmethod
+    def _identity_from_entry(entry: Mapping[str, Any], role_arn: str) -> Identity:
+        kind = entry.get("type") or "STANDARD"
+        if kind not in NODE_ENTRY_TYPES:
+            raise Refusal(f"Unauthorized: the {kind} access entry for {role_arn} overrides any aws-auth mapping and does not make it a node "
+                          "(needs type EC2_WINDOWS or EC2_LINUX)")
+        return Identity(source=f"access entry {kind}", groups=NODE_GROUPS + ((KUBE_PROXY_WINDOWS_GROUP,) if kind == "EC2_WINDOWS" else ()),
+                        kube_proxy_windows=kind == "EC2_WINDOWS")
+
+    def _identity_from_aws_auth(self, candidate: Candidate, context: TickContext) -> Identity:
+        role_arn = candidate.role_arn or ""
+        entries, problem = context.map_roles, context.map_roles_problem
+        if problem:
+            raise Refusal(f"Unauthorized: {problem}")
+        mapping = find_role_mapping(entries, role_arn)
+        if mapping is None:
+            raise Refusal(self._unmapped_reason(entries, role_arn))
+        groups = tuple(str(g) for g in mapping.get("groups") or [])
+        missing = [g for g in NODE_GROUPS if g not in groups]
+        if missing:
+            raise Refusal(f"Unauthorized: the aws-auth mapping of {role_arn_without_path(role_arn)} lacks group(s) {', '.join(missing)}")
+        username = str(mapping.get("username", ""))
+        if username.replace("{{EC2PrivateDNSName}}", candidate.node_name) != f"system:node:{candidate.node_name}":
+            raise Refusal(f"Forbidden: aws-auth maps the role to username {username!r}; the Node authorizer only lets "
+                          f"system:node:{candidate.node_name} register that node (use {NODE_USERNAME})")
+        return Identity(source="aws-auth", groups=groups, kube_proxy_windows=KUBE_PROXY_WINDOWS_GROUP in groups)
+
+    @staticmethod
+    def _unmapped_reason(entries: list, role_arn: str) -> str:
+        mapped = [str(e.get("rolearn", "")) for e in entries]
+        if any(":instance-profile/" in arn for arn in mapped):
+            hint = " (aws-auth lists an instance-profile ARN; it must list the role ARN)"
+        elif role_arn != role_arn_without_path(role_arn) and role_arn.lower() in (a.lower() for a in mapped):
+            hint = f" (aws-auth lists the ARN with its path; EKS matches {role_arn_without_path(role_arn)})"
+        else:
+            hint = ""
+        return f"Unauthorized: role {role_arn_without_path(role_arn)} is not mapped in kube-system/aws-auth mapRoles{hint}"
+
+    # node writes ---------------------------------------------------------------------------------
+    def _register(self, candidate: Candidate, context: TickContext) -> None:
+        assert self._aws is not None and self._core is not None
+        node = build_node(candidate, self.region, context.kubernetes_version, self._aws.instance_type(candidate.instance.get("InstanceType", "")))
+        try:
+            self._core.create_node(node, _preload_content=False)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+        # Some API servers drop status on create, as the real one does for most kinds.
+        self._core.patch_node_status(candidate.node_name, {"status": node["status"]}, _preload_content=False, _content_type=MERGE_PATCH)
+        LOG.info("node %s registered for %s (%s, %s)", candidate.node_name, candidate.instance_id, candidate.os_family, candidate.identity.source)
+
+    def _readiness_fault(self, candidate: Candidate, context: TickContext) -> Optional[str]:
+        if candidate.os_family != "windows" or candidate.identity is None:
+            return None
+        if not candidate.identity.kube_proxy_windows:
+            how = ("the EC2_LINUX access entry does not grant it" if candidate.identity.source == "access entry EC2_LINUX"
+                   else f"the node role mapping lacks group {KUBE_PROXY_WINDOWS_GROUP}")
+            return f"kube-proxy cannot reach the API as {KUBE_PROXY_WINDOWS_GROUP}: {how}"
+        if not windows_ipam_enabled(context.vpc_cni):
+            return IPAM_DISABLED_MESSAGE
+        return None
+
+    def _update_readiness(self, candidate: Candidate, context: TickContext, node: Mapping[str, Any], record: InstanceRecord) -> None:
+        assert record.joined_at is not None
+        current = ready_condition(node)
+        if time.monotonic() - record.joined_at < self.knobs.ready_delay and current.get("status") != "True":
+            wanted = ("False", "KubeletNotReady", NOT_READY_BOOT_MESSAGE)
+        else:
+            fault = self._readiness_fault(candidate, context)
+            wanted = ("False", "KubeletNotReady", fault) if fault else ("True", "KubeletReady", "kubelet is posting ready status")
+        self._write_ready(candidate.node_name, current, wanted, record)
+
+    def _mark_unknown(self, node_name: str, nodes: dict, why: str, record: InstanceRecord) -> None:
+        node = nodes.get(node_name)
+        if node is None:
+            return
+        self._write_ready(node_name, ready_condition(node), ("Unknown", "NodeStatusUnknown", f"Kubelet stopped posting node status: {why}"), record)
+
+    def _write_ready(self, node_name: str, current: Mapping[str, Any], wanted: tuple, record: InstanceRecord) -> None:
+        assert self._core is not None
+        status, reason, message = wanted
+        record.ready, record.ready_message = status, message
+        if (current.get("status"), current.get("reason"), current.get("message")) == wanted:
+            return
+        since = current.get("lastTransitionTime") if current.get("status") == status else None
+        patch = {"status": {"conditions": node_conditions(status, reason, message, since)}}
+        self._core.patch_node_status(node_name, patch, _preload_content=False, _content_type=MERGE_PATCH)
+        LOG.info("node %s Ready=%s (%s): %s", node_name, status, reason, message)
+
+    def _remove_gone_nodes(self, nodes: dict, instances: dict) -> None:
+        """What the cloud node lifecycle controller does: delete Nodes whose instance is terminated or gone."""
+        assert self._core is not None
+        for name, node in list(nodes.items()):
+            provider_id = (node.get("spec") or {}).get("providerID") or ""
+            if not provider_id.startswith("aws:///"):
+                continue
+            instance = instances.get(provider_id.rsplit("/", 1)[-1])
+            if instance is not None and instance["State"]["Name"] not in ("terminated", "shutting-down"):
+                continue
+            try:
+                self._core.delete_node(name, _preload_content=False)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+            del nodes[name]
+            LOG.info("node %s deleted: its instance %s is gone", name, provider_id.rsplit("/", 1)[-1])
