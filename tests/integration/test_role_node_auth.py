@@ -1,0 +1,143 @@
+"""The eksnodes.windows.node_auth role against the lab, in each authentication mode."""
+
+import json
+import uuid
+
+import pytest
+
+from integration_helpers import AnsibleRunner
+from lab.pytest_plugin import start_lab
+from test_aws_auth import AwsAuth
+
+ROLE = "eksnodes.windows.node_auth"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+WINDOWS_GROUPS = ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"]
+LINUX_GROUPS = ["system:bootstrappers", "system:nodes"]
+
+
+def make_role(lab, prefix, path="/"):
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return lab.aws_client("iam").create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+def cluster_facts(lab, mode):
+    """The part of the prerequisites role's prerequisites_cluster fact node_auth reads."""
+    return {"name": lab.cluster_name, "arn": lab.facts["cluster_arn"], "authentication_mode": mode}
+
+
+def case(name, role_vars):
+    """Tasks running the role once: 'NAME: outcome' on success, 'NAME: failed' with the failed result otherwise."""
+    return [{"name": f"{name}: run", "block": [
+        {"name": f"{name}: role", "ansible.builtin.include_role": {"name": ROLE}, "vars": role_vars},
+        {"name": f"{name}: outcome", "ansible.builtin.debug": {"var": "node_auth_outcome"}},
+    ], "rescue": [
+        {"name": f"{name}: failed", "ansible.builtin.debug": {"var": "ansible_failed_result"}},
+    ]}]
+
+
+def play(*cases, play_vars=None):
+    return [{"hosts": "localhost", "gather_facts": False, "vars": play_vars or {}, "tasks": [task for tasks in cases for task in tasks]}]
+
+
+def outcome(result, name):
+    return result.result(f"{name}: outcome")["node_auth_outcome"]
+
+
+def failure(result, name):
+    return result.result(f"{name}: failed")["ansible_failed_result"]
+
+
+@pytest.fixture(scope="module")
+def mixed_lab(tmp_path_factory):
+    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def aws_auth(lab):
+    handle = AwsAuth(lab)
+    saved = handle.read()
+    yield handle
+    handle.put(saved.data or {}, saved.metadata.labels, saved.metadata.annotations)
+
+
+def test_config_map_cluster_uses_aws_auth_from_the_earlier_roles_facts(lab, ansible, aws_auth):
+    windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
+    linux = lab.facts["linux_node_role_arn"]
+    aws_auth.put({"mapRoles": "[]\n", "mapUsers": "- userarn: arn:aws:iam::123456789012:user/alice\n  username: alice\n"})
+    facts = {"prerequisites_cluster": cluster_facts(lab, "CONFIG_MAP"), "nodegroup_stack": {"outputs": {"node_instance_role_arn": windows}}}
+    result = ansible.playbook(play(case("first", {}), case("second", {}), play_vars=facts))
+    assert result.returncode == 0, result.stdout[-3000:]
+    first, second = outcome(result, "first"), outcome(result, "second")
+    assert first == {"mechanism": "aws_auth", "authentication_mode": "CONFIG_MAP", "windows_role_arn": windows,
+                     "linux_role_arns": [linux], "changed": True}
+    assert second["changed"] is False
+    data = aws_auth.data()
+    assert data["mapUsers"] == "- userarn: arn:aws:iam::123456789012:user/alice\n  username: alice\n"
+    # the Linux node group role, dropped from aws-auth, is mapped again next to the Windows role
+    assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()} == {windows: WINDOWS_GROUPS, linux: LINUX_GROUPS}
+
+
+def test_refusals_happen_before_any_change(lab, ansible, aws_auth):
+    version = aws_auth.read().metadata.resource_version
+    linux = lab.facts["linux_node_role_arn"]
+    windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
+    config_map = cluster_facts(lab, "CONFIG_MAP")
+    result = ansible.playbook(play(
+        case("shared role", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": linux}),
+        case("access entries on CONFIG_MAP", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": windows,
+                                              "node_auth_mechanism": "access_entry"}),
+        case("aws-auth on API", {"node_auth_cluster": cluster_facts(lab, "API"), "node_auth_windows_role_arn": windows,
+                                 "node_auth_mechanism": "aws_auth"}),
+        case("no facts", {"node_auth_windows_role_arn": windows}),
+    ))
+    assert f"also a Linux node role (node group {lab.facts['linux_nodegroup_name']})" in failure(result, "shared role")["msg"]
+    assert "is in authentication mode CONFIG_MAP, where access_entry does not authorize nodes" in failure(result, "access entries on CONFIG_MAP")["msg"]
+    assert "is in authentication mode API, where aws_auth does not authorize nodes" in failure(result, "aws-auth on API")["msg"]
+    assert "run the eksnodes.windows.prerequisites role first" in failure(result, "no facts")["msg"]
+    assert aws_auth.read().metadata.resource_version == version
+
+
+def test_api_and_config_map_uses_access_entries_unless_told(mixed_lab):
+    ansible = AnsibleRunner(mixed_lab.env)
+    eks = mixed_lab.aws_client("eks")
+    handle = AwsAuth(mixed_lab)
+    windows, extra_linux = make_role(mixed_lab, "win", path="/eks/"), make_role(mixed_lab, "linux")
+    version = handle.read().metadata.resource_version
+    facts = {"node_auth_cluster": cluster_facts(mixed_lab, "API_AND_CONFIG_MAP"), "node_auth_windows_role_arn": windows}
+    result = ansible.playbook(play(case("entries", dict(facts, node_auth_linux_role_arns=[extra_linux])),
+                                   case("entries again", dict(facts, node_auth_linux_role_arns=[extra_linux]))))
+    assert result.returncode == 0, result.stdout[-3000:]
+    entries = outcome(result, "entries")
+    assert entries["mechanism"] == "access_entry" and entries["changed"] is True
+    assert sorted(entries["linux_role_arns"]) == sorted([mixed_lab.facts["linux_node_role_arn"], extra_linux])
+    assert outcome(result, "entries again")["changed"] is False
+    discovery = result.result(f"{ROLE} : Find the Linux node roles, changing nothing")
+    assert discovery["changed"] is False and not any("path" in w for w in discovery.get("warnings", []))
+    types = {arn: eks.describe_access_entry(clusterName=mixed_lab.cluster_name, principalArn=arn)["accessEntry"]["type"]
+             for arn in (windows, extra_linux, mixed_lab.facts["linux_node_role_arn"])}
+    assert types == {windows: "EC2_WINDOWS", extra_linux: "EC2_LINUX", mixed_lab.facts["linux_node_role_arn"]: "EC2_LINUX"}
+    assert handle.read().metadata.resource_version == version  # aws-auth was only read
+
+    other = make_role(mixed_lab, "win")
+    chosen = ansible.playbook(play(case("aws-auth", {"node_auth_cluster": facts["node_auth_cluster"], "node_auth_windows_role_arn": other,
+                                                     "node_auth_mechanism": "aws_auth"})))
+    assert outcome(chosen, "aws-auth")["mechanism"] == "aws_auth"
+    assert {e["rolearn"]: e["groups"] for e in handle.roles()}[other] == WINDOWS_GROUPS
+
+
+def test_api_cluster_without_aws_auth(lab_factory):
+    api_lab = lab_factory(auth_mode="API")
+    ansible = AnsibleRunner(api_lab.env)
+    windows = make_role(api_lab, "win")
+    assert AwsAuth(api_lab).read() is None
+    result = ansible.playbook(play(case("api", {"node_auth_cluster": cluster_facts(api_lab, "API"), "node_auth_windows_role_arn": windows})))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert outcome(result, "api")["mechanism"] == "access_entry" and outcome(result, "api")["changed"] is True
+    entry = api_lab.aws_client("eks").describe_access_entry(clusterName=api_lab.cluster_name, principalArn=windows)["accessEntry"]
+    assert entry["type"] == "EC2_WINDOWS"
+    assert AwsAuth(api_lab).read() is None
