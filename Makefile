@@ -59,7 +59,6 @@ integration: setup
 lint: setup
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
-	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck $(COLLECTIONS)/ansible_collections/eksnodes/windows
 
 test: setup
 	$(MAKE) --no-print-directory sanity
