@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Pure functions: EKS optimized Windows AMI families, names, SSM parameters, and choosing an image."""
+
+import datetime
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+# Windows Server release -> the first Kubernetes version with EKS optimized AMIs of it.
+RELEASES = {"2019": (1, 0), "2022": (1, 24), "2025": (1, 35)}
+EDITIONS = {"core": "Core", "full": "Full"}
+DEFAULT_RELEASE = "2022"
+DEFAULT_EDITION = "core"
+
+# eksctl's amiFamily names.
+AMI_FAMILIES = {
+    "WindowsServer2019CoreContainer": ("2019", "core"),
+    "WindowsServer2019FullContainer": ("2019", "full"),
+    "WindowsServer2022CoreContainer": ("2022", "core"),
+    "WindowsServer2022FullContainer": ("2022", "full"),
+    "WindowsServer2025CoreContainer": ("2025", "core"),
+    "WindowsServer2025FullContainer": ("2025", "full"),
+}
+
+# EKS keeps its Windows AMIs public for about four months after release, then makes them private.
+PUBLIC_LIFETIME_DAYS = 122
+
+KUBERNETES_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$")
+
+
+class AmiSelectionError(ValueError):
+    pass
+
+
+def parse_kubernetes_version(version: Any) -> Tuple[int, int]:
+    """'1.31' -> (1, 31); also accepts '1.31.2' and 'v1.31'."""
+    match = KUBERNETES_VERSION.match(str(version or "").strip())
+    if not match:
+        raise AmiSelectionError(f"kubernetes_version {version!r} is not a Kubernetes version such as 1.31")
+    return int(match.group(1)), int(match.group(2))
+
+
+def kubernetes_minor(version: Any) -> str:
+    major, minor = parse_kubernetes_version(version)
+    return f"{major}.{minor}"
+
+
+def family_name(release: str, edition: str) -> str:
+    return f"WindowsServer{release}{EDITIONS[edition]}Container"
+
+
+def select(os_version: Optional[str], edition: Optional[str], ami_family: Optional[str]) -> Tuple[str, str]:
+    """(release, edition) from either ami_family or os_version/edition; Windows Server 2022 Core by default."""
+    if ami_family:
+        if os_version or edition:
+            raise AmiSelectionError("ami_family already names the release and edition: leave os_version and edition unset")
+        if ami_family not in AMI_FAMILIES:
+            raise AmiSelectionError(f"ami_family {ami_family!r} is not one of {', '.join(AMI_FAMILIES)}")
+        return AMI_FAMILIES[ami_family]
+    release = str(os_version or DEFAULT_RELEASE)
+    if release not in RELEASES:
+        raise AmiSelectionError(f"os_version {release!r} is not one of {', '.join(RELEASES)}")
+    edition = (edition or DEFAULT_EDITION).lower()
+    if edition not in EDITIONS:
+        raise AmiSelectionError(f"edition {edition!r} is not one of {', '.join(EDITIONS)}")
+    return release, edition
+
+
+def check_supported(release: str, kubernetes_version: Any) -> None:
+    """Reject a Windows Server release that EKS does not publish for this Kubernetes version."""
+    version = parse_kubernetes_version(kubernetes_version)
+    first = RELEASES[release]
+    if version < first:
+        supported = [name for name, since in RELEASES.items() if version >= since]
+        raise AmiSelectionError(
+            f"Windows Server {release} EKS optimized AMIs need Kubernetes {first[0]}.{first[1]} or later; the cluster runs "
+            f"{version[0]}.{version[1]}. Choose Windows Server {' or '.join(supported)}, or upgrade the cluster"
+        )
+
+
+def image_name_prefix(release: str, edition: str, kubernetes_version: Any) -> str:
+    return f"Windows_Server-{release}-English-{EDITIONS[edition]}-EKS_Optimized-{kubernetes_minor(kubernetes_version)}"
+
+
+def ssm_parameter_name(release: str, edition: str, kubernetes_version: Any) -> str:
+    return f"/aws/service/ami-windows-latest/{image_name_prefix(release, edition, kubernetes_version)}/image_id"
+
+
+def image_filters(release: str, edition: str, kubernetes_version: Any) -> List[Dict[str, Any]]:
+    """DescribeImages filters for the fallback: public, available images named like the EKS ones, any owner."""
+    return [
+        {"Name": "name", "Values": [image_name_prefix(release, edition, kubernetes_version) + "-*"]},
+        {"Name": "is-public", "Values": ["true"]},
+        {"Name": "state", "Values": ["available"]},
+    ]
+
+
+def _matches(image: Mapping[str, Any], prefix: str) -> bool:
+    # The name filter's '*' would also match 1.3 against 1.31; the date suffix must follow directly.
+    return bool(re.match(re.escape(prefix) + r"-\d{4}\.\d{2}\.\d{2}$", image.get("Name") or ""))
+
+
+def newest(images: Iterable[Mapping[str, Any]], release: str, edition: str, kubernetes_version: Any) -> Optional[Dict[str, Any]]:
+    """The newest available image named exactly for this release, edition and version.
+
+    Images whose owner alias is "amazon" win over others of the same name (anyone can publish a
+    public AMI with any name); among equals, the latest CreationDate wins.
+    """
+    prefix = image_name_prefix(release, edition, kubernetes_version)
+    candidates = [dict(image) for image in images if _matches(image, prefix) and image.get("State", "available") == "available"]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda image: (image.get("ImageOwnerAlias") == "amazon", image.get("CreationDate") or ""), reverse=True)
+    return candidates[0]
+
+
+def parse_time(value: Any) -> Optional[datetime.datetime]:
+    if not value:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    text = str(value).replace("Z", "+00:00")
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def retirement(image: Mapping[str, Any], now: datetime.datetime, warning_days: int) -> Dict[str, Any]:
+    """When the image is expected to stop being usable, and whether that is close enough to warn.
+
+    EKS makes its Windows AMIs private about four months after their release; an image may also
+    carry a DeprecationTime. The earlier of the two counts.
+    """
+    created = parse_time(image.get("CreationDate"))
+    deprecation = parse_time(image.get("DeprecationTime"))
+    expected_private = created + datetime.timedelta(days=PUBLIC_LIFETIME_DAYS) if created else None
+    candidates = [moment for moment in (deprecation, expected_private) if moment is not None]
+    retire_at = min(candidates) if candidates else None
+    days_left = None if retire_at is None else (retire_at - now).total_seconds() / 86400.0
+    warning = None
+    if days_left is not None and days_left <= warning_days:
+        which = "its deprecation time" if retire_at == deprecation else "the end of the four months or so that EKS keeps its Windows AMIs public"
+        when = retire_at.strftime("%Y-%m-%d")
+        if days_left <= 0:
+            warning = (
+                f"AMI {image.get('ImageId')} ({image.get('Name')}) reached {which} on {when}: new instances may fail to "
+                "launch with it; use a newer AMI"
+            )
+        else:
+            warning = (
+                f"AMI {image.get('ImageId')} ({image.get('Name')}) reaches {which} on {when}, in {int(days_left)} days: "
+                "instances launched from it after that may fail; plan a move to a newer AMI"
+            )
+    return {
+        "expected_private_after": expected_private.isoformat() if expected_private else None,
+        "days_until_retirement": None if days_left is None else int(days_left),
+        "warning": warning,
+    }
+
+
+def image_facts(image: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """What the module returns about an image, in snake_case."""
+    image = image or {}
+    return {
+        "image_id": image.get("ImageId"),
+        "name": image.get("Name"),
+        "description": image.get("Description"),
+        "creation_date": image.get("CreationDate"),
+        "deprecation_time": image.get("DeprecationTime"),
+        "owner_id": image.get("OwnerId"),
+        "owner_alias": image.get("ImageOwnerAlias"),
+        "platform": image.get("PlatformDetails") or image.get("Platform"),
+        "architecture": image.get("Architecture"),
+        "root_device_name": image.get("RootDeviceName"),
+        "state": image.get("State"),
+        "public": image.get("Public"),
+    }

@@ -1,0 +1,387 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Bringing the node group stack to the desired state, through change sets, with a bounded wait.
+
+The sequence for state=present:
+
+1. describe the stack; wait (bounded) for a running operation to settle;
+2. a stack left unusable by a failed create (ROLLBACK_COMPLETE, ...) is deleted and created again
+   only when recover_failed is set; otherwise the error names the earlier failure's root cause;
+3. compare the deployed template, parameters and tags with the desired ones: when equal, nothing
+   is written (a describe of the stack and one of its template);
+4. create a change set with an explicit ChangeSetType (CREATE or UPDATE) and describe it; an empty
+   one is deleted and reported unchanged; in check mode the change set (and the stack in review a
+   CREATE change set makes) is deleted and the changes are reported;
+5. execute it and wait for the stack, collecting the events of this operation; on failure, the
+   failed resources' events and the first root cause.
+"""
+
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from . import changes as change_logic
+from . import events as event_logic
+from . import stacks
+from . import transformations
+from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is_settled, wait_for_change_set, wait_for_stack
+
+
+class StackOperationError(Exception):
+    """A failure with the structured facts the module returns next to its message."""
+
+    def __init__(self, message: str, **facts: Any):
+        super().__init__(message)
+        self.message = message
+        self.facts = facts
+
+
+class DesiredStack:
+    """What the stack should be: template source, parameters (strings), tags and capabilities."""
+
+    def __init__(
+        self,
+        parameters: Mapping[str, str],
+        template_body: Optional[str] = None,
+        template_url: Optional[str] = None,
+        tags: Optional[Mapping[str, Any]] = None,
+        purge_tags: bool = True,
+        capabilities: Optional[List[str]] = None,
+        list_parameters: tuple = (),
+    ):
+        self.parameters = dict(parameters)
+        self.template_body = template_body
+        self.template_url = template_url
+        self.tags = tags
+        self.purge_tags = purge_tags
+        self.capabilities = list(capabilities or ["CAPABILITY_IAM"])
+        self.list_parameters = tuple(list_parameters)
+
+    def template_source(self) -> Dict[str, str]:
+        if self.template_url:
+            return {"TemplateURL": self.template_url}
+        return {"TemplateBody": self.template_body or ""}
+
+
+def request_token(prefix: str = "eksnodes") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+class NodegroupStack:
+    """One stack, driven by change sets; every call is a retrying wrapper from stacks.py."""
+
+    def __init__(
+        self,
+        cloudformation,
+        autoscaling,
+        stack_name: str,
+        deadline: Deadline,
+        check_mode: bool = False,
+        wait: bool = True,
+        recover_failed: bool = False,
+        role_arn: Optional[str] = None,
+        on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
+        pause: Callable[[float], None] = time.sleep,
+    ):
+        self.cloudformation = cloudformation
+        self.autoscaling = autoscaling
+        self.stack_name = stack_name
+        self.deadline = deadline
+        self.check_mode = check_mode
+        self.wait = wait
+        self.recover_failed = recover_failed
+        self.role_arn = role_arn
+        self.on_event = on_event
+        self.pause = pause
+        self.events: List[Dict[str, Any]] = []
+        self.warnings: List[str] = []
+
+    # events and waiting -----------------------------------------------------------------------------
+    def _collector(self, stack_ref: str, after_event_id: Optional[str]) -> Callable[[], List[Dict[str, Any]]]:
+        state = {"after": after_event_id}
+
+        def new_events() -> List[Dict[str, Any]]:
+            raw = stacks.stack_events_since(self.cloudformation, stack_ref, state["after"])
+            if raw:
+                state["after"] = raw[-1].get("EventId")
+            found = [event_logic.event_facts(event) for event in raw]
+            for event in found:
+                self.events.append(event)
+                if self.on_event is not None:
+                    self.on_event(event)
+            return found
+
+        return new_events
+
+    def _wait(self, stack_ref: str, after_event_id: Optional[str], done=None, what: str = "operation") -> Optional[Dict[str, Any]]:
+        kwargs = {"done": done} if done is not None else {}
+        try:
+            return wait_for_stack(
+                lambda: stacks.describe_stack(self.cloudformation, stack_ref),
+                self._collector(stack_ref, after_event_id),
+                self.deadline,
+                pause=self.pause,
+                **kwargs,
+            )
+        except WaitTimeout as error:
+            last = error.last or {}
+            raise StackOperationError(
+                f"Stack {self.stack_name}: the {what} did not finish within wait_timeout ({self.deadline.seconds:g} s); "
+                f"it is {last.get('StackStatus')} and CloudFormation carries on: run the task again to wait for it, "
+                "or raise wait_timeout",
+                stack_status=last.get("StackStatus"),
+                events=self.events,
+            ) from error
+
+    def _settle(self, stack: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Wait for an operation someone else started; returns the settled stack (None if it went away)."""
+        status = stack.get("StackStatus")
+        if is_settled(status):
+            return stack
+        if not self.wait:
+            raise StackOperationError(
+                f"Stack {self.stack_name} is {status}: another operation is running on it. Run the task again when it "
+                "has finished, or set wait=true to wait for it",
+                stack_status=status,
+            )
+        after = stacks.newest_event_id(self.cloudformation, stack["StackId"])
+        settled = self._wait(stack["StackId"], after, done=is_settled, what=f"operation already running ({status})")
+        if settled and settled.get("StackStatus") == "DELETE_COMPLETE":
+            return None
+        return settled
+
+    def _failure(self, stack: Optional[Dict[str, Any]], operation: str, events: List[Dict[str, Any]]) -> StackOperationError:
+        status = (stack or {}).get("StackStatus")
+        cause = event_logic.root_cause(events)
+        return StackOperationError(
+            f"Stack {self.stack_name}: {operation} failed ({status}). Root cause: {event_logic.describe_cause(cause)}",
+            stack_status=status,
+            stack_status_reason=(stack or {}).get("StackStatusReason"),
+            failure_events=event_logic.failed_events(events),
+            root_cause=cause,
+            events=self.events,
+        )
+
+    def _previous_operation_events(self, stack_id: str) -> List[Dict[str, Any]]:
+        raw = stacks.stack_events_since(self.cloudformation, stack_id, None, limit=500)
+        return event_logic.last_operation([event_logic.event_facts(event) for event in raw])
+
+    # reading ------------------------------------------------------------------------------------------
+    def instances(self, stack: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        if not stack or self.autoscaling is None:
+            return []
+        name = transformations.autoscaling_group_name(stack)
+        if name is None:
+            name = transformations.autoscaling_group_name(stack, stacks.describe_stack_resources(self.cloudformation, stack["StackId"]))
+        if name is None:
+            return []
+        return transformations.instances(stacks.describe_auto_scaling_group(self.autoscaling, name))
+
+    def result(self, stack: Optional[Dict[str, Any]], changed: bool, operation: str, **extra: Any) -> Dict[str, Any]:
+        instances = self.instances(stack) if stack and stack.get("StackStatus") in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE") else []
+        leaving = ("Terminating", "Terminated", "Detaching", "Detached")
+        result = {
+            "changed": changed,
+            "operation": operation,
+            "stack_name": self.stack_name,
+            **transformations.stack_facts(stack),
+            "outputs": transformations.outputs(stack),
+            "parameters": change_logic.stack_parameters(stack),
+            "resolved_parameters": change_logic.resolved_parameters(stack),
+            "instances": instances,
+            "instance_ids": [item["instance_id"] for item in instances if not str(item["lifecycle_state"] or "").startswith(leaving)],
+            "events": self.events,
+        }
+        result.update(extra)
+        return result
+
+    # state=present ------------------------------------------------------------------------------------
+    def present(self, desired: DesiredStack) -> Dict[str, Any]:
+        stack = stacks.describe_stack(self.cloudformation, self.stack_name)
+        if stack is not None:
+            stack = self._settle(stack)
+        operation = "create"
+        if stack is not None and stack.get("StackStatus") == "UPDATE_ROLLBACK_FAILED":
+            previous = self._previous_operation_events(stack["StackId"])
+            cause = event_logic.root_cause(previous)
+            raise StackOperationError(
+                f"Stack {self.stack_name} is UPDATE_ROLLBACK_FAILED (root cause: {event_logic.describe_cause(cause)}): "
+                "CloudFormation cannot update it until the rollback is continued. Fix what blocks the rollback, then run "
+                f"'aws cloudformation continue-update-rollback --stack-name {self.stack_name}' and this task again",
+                stack_status="UPDATE_ROLLBACK_FAILED",
+                failure_events=event_logic.failed_events(previous),
+                root_cause=cause,
+            )
+        if stack is not None and stack.get("StackStatus") in UNUSABLE_STATUSES:
+            recovered = self._recover(stack, desired)
+            if isinstance(recovered, dict) and "changed" in recovered:
+                return recovered
+            stack, operation = None, "recreate"
+        in_review = stack is not None and stack.get("StackStatus") == REVIEW_STATUS
+        if stack is not None and not in_review:
+            operation = "update"
+            if desired.template_body is not None:
+                deployed = stacks.get_template_body(self.cloudformation, stack["StackId"])
+                wanted_tags = change_logic.desired_tags(change_logic.stack_tags(stack), desired.tags, desired.purge_tags)
+                if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
+                    return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
+        return self._change(stack if not in_review else None, desired, operation, review_stack=stack if in_review else None)
+
+    def _recover(self, stack: Dict[str, Any], desired: DesiredStack) -> Optional[Dict[str, Any]]:
+        status = stack["StackStatus"]
+        previous = self._previous_operation_events(stack["StackId"])
+        cause = event_logic.root_cause(previous)
+        facts = {
+            "stack_status": status,
+            "failure_events": event_logic.failed_events(previous),
+            "root_cause": cause,
+        }
+        if not self.recover_failed:
+            raise StackOperationError(
+                f"Stack {self.stack_name} is {status} after an earlier failed operation (root cause: "
+                f"{event_logic.describe_cause(cause)}). A stack in this state cannot be updated: fix the cause, then "
+                "set recover_failed=true to delete it and create it again, or delete it yourself",
+                **facts,
+            )
+        if self.check_mode:
+            before = change_logic.stack_parameters(stack)
+            return self.result(
+                stack,
+                True,
+                "recreate",
+                change_set_id=None,
+                changes=[],
+                parameter_changes=change_logic.parameter_changes(before, desired.parameters, desired.list_parameters),
+                diff=change_logic.build_diff(before, desired.parameters, [], self.stack_name),
+                previous_failure=facts,
+            )
+        self._delete(stack, "deletion of the failed stack")
+        self.warnings.append(
+            f"Stack {self.stack_name} was {status} after an earlier failed operation (root cause: "
+            f"{event_logic.describe_cause(cause)}); it was deleted and is created again"
+        )
+        return None
+
+    def _change(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
+        change_set_type = "UPDATE" if stack is not None else "CREATE"
+        request = {
+            "StackName": self.stack_name,
+            "ChangeSetName": f"eksnodes-{uuid.uuid4().hex[:16]}",
+            "ChangeSetType": change_set_type,
+            "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in sorted(desired.parameters.items())],
+            "Capabilities": desired.capabilities,
+            "Description": "eksnodes.windows nodegroup_stack",
+            **desired.template_source(),
+        }
+        current_tags = change_logic.stack_tags(stack)
+        wanted_tags = change_logic.desired_tags(current_tags, desired.tags, desired.purge_tags)
+        if wanted_tags is not None:
+            request["Tags"] = change_logic.tag_list(wanted_tags)
+        if self.role_arn:
+            request["RoleARN"] = self.role_arn
+        created = stacks.create_change_set(self.cloudformation, **request)
+        change_set_id, stack_id = created["Id"], created.get("StackId")
+        made_review_stack = change_set_type == "CREATE" and review_stack is None
+        try:
+            change_set = wait_for_change_set(lambda: stacks.describe_change_set(self.cloudformation, change_set_id), self.deadline, pause=self.pause)
+        except WaitTimeout as error:
+            self._discard(change_set_id, stack_id if made_review_stack else None)
+            raise StackOperationError(f"Stack {self.stack_name}: CloudFormation did not compute the change set within wait_timeout") from error
+        change_set = change_set or {}
+        before = change_logic.stack_parameters(stack)
+        if change_logic.change_set_is_empty(change_set):
+            self._discard(change_set_id, None)
+            return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
+        if change_set.get("Status") != "CREATE_COMPLETE":
+            self._discard(change_set_id, stack_id if made_review_stack else None)
+            raise StackOperationError(
+                f"Stack {self.stack_name}: CloudFormation refused the change set ({change_set.get('Status')}): "
+                f"{change_set.get('StatusReason') or 'no reason given'}",
+                change_set_status=change_set.get("Status"),
+                change_set_status_reason=change_set.get("StatusReason"),
+            )
+        resource_changes = change_logic.resource_changes(change_set)
+        parameter_changes = change_logic.parameter_changes(before, desired.parameters, desired.list_parameters)
+        after_tags = wanted_tags if wanted_tags is not None else current_tags
+        diff = change_logic.build_diff(before, desired.parameters, resource_changes, self.stack_name, current_tags, after_tags)
+        details = {"changes": resource_changes, "parameter_changes": parameter_changes, "diff": diff}
+        if self.check_mode:
+            self._discard(change_set_id, stack_id if made_review_stack else None)
+            return self.result(stack, True, operation, change_set_id=None, **details)
+        stack_ref = stack_id or self.stack_name
+        after_event_id = stacks.newest_event_id(self.cloudformation, stack_ref)
+        stacks.execute_change_set(self.cloudformation, change_set_id, request_token())
+        if not self.wait:
+            return self.result(stacks.describe_stack(self.cloudformation, stack_ref), True, operation, change_set_id=change_set_id, **details)
+        before_count = len(self.events)
+        try:
+            final = self._wait(stack_ref, after_event_id, what=operation)
+        except StackOperationError as error:
+            error.facts.update(changed=True, change_set_id=change_set_id, **details)
+            raise
+        status = (final or {}).get("StackStatus")
+        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            error = self._failure(final, operation, self.events[before_count:])
+            error.facts.update(changed=True, change_set_id=change_set_id, **details)
+            raise error
+        return self.result(final, True, operation, change_set_id=change_set_id, **details)
+
+    def _discard(self, change_set_id: str, review_stack_id: Optional[str]) -> None:
+        """Delete a change set that will not run, and the empty stack a CREATE change set made."""
+        stacks.delete_change_set(self.cloudformation, change_set_id)
+        if review_stack_id:
+            stacks.delete_stack(self.cloudformation, review_stack_id, request_token(), self.role_arn)
+
+    def _delete(self, stack: Dict[str, Any], what: str) -> Optional[Dict[str, Any]]:
+        stack_id = stack["StackId"]
+        after_event_id = stacks.newest_event_id(self.cloudformation, stack_id)
+        stacks.delete_stack(self.cloudformation, stack_id, request_token(), self.role_arn)
+        before_count = len(self.events)
+        final = self._wait(
+            stack_id,
+            after_event_id,
+            done=lambda status: status is None or status in ("DELETE_COMPLETE", "DELETE_FAILED"),
+            what=what,
+        )
+        if final is not None and final.get("StackStatus") == "DELETE_FAILED":
+            error = self._failure(final, what, self.events[before_count:])
+            error.facts["changed"] = True
+            raise error
+        return final
+
+    # state=absent -------------------------------------------------------------------------------------
+    def absent(self) -> Dict[str, Any]:
+        stack = stacks.describe_stack(self.cloudformation, self.stack_name)
+        if stack is not None and stack.get("StackStatus") != "DELETE_IN_PROGRESS":
+            stack = self._settle(stack)
+        if stack is None or stack.get("StackStatus") == "DELETE_COMPLETE":
+            return self.result(None, False, "none")
+        before = change_logic.stack_parameters(stack)
+        diff = [{
+            "before_header": f"stack {self.stack_name} parameters (deployed)",
+            "after_header": f"stack {self.stack_name} (deleted)",
+            "before": "".join(f"{key}: {before[key]}\n" for key in sorted(before)),
+            "after": "",
+        }]
+        if self.check_mode:
+            return self.result(stack, True, "delete", diff=diff)
+        if stack.get("StackStatus") == "DELETE_IN_PROGRESS":
+            if not self.wait:
+                return self.result(stack, True, "delete", diff=diff)
+            final = self._wait(stack["StackId"], stacks.newest_event_id(self.cloudformation, stack["StackId"]),
+                               done=lambda status: status is None or status in ("DELETE_COMPLETE", "DELETE_FAILED"), what="deletion")
+            if final is not None and final.get("StackStatus") == "DELETE_FAILED":
+                error = self._failure(final, "deletion", self.events)
+                error.facts["changed"] = True
+                raise error
+        elif not self.wait:
+            stacks.delete_stack(self.cloudformation, stack["StackId"], request_token(), self.role_arn)
+            final = stacks.describe_stack(self.cloudformation, stack["StackId"])
+        else:
+            final = self._delete(stack, "deletion")
+        result = self.result(None, True, "delete", diff=diff)
+        result.update(transformations.stack_facts(final or {"StackId": stack["StackId"], "StackStatus": "DELETE_COMPLETE"}))
+        return result

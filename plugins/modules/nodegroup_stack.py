@@ -1,0 +1,703 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: nodegroup_stack
+short_description: Create, update or delete the CloudFormation stack of a self-managed Windows node group on Amazon EKS
+version_added: 0.1.0
+description:
+  - Manages the CloudFormation stack that runs a self-managed Windows node group of an EKS cluster.
+    The stack holds the node IAM role and instance profile, a node security group, a launch template
+    and the Auto Scaling group of the nodes.
+  - Uses the collection's own template by default; its parameters have the names of the AWS template
+    C(amazon-eks-windows-nodegroup.yaml), and each has an option here. O(template) or O(template_url)
+    uses another template, for example the AWS one.
+  - Knows when there is nothing to do without asking CloudFormation to try, from a describe of the
+    stack and of its template. Otherwise it creates a change set with an explicit C(ChangeSetType)
+    (C(CREATE) or C(UPDATE)), reports its changes, and executes it; a change set that turns out empty
+    reports C(changed=false).
+  - In check mode the change set is created, described and deleted (with the empty stack a
+    C(CREATE) change set leaves in C(REVIEW_IN_PROGRESS)).
+  - Waits for the stack with a bound (O(wait_timeout)), collecting the events of the operation. On
+    failure, returns the failed resources' events as structured data, and the message names the first
+    root cause.
+  - A stack left in C(ROLLBACK_COMPLETE) (or another state that only allows deletion) by an earlier
+    failed create is deleted and created again only with O(recover_failed=true).
+  - Stack creation does not mean the nodes joined the cluster; they also need their role mapped in
+    C(aws-auth) or an C(EC2_WINDOWS) access entry.
+author:
+  - eksnodes.windows maintainers (@eksnodes)
+options:
+  stack_name:
+    description:
+      - The name of the CloudFormation stack.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the stack; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  cluster_name:
+    description:
+      - The EKS cluster name (template parameter C(ClusterName)), exactly as it is; nodes cannot join a
+        cluster of another name.
+      - Required with the collection's template and O(state=present).
+    type: str
+  control_plane_security_group:
+    description:
+      - The cluster control plane's security group ID (C(ClusterControlPlaneSecurityGroup)), the
+        cluster's additional security group. The stack adds the rules between it and the nodes.
+      - Required with the collection's template and O(state=present).
+    type: str
+  nodegroup_name:
+    description:
+      - The node group name (C(NodeGroupName)); up to 63 letters, digits, hyphens and underscores.
+      - Required with the collection's template and O(state=present).
+    type: str
+  min_size:
+    description:
+      - The minimum size of the Auto Scaling group (C(NodeAutoScalingGroupMinSize)).
+    type: int
+    default: 1
+  desired_capacity:
+    description:
+      - The desired number of nodes (C(NodeAutoScalingGroupDesiredCapacity)).
+      - Must be between O(min_size) and O(max_size).
+    type: int
+    default: 2
+  max_size:
+    description:
+      - The maximum size of the Auto Scaling group (C(NodeAutoScalingGroupMaxSize)).
+      - With the collection's template it must be greater than O(desired_capacity), because a rolling update
+        keeps O(desired_capacity) nodes in service and adds a node before it removes one.
+    type: int
+    default: 3
+  instance_type:
+    description:
+      - The EC2 instance type of the nodes (C(NodeInstanceType)).
+    type: str
+    default: m5.large
+  image_ssm_parameter:
+    description:
+      - The SSM public parameter of the EKS optimized Windows AMI (C(NodeImageIdSSMParam)), as
+        RV(eksnodes.windows.windows_ami_info#module:ssm_parameter) returns it.
+      - CloudFormation resolves it on every create and update, even when O(image_id) overrides it, so
+        it must exist.
+    type: str
+    default: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
+  image_id:
+    description:
+      - An AMI ID for the nodes (C(NodeImageId)); it overrides O(image_ssm_parameter).
+      - Changing it replaces the nodes one at a time.
+    type: str
+    default: ""
+  volume_size:
+    description:
+      - The size in GiB of the nodes' encrypted gp3 root volume (C(NodeVolumeSize)), at least 50 (the
+        size of the Windows AMI's root snapshot).
+    type: int
+    default: 50
+  key_name:
+    description:
+      - An EC2 key pair for the nodes (C(KeyName)), to decrypt the Administrator password for RDP.
+      - Empty by default; use AWS Systems Manager Session Manager to reach the nodes instead.
+    type: str
+    default: ""
+  bootstrap_arguments:
+    description:
+      - Extra arguments for C(Start-EKSBootstrap.ps1) (C(BootstrapArguments)), for example
+        C(-KubeletExtraArgs '--node-labels=team=a').
+      - The template sets C(-EKSClusterName), C(-APIServerEndpoint), C(-Base64ClusterCA),
+        C(-ServiceCIDR) and C(-DNSClusterIP) from other options; they cannot be given here.
+    type: str
+    default: ""
+  disable_imdsv1:
+    description:
+      - Require IMDSv2 session tokens on the nodes (C(DisableIMDSv1)).
+    type: bool
+    default: true
+  metadata_hop_limit:
+    description:
+      - The hop limit of IMDSv2 token responses (C(HttpPutResponseHopLimit)).
+      - V(2) lets pods, one network hop behind the node, reach the instance metadata service, as on
+        nodes of the AWS templates and eksctl; pods without an IAM role of their own then act with the
+        node's role.
+      - V(1) keeps the tokens on the node. Use it only when every pod that calls AWS has its own role
+        (IAM roles for service accounts or EKS Pod Identity); AWS does not document how well it blocks
+        Windows pods.
+    type: int
+    default: 2
+  attach_cni_policy:
+    description:
+      - Attach C(AmazonEKS_CNI_Policy) to the node role (C(AttachCNIPolicy)).
+      - The policy belongs on an IAM role for the C(aws-node) service account; attach it to the nodes
+        only when the VPC CNI has no role of its own.
+    type: bool
+    default: false
+  permissions_boundary:
+    description:
+      - The ARN of a managed policy to set as the node role's permissions boundary
+        (C(NodeInstanceRolePermissionsBoundary)).
+    type: str
+    default: ""
+  api_server_endpoint:
+    description:
+      - The cluster's API server endpoint (C(ApiServerEndpoint)), passed to the bootstrap with
+        O(certificate_authority_data) so that nodes need no C(DescribeCluster) call.
+      - When O(api_server_endpoint), O(certificate_authority_data) and O(service_cidr) are all unset, the
+        module reads them with C(DescribeCluster) (if allowed).
+    type: str
+  certificate_authority_data:
+    description:
+      - The cluster's certificate authority data, base64 encoded as C(DescribeCluster) returns it
+        (C(CertificateAuthorityData)).
+    type: str
+  service_cidr:
+    description:
+      - The cluster's Kubernetes service IPv4 CIDR (C(ServiceCidr)); pods need it for DNS when it is not
+        one of the defaults.
+    type: str
+  dns_cluster_ip:
+    description:
+      - The cluster DNS service IP (C(DnsClusterIp)); computed from O(service_cidr) (its tenth address)
+        when unset.
+    type: str
+  vpc_id:
+    description:
+      - The cluster's VPC ID (C(VpcId)).
+      - Required with the collection's template and O(state=present).
+    type: str
+  security_groups:
+    description:
+      - Security group IDs attached to the nodes as well as the node group's own (C(NodeSecurityGroups)),
+        usually the Linux nodes' security groups, so that Windows pods reach CoreDNS.
+      - Required with the collection's template and O(state=present).
+    type: list
+    elements: str
+  subnets:
+    description:
+      - The subnet IDs for the nodes (C(Subnets)); private subnets with a NAT gateway are recommended.
+        Public subnets must assign public IPv4 addresses.
+      - Required with the collection's template and O(state=present).
+    type: list
+    elements: str
+  template:
+    description:
+      - The body of another template to use instead of the collection's, for example
+        C("{{ lookup('ansible.builtin.file', 'amazon-eks-windows-nodegroup.yaml') }}").
+      - Only the parameters it declares are passed; an option set away from its default for a
+        parameter it does not declare is reported in a warning.
+    type: str
+  template_url:
+    description:
+      - The S3 URL of another template to use instead of the collection's, for example
+        U(https://s3.us-west-2.amazonaws.com/amazon-eks/cloudformation/2023-02-09/amazon-eks-windows-nodegroup.yaml).
+      - With a URL the module cannot compare templates, so it always asks CloudFormation with a change
+        set; an empty one still reports C(changed=false).
+    type: str
+  template_parameters:
+    description:
+      - Template parameters by their template names, set as given; they override the options above.
+      - Lists are joined with commas, booleans become V(true) or V(false).
+    type: dict
+  capabilities:
+    description:
+      - The capabilities to acknowledge; the collection's template needs V(CAPABILITY_IAM).
+    type: list
+    elements: str
+    choices: [CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND]
+    default: [CAPABILITY_IAM]
+  tags:
+    description:
+      - Tags of the stack; CloudFormation also puts them on the resources it creates.
+      - When unset, the stack's tags are left as they are.
+    type: dict
+  purge_tags:
+    description:
+      - Remove stack tags that are not in O(tags). Ignored when O(tags) is unset.
+    type: bool
+    default: true
+  role_arn:
+    description:
+      - The ARN of an IAM role for CloudFormation to act with (a service role).
+    type: str
+  wait:
+    description:
+      - Wait until the stack operation has finished.
+      - Without it, the module returns once CloudFormation has started the operation.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - The most time, in seconds, the whole task may take, counting the wait for an operation already
+        running, the computing of the change set, and the stack operation itself.
+      - On timeout the task fails and CloudFormation carries on; run the task again to wait for it.
+      - A rolling update replaces nodes one at a time and pauses five minutes after each.
+    type: int
+    default: 1800
+  recover_failed:
+    description:
+      - When the stack is in C(ROLLBACK_COMPLETE), C(ROLLBACK_FAILED), C(CREATE_FAILED) or
+        C(DELETE_FAILED) (it can then only be deleted), delete it and create it again.
+      - Without it the task fails, naming the earlier failure's root cause.
+    type: bool
+    default: false
+notes:
+  - Needs C(cloudformation:DescribeStacks), C(GetTemplate), C(GetTemplateSummary), C(CreateChangeSet),
+    C(DescribeChangeSet), C(ExecuteChangeSet), C(DeleteChangeSet), C(DescribeStackEvents),
+    C(DescribeStackResources), C(DeleteStack), C(autoscaling:DescribeAutoScalingGroups), and the
+    permissions to create the template's resources, including C(iam:PassRole) for the node role.
+  - With the default template, a re-run with the same options costs a describe of the stack, one of its
+    template and one of its Auto Scaling group, and writes nothing.
+  - AWS throttling is retried with jittered backoff.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - eksnodes.windows.attributes
+"""
+
+EXAMPLES = r"""
+- name: Find the AMI
+  eksnodes.windows.windows_ami_info:
+    kubernetes_version: "1.31"
+  register: ami
+
+- name: Create or update the Windows node group stack
+  eksnodes.windows.nodegroup_stack:
+    stack_name: my-cluster-nodegroup-windows
+    cluster_name: my-cluster
+    nodegroup_name: windows
+    control_plane_security_group: sg-0123456789abcdef0
+    vpc_id: vpc-0123456789abcdef0
+    security_groups: [sg-0fedcba9876543210]
+    subnets: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+    api_server_endpoint: https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com
+    certificate_authority_data: "{{ cluster_ca }}"
+    service_cidr: 10.100.0.0/16
+    image_ssm_parameter: "{{ ami.ssm_parameter }}"
+    image_id: "{{ ami.image_id }}"
+    instance_type: m5.xlarge
+    desired_capacity: 2
+    max_size: 3
+    tags:
+      team: platform
+    wait_timeout: 2400
+  register: nodegroup
+
+- name: The node role to map in aws-auth, and the instances
+  ansible.builtin.debug:
+    msg: "{{ nodegroup.outputs.node_instance_role_arn }} {{ nodegroup.instance_ids }}"
+
+- name: Recreate a stack left in ROLLBACK_COMPLETE by a failed create
+  eksnodes.windows.nodegroup_stack:
+    stack_name: my-cluster-nodegroup-windows
+    cluster_name: my-cluster
+    nodegroup_name: windows
+    control_plane_security_group: sg-0123456789abcdef0
+    vpc_id: vpc-0123456789abcdef0
+    security_groups: [sg-0fedcba9876543210]
+    subnets: [subnet-0123456789abcdef0]
+    recover_failed: true
+
+- name: Use the AWS template instead
+  eksnodes.windows.nodegroup_stack:
+    stack_name: my-cluster-nodegroup-windows-aws
+    template_url: https://s3.us-west-2.amazonaws.com/amazon-eks/cloudformation/2023-02-09/amazon-eks-windows-nodegroup.yaml
+    cluster_name: my-cluster
+    nodegroup_name: windows-aws
+    control_plane_security_group: sg-0123456789abcdef0
+    vpc_id: vpc-0123456789abcdef0
+    security_groups: [sg-0fedcba9876543210]
+    subnets: [subnet-0123456789abcdef0]
+    key_name: my-key
+    disable_imdsv1: true
+
+- name: Delete the stack
+  eksnodes.windows.nodegroup_stack:
+    stack_name: my-cluster-nodegroup-windows
+    state: absent
+"""
+
+RETURN = r"""
+operation:
+  description:
+    - What the task did, or would do in check mode; V(none), V(create), V(update), V(recreate) (deleted
+      a failed stack and created it again) or V(delete).
+  returned: always
+  type: str
+  sample: update
+stack_name:
+  description: The stack name.
+  returned: always
+  type: str
+  sample: my-cluster-nodegroup-windows
+stack_id:
+  description: The stack ID.
+  returned: when the stack exists
+  type: str
+  sample: arn:aws:cloudformation:us-east-1:123456789012:stack/my-cluster-nodegroup-windows/0a1b2c3d
+stack_status:
+  description: The stack status at the end of the task.
+  returned: when the stack exists or existed
+  type: str
+  sample: UPDATE_COMPLETE
+stack_status_reason:
+  description: The reason CloudFormation gives for the status, if any.
+  returned: when the stack exists
+  type: str
+outputs:
+  description:
+    - The stack outputs under snake_case keys. With the collection's template, the keys below.
+    - Outputs of another template are converted from CamelCase the same way.
+  returned: always
+  type: dict
+  contains:
+    node_instance_role_arn:
+      description: The node IAM role ARN, to map in C(aws-auth) or give an C(EC2_WINDOWS) access entry.
+      type: str
+      sample: arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C
+    node_instance_role_name:
+      description: The node IAM role name.
+      type: str
+    node_instance_profile_arn:
+      description: The instance profile ARN.
+      type: str
+    node_security_group:
+      description: The node group's own security group ID.
+      type: str
+      sample: sg-0a1b2c3d4e5f67890
+    node_security_groups:
+      description: Every security group ID attached to the nodes.
+      type: list
+      elements: str
+    node_autoscaling_group:
+      description: The Auto Scaling group name.
+      type: str
+    node_launch_template:
+      description: The launch template ID.
+      type: str
+    node_launch_template_version:
+      description: The launch template version the Auto Scaling group uses.
+      type: str
+    node_image_id:
+      description: The AMI the nodes launch from.
+      type: str
+  sample:
+    node_instance_role_arn: arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C
+    node_autoscaling_group: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+parameters:
+  description: The stack's parameter values as deployed (SSM parameters by name).
+  returned: always
+  type: dict
+  sample:
+    ClusterName: my-cluster
+    NodeAutoScalingGroupDesiredCapacity: "2"
+resolved_parameters:
+  description: The values CloudFormation resolved for SSM-typed parameters.
+  returned: always
+  type: dict
+  sample:
+    NodeImageIdSSMParam: ami-0123456789abcdef0
+instance_ids:
+  description: The IDs of the Auto Scaling group's instances, leaving ones excepted.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0123456789abcdef0, i-0fedcba9876543210]
+instances:
+  description: The Auto Scaling group's instances.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance ID.
+      type: str
+    lifecycle_state:
+      description: The lifecycle state in the group, for example V(InService).
+      type: str
+    health_status:
+      description: The health status in the group.
+      type: str
+    availability_zone:
+      description: The Availability Zone.
+      type: str
+    instance_type:
+      description: The instance type.
+      type: str
+    launch_template_version:
+      description: The launch template version the instance was launched from.
+      type: str
+change_set_id:
+  description: The ID of the change set that was executed.
+  returned: when a change set was executed
+  type: str
+changes:
+  description: The resource changes of the change set.
+  returned: when a change set was computed
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: V(Add), V(Modify), V(Remove), V(Import) or V(Dynamic).
+      type: str
+    logical_resource_id:
+      description: The resource's logical ID in the template.
+      type: str
+    physical_resource_id:
+      description: The resource's physical ID, for existing resources.
+      type: str
+    resource_type:
+      description: The resource type.
+      type: str
+    replacement:
+      description: Whether the change replaces the resource (V(True), V(False), V(Conditional)).
+      type: str
+    scope:
+      description: What changes, for example V(Properties) or V(Tags).
+      type: list
+      elements: str
+    details:
+      description: The changed attributes and properties and what caused each change.
+      type: list
+      elements: dict
+  sample:
+    - action: Modify
+      logical_resource_id: NodeLaunchTemplate
+      resource_type: AWS::EC2::LaunchTemplate
+      replacement: "False"
+      scope: [Properties]
+parameter_changes:
+  description: The parameters whose value changes, with the deployed and desired values.
+  returned: when a change set was computed
+  type: dict
+  sample:
+    NodeInstanceType:
+      before: m5.large
+      after: m5.xlarge
+events:
+  description:
+    - The stack events of the operations of this task, oldest first, as they arrived while waiting.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    timestamp:
+      description: When the event happened.
+      type: str
+    logical_resource_id:
+      description: The resource's logical ID, or the stack name for the stack itself.
+      type: str
+    physical_resource_id:
+      description: The resource's physical ID.
+      type: str
+    resource_type:
+      description: The resource type.
+      type: str
+    resource_status:
+      description: The status the resource reached.
+      type: str
+    resource_status_reason:
+      description: Why, when CloudFormation says.
+      type: str
+    event_id:
+      description: The event ID.
+      type: str
+failure_events:
+  description: On failure, the failed resources' events (then the stack's), oldest first, shaped as RV(events).
+  returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
+  type: list
+  elements: dict
+elapsed:
+  description: Seconds the task took.
+  returned: on success
+  type: float
+  sample: 42.5
+root_cause:
+  description: On failure, the first failed resource event that was not a consequence of another failure.
+  returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
+  type: dict
+  sample:
+    logical_resource_id: NodeGroup
+    resource_type: AWS::AutoScaling::AutoScalingGroup
+    resource_status: CREATE_FAILED
+    resource_status_reason: "You have requested more instances than your current instance limit allows"
+"""
+
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
+
+CLUSTER_ACCESS_OPTIONS = ("api_server_endpoint", "certificate_authority_data", "service_cidr")
+
+
+def warn(module, message):
+    """Warn through AnsibleModule: AnsibleAWSModule.warn also copies warnings into the result, which
+    ansible-core 2.19 reports as a deprecated use of exit_json."""
+    module._module.warn(message)  # pylint: disable=protected-access
+
+
+def argument_spec():
+    defaults = parameter_logic.OPTION_DEFAULTS
+    return dict(
+        stack_name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        cluster_name=dict(type="str"),
+        control_plane_security_group=dict(type="str"),
+        nodegroup_name=dict(type="str"),
+        min_size=dict(type="int", default=defaults["min_size"]),
+        desired_capacity=dict(type="int", default=defaults["desired_capacity"]),
+        max_size=dict(type="int", default=defaults["max_size"]),
+        instance_type=dict(type="str", default=defaults["instance_type"]),
+        image_ssm_parameter=dict(type="str", default=defaults["image_ssm_parameter"]),
+        image_id=dict(type="str", default=defaults["image_id"]),
+        volume_size=dict(type="int", default=defaults["volume_size"]),
+        key_name=dict(type="str", default=defaults["key_name"], no_log=False),
+        bootstrap_arguments=dict(type="str", default=defaults["bootstrap_arguments"]),
+        disable_imdsv1=dict(type="bool", default=defaults["disable_imdsv1"]),
+        metadata_hop_limit=dict(type="int", default=defaults["metadata_hop_limit"]),
+        attach_cni_policy=dict(type="bool", default=defaults["attach_cni_policy"]),
+        permissions_boundary=dict(type="str", default=defaults["permissions_boundary"]),
+        api_server_endpoint=dict(type="str"),
+        certificate_authority_data=dict(type="str"),
+        service_cidr=dict(type="str"),
+        dns_cluster_ip=dict(type="str"),
+        vpc_id=dict(type="str"),
+        security_groups=dict(type="list", elements="str"),
+        subnets=dict(type="list", elements="str"),
+        template=dict(type="str"),
+        template_url=dict(type="str"),
+        template_parameters=dict(type="dict"),
+        capabilities=dict(type="list", elements="str", default=["CAPABILITY_IAM"],
+                          choices=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]),
+        tags=dict(type="dict"),
+        purge_tags=dict(type="bool", default=True),
+        role_arn=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+        recover_failed=dict(type="bool", default=False),
+    )
+
+
+def fill_cluster_access(module, params):
+    """Read the endpoint, CA and service CIDR from DescribeCluster when none is given."""
+    if any(params.get(name) for name in CLUSTER_ACCESS_OPTIONS) or not params.get("cluster_name"):
+        return params
+    try:
+        cluster = describe_cluster(module.client("eks"), params["cluster_name"])
+    except AnsibleAWSError as error:
+        warn(
+            module,
+            f"Could not read cluster {params['cluster_name']} ({error}); the nodes' bootstrap will call DescribeCluster "
+            "itself. Set api_server_endpoint, certificate_authority_data and service_cidr to avoid it"
+        )
+        return params
+    if cluster is None:
+        module.fail_json(msg=f"cluster_name {params['cluster_name']!r}: no EKS cluster has this name in {module.region}")
+    filled = dict(params)
+    filled["api_server_endpoint"] = cluster.get("endpoint")
+    filled["certificate_authority_data"] = (cluster.get("certificateAuthority") or {}).get("data")
+    filled["service_cidr"] = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
+    return filled
+
+
+def desired_stack(module, cloudformation, params):
+    builtin = not (params["template"] or params["template_url"])
+    values = parameter_logic.template_parameters(params)
+    extra = params["template_parameters"] or {}
+    list_names = LIST_PARAMETERS
+    if builtin:
+        values = parameter_logic.with_extra(values, extra)
+    else:
+        summary = stacks.get_template_summary(cloudformation, params["template"], params["template_url"])
+        declared = parameter_logic.declared_parameters(summary)
+        values, ignored, unknown = parameter_logic.select_declared(values, declared, extra)
+        if unknown:
+            module.fail_json(msg=f"template_parameters {', '.join(unknown)}: the template declares no such parameter")
+        values = parameter_logic.with_extra(values, extra)
+        if ignored:
+            warn(module, f"The template declares no parameter for these options, which are ignored: {', '.join(ignored)}")
+        missing = sorted(name for name, default in declared.items() if default is None and name not in values)
+        if missing:
+            module.fail_json(msg=f"The template requires parameters {', '.join(missing)}: set them in template_parameters")
+        list_names = tuple(parameter_logic.list_parameter_names(summary))
+    return DesiredStack(
+        values,
+        template_body=TEMPLATE if builtin else params["template"],
+        template_url=params["template_url"],
+        tags=params["tags"],
+        purge_tags=params["purge_tags"],
+        capabilities=params["capabilities"],
+        list_parameters=list_names,
+    )
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("template", "template_url")],
+    )
+    params = dict(module.params)
+    params["builtin_template"] = not (params["template"] or params["template_url"])
+    if params["state"] == "present":
+        errors = parameter_logic.validate(params)
+    else:
+        errors = parameter_logic.validate_names({"stack_name": params["stack_name"]})
+    if errors:
+        module.fail_json(msg="Invalid options: " + "; ".join(errors), errors=errors)
+
+    cloudformation = module.client("cloudformation")
+    manager = NodegroupStack(
+        cloudformation,
+        module.client("autoscaling"),
+        params["stack_name"],
+        Deadline(params["wait_timeout"]),
+        check_mode=module.check_mode,
+        wait=params["wait"],
+        recover_failed=params["recover_failed"],
+        role_arn=params["role_arn"],
+    )
+    started = time.monotonic()
+    try:
+        if params["state"] == "present":
+            if params["builtin_template"]:
+                params = fill_cluster_access(module, params)
+            result = manager.present(desired_stack(module, cloudformation, params))
+        else:
+            result = manager.absent()
+    except StackOperationError as error:
+        for warning in manager.warnings:
+            warn(module, warning)
+        facts = dict(error.facts)
+        diff = facts.pop("diff", None)
+        if module._diff and diff:  # pylint: disable=protected-access
+            facts["diff"] = diff
+        module.fail_json(msg=error.message, stack_name=params["stack_name"], **facts)
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
+    for warning in manager.warnings:
+        warn(module, warning)
+    diff = result.pop("diff", None)
+    if module._diff and diff:  # pylint: disable=protected-access
+        result["diff"] = diff
+    result["elapsed"] = round(time.monotonic() - started, 1)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""AMI families, names, supported pairs and the choice among DescribeImages results."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families as f
+
+NOW = datetime.datetime(2026, 11, 26, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("family, release, edition", [
+    ("WindowsServer2019CoreContainer", "2019", "core"),
+    ("WindowsServer2019FullContainer", "2019", "full"),
+    ("WindowsServer2022CoreContainer", "2022", "core"),
+    ("WindowsServer2022FullContainer", "2022", "full"),
+    ("WindowsServer2025CoreContainer", "2025", "core"),
+    ("WindowsServer2025FullContainer", "2025", "full"),
+])
+def test_every_eksctl_family_maps_and_round_trips(family, release, edition):
+    assert f.select(None, None, family) == (release, edition)
+    assert f.family_name(release, edition) == family
+
+
+def test_default_is_windows_server_2022_core():
+    assert f.select(None, None, None) == ("2022", "core")
+    assert f.select("2019", None, None) == ("2019", "core")
+    assert f.select(None, "full", None) == ("2022", "full")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("2019", None, "WindowsServer2022CoreContainer"), "ami_family already names the release and edition"),
+    ((None, None, "WindowsServer2004CoreContainer"), "ami_family 'WindowsServer2004CoreContainer' is not one of"),
+    (("2016", None, None), "os_version '2016' is not one of 2019, 2022, 2025"),
+    ((None, "nano", None), "edition 'nano' is not one of core, full"),
+])
+def test_select_rejects(args, message):
+    with pytest.raises(f.AmiSelectionError, match=message):
+        f.select(*args)
+
+
+@pytest.mark.parametrize("version, expected", [("1.31", (1, 31)), ("1.31.2", (1, 31)), ("v1.35", (1, 35)), ("1.29-eks", (1, 29))])
+def test_parse_kubernetes_version(version, expected):
+    assert f.parse_kubernetes_version(version) == expected
+
+
+@pytest.mark.parametrize("version", ["", None, "latest", "1"])
+def test_parse_kubernetes_version_rejects(version):
+    with pytest.raises(f.AmiSelectionError, match="is not a Kubernetes version such as 1.31"):
+        f.parse_kubernetes_version(version)
+
+
+@pytest.mark.parametrize("release, version, ok", [
+    ("2019", "1.23", True), ("2022", "1.23", False), ("2022", "1.24", True),
+    ("2025", "1.34", False), ("2025", "1.35", True), ("2025", "1.36", True),
+])
+def test_supported_pairs(release, version, ok):
+    if ok:
+        f.check_supported(release, version)
+    else:
+        with pytest.raises(f.AmiSelectionError) as raised:
+            f.check_supported(release, version)
+        assert f"Windows Server {release} EKS optimized AMIs need Kubernetes" in str(raised.value)
+        assert f"the cluster runs {version}" in str(raised.value)
+
+
+def test_unsupported_pair_message_suggests_what_works():
+    with pytest.raises(f.AmiSelectionError) as raised:
+        f.check_supported("2025", "1.31")
+    assert str(raised.value) == (
+        "Windows Server 2025 EKS optimized AMIs need Kubernetes 1.35 or later; the cluster runs 1.31. "
+        "Choose Windows Server 2019 or 2022, or upgrade the cluster"
+    )
+
+
+def test_ssm_parameter_and_name_filter():
+    assert f.ssm_parameter_name("2022", "core", "1.31.4") == "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
+    assert f.ssm_parameter_name("2019", "full", "1.29") == "/aws/service/ami-windows-latest/Windows_Server-2019-English-Full-EKS_Optimized-1.29/image_id"
+    filters = {item["Name"]: item["Values"] for item in f.image_filters("2025", "full", "1.35")}
+    assert filters == {"name": ["Windows_Server-2025-English-Full-EKS_Optimized-1.35-*"], "is-public": ["true"], "state": ["available"]}
+
+
+def image(name, created, owner_alias=None, state="available", image_id=None):
+    found = {"ImageId": image_id or f"ami-{abs(hash(name + created)) % 10**8:08x}", "Name": name, "CreationDate": created,
+             "State": state, "OwnerId": "957547624766"}
+    if owner_alias:
+        found["ImageOwnerAlias"] = owner_alias
+    return found
+
+
+def test_newest_picks_the_latest_exact_name_of_any_owner():
+    images = [
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.10.14", "2026-10-14T00:00:00.000Z"),
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12", "2026-11-12T00:00:00.000Z", image_id="ami-new"),
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.3-2026.12.01", "2026-12-01T00:00:00.000Z"),
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.02-custom", "2026-12-02T00:00:00.000Z"),
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.03", "2026-12-03T00:00:00.000Z", state="pending"),
+    ]
+    assert f.newest(images, "2022", "core", "1.31")["ImageId"] == "ami-new"
+    assert f.newest(images, "2022", "full", "1.31") is None
+
+
+def test_newest_prefers_amazon_owned_images_over_newer_lookalikes():
+    images = [
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12", "2026-11-12T00:00:00.000Z", owner_alias="amazon", image_id="ami-amazon"),
+        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.20", "2026-11-20T00:00:00.000Z", image_id="ami-other"),
+    ]
+    assert f.newest(images, "2022", "core", "1.31")["ImageId"] == "ami-amazon"
+
+
+def test_retirement_of_a_recent_image_gives_no_warning():
+    facts = f.retirement({"ImageId": "ami-1", "Name": "n", "CreationDate": "2026-11-12T00:00:00.000Z"}, NOW, 30)
+    assert facts["warning"] is None
+    assert facts["expected_private_after"] == "2027-03-14T00:00:00+00:00"
+    assert facts["days_until_retirement"] == 108
+
+
+def test_retirement_warns_near_the_four_month_mark():
+    facts = f.retirement({"ImageId": "ami-1", "Name": "n", "CreationDate": "2026-08-10T00:00:00.000Z"}, NOW, 30)
+    assert facts["days_until_retirement"] == 14
+    assert facts["warning"].startswith(
+        "AMI ami-1 (n) reaches the end of the four months or so that EKS keeps its Windows AMIs public on 2026-12-10, in 14 days")
+
+
+def test_retirement_uses_an_earlier_deprecation_time_and_past_dates():
+    facts = f.retirement({"ImageId": "ami-1", "Name": "n", "CreationDate": "2026-11-01T00:00:00.000Z",
+                          "DeprecationTime": "2026-11-20T00:00:00.000Z"}, NOW, 30)
+    assert facts["days_until_retirement"] < 0
+    assert "reached its deprecation time on 2026-11-20" in facts["warning"]
+
+
+def test_retirement_without_dates():
+    assert f.retirement({"ImageId": "ami-1"}, NOW, 30) == {"expected_private_after": None, "days_until_retirement": None, "warning": None}
+
+
+def test_image_facts():
+    facts = f.image_facts({"ImageId": "ami-1", "Name": "n", "ImageOwnerAlias": "amazon", "PlatformDetails": "Windows", "RootDeviceName": "/dev/sda1"})
+    assert facts["image_id"] == "ami-1" and facts["owner_alias"] == "amazon" and facts["platform"] == "Windows"
+    assert f.image_facts(None)["image_id"] is None
