@@ -59,6 +59,9 @@ integration: setup
 lint: setup
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
+	mkdir -p .build && PYTHONPATH=$(COLLECTIONS) $(BIN)/python -c 'from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE; print(TEMPLATE, end="")' \
+	  > .build/nodegroup-template.yaml
+	$(BIN)/cfn-lint --include-checks I -- .build/nodegroup-template.yaml
 
 test: setup
 	$(MAKE) --no-print-directory sanity
