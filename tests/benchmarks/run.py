@@ -26,7 +26,7 @@ from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-po
 
 def timed(label: str, action: Callable[[], object], repeat: int) -> None:
     samples = []
-    for _ in range(repeat):
+    for _sample in range(repeat):
         started = time.perf_counter()
         action()
         samples.append((time.perf_counter() - started) * 1000)

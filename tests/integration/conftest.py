@@ -5,7 +5,6 @@ import pytest
 from integration_helpers import AnsibleRunner
 
 
-
 @pytest.fixture(scope="session")
 def ansible(lab):  # pylint: disable=redefined-outer-name
     """Runs playbooks and single module tasks with the lab's environment."""

@@ -88,7 +88,7 @@ def main(argv: Optional[list] = None) -> int:
     try:
         env = dict(os.environ)
         env.update(read_env(args.state_dir / "env"))
-        first_code, _, first_seconds = run_playbook(env, "first run")
+        first_code, _first_recap, first_seconds = run_playbook(env, "first run")
         first_end = datetime.now(timezone.utc)
         last_ready = print_nodes(env) if first_code == 0 else None
         second_code, second_recap, second_seconds = run_playbook(env, "second run (should change nothing)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from lab.aws.control import AwsLabControl, AwsLabControlError
 
-__all__ = ["AwsLab", "AwsLabControl", "AwsLabControlError"]
+__all__ = ["AwsLab", "AwsLabControl", "AwsLabControlError"]  # pylint: disable=undefined-all-variable
 
 
 def __getattr__(name: str) -> Any:

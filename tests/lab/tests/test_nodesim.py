@@ -20,7 +20,6 @@ from lab.runtime import TESTS_DIR
 from .conftest import FAST_KNOBS, NODE_GROUPS, WINDOWS_GROUPS, Kube, NodeGroups, ready_of, windows_user_data
 
 
-
 # --------------------------------------------------------------------------- pure parsing (no lab)
 
 
