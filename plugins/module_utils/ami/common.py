@@ -10,10 +10,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 
-# Throttling codes AWSRetry does not know by default (SSM and EKS say ThrottlingException).
-THROTTLING_CODES = ["ThrottlingException"]
-
-
 class SsmParameterError(AnsibleAWSError):
     pass
 

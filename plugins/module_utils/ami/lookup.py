@@ -7,10 +7,10 @@
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from . import families
-from .common import THROTTLING_CODES, ImageErrorHandler, SsmParameterError, SsmParameterErrorHandler, error_code
+from .common import ImageErrorHandler, SsmParameterError, SsmParameterErrorHandler, error_code
 
 # SSM answers for a parameter the caller may not read: fall back to DescribeImages.
 NOT_READABLE = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
@@ -25,14 +25,14 @@ class AmiLookupError(Exception):
 
 
 @SsmParameterErrorHandler.list_error_handler("get SSM parameter")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def get_parameter_value(client, name: str) -> Optional[str]:
     """The parameter's value, or None when it does not exist."""
     return client.get_parameter(Name=name)["Parameter"]["Value"]
 
 
 @ImageErrorHandler.list_error_handler("describe images", default_value=[])
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def describe_images(client, filters: Optional[List[Dict[str, Any]]] = None, image_ids: Optional[List[str]] = None,
                     owners: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     kwargs: Dict[str, Any] = {}

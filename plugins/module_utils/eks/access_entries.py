@@ -12,7 +12,7 @@ Kubernetes groups (none starting with system:) and access policy associations.
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from .common import EksErrorHandler
 
@@ -29,13 +29,13 @@ class AccessEntryRequestError(ValueError):
 # --- API wrappers ----------------------------------------------------------------------------------
 
 @EksErrorHandler.list_error_handler("describe access entry")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_access_entry(client, cluster_name: str, principal_arn: str) -> Optional[Dict[str, Any]]:
     return client.describe_access_entry(clusterName=cluster_name, principalArn=principal_arn)["accessEntry"]
 
 
 @EksErrorHandler.list_error_handler("list associated access policies", default_value=[])
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def list_associated_access_policies(client, cluster_name: str, principal_arn: str) -> List[Dict[str, Any]]:
     paginator = client.get_paginator("list_associated_access_policies")
     pages = paginator.paginate(clusterName=cluster_name, principalArn=principal_arn)
@@ -43,7 +43,7 @@ def list_associated_access_policies(client, cluster_name: str, principal_arn: st
 
 
 @EksErrorHandler.common_error_handler("create access entry")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def create_access_entry(client, cluster_name: str, principal_arn: str, entry_type: str, username: Optional[str] = None,
                         kubernetes_groups: Optional[List[str]] = None) -> Dict[str, Any]:
     kwargs = {"clusterName": cluster_name, "principalArn": principal_arn, "type": entry_type}
@@ -55,7 +55,7 @@ def create_access_entry(client, cluster_name: str, principal_arn: str, entry_typ
 
 
 @EksErrorHandler.common_error_handler("update access entry")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def update_access_entry(client, cluster_name: str, principal_arn: str, username: Optional[str] = None,
                         kubernetes_groups: Optional[List[str]] = None) -> Dict[str, Any]:
     kwargs = {"clusterName": cluster_name, "principalArn": principal_arn}
@@ -67,14 +67,14 @@ def update_access_entry(client, cluster_name: str, principal_arn: str, username:
 
 
 @EksErrorHandler.deletion_error_handler("delete access entry")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def delete_access_entry(client, cluster_name: str, principal_arn: str) -> bool:
     client.delete_access_entry(clusterName=cluster_name, principalArn=principal_arn)
     return True
 
 
 @EksErrorHandler.common_error_handler("associate access policy")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def associate_access_policy(client, cluster_name: str, principal_arn: str, policy_arn: str, access_scope: Dict[str, Any]) -> Dict[str, Any]:
     scope = {"type": access_scope["type"]}
     if access_scope.get("namespaces"):
@@ -84,7 +84,7 @@ def associate_access_policy(client, cluster_name: str, principal_arn: str, polic
 
 
 @EksErrorHandler.deletion_error_handler("disassociate access policy")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def disassociate_access_policy(client, cluster_name: str, principal_arn: str, policy_arn: str) -> bool:
     client.disassociate_access_policy(clusterName=cluster_name, principalArn=principal_arn, policyArn=policy_arn)
     return True

@@ -8,7 +8,7 @@
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from .common import EksErrorHandler
 
@@ -21,21 +21,21 @@ class AddonWaitError(Exception):
 
 
 @EksErrorHandler.list_error_handler("list add-ons", default_value=[])
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def list_addons(client, cluster_name: str) -> List[str]:
     paginator = client.get_paginator("list_addons")
     return paginator.paginate(clusterName=cluster_name).build_full_result()["addons"]
 
 
 @EksErrorHandler.list_error_handler("describe add-on")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_addon(client, cluster_name: str, addon_name: str) -> Optional[Dict[str, Any]]:
     """The add-on, or None when the cluster has no add-on of that name."""
     return client.describe_addon(clusterName=cluster_name, addonName=addon_name)["addon"]
 
 
 @EksErrorHandler.common_error_handler("update add-on")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def update_addon(client, cluster_name: str, addon_name: str, configuration_values: str, resolve_conflicts: str) -> Dict[str, Any]:
     return client.update_addon(
         clusterName=cluster_name, addonName=addon_name, configurationValues=configuration_values, resolveConflicts=resolve_conflicts

@@ -7,26 +7,26 @@
 
 from typing import Any, Dict, Optional
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from .common import EksErrorHandler
 
 
 @EksErrorHandler.list_error_handler("describe cluster")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_cluster(client, name: str) -> Optional[Dict[str, Any]]:
     """The raw cluster description, or None when no cluster has that name."""
     return client.describe_cluster(name=name)["cluster"]
 
 
 @EksErrorHandler.list_error_handler("list node groups", default_value=[])
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def list_nodegroups(client, cluster_name: str) -> list:
     paginator = client.get_paginator("list_nodegroups")
     return paginator.paginate(clusterName=cluster_name).build_full_result()["nodegroups"]
 
 
 @EksErrorHandler.list_error_handler("describe node group")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_nodegroup(client, cluster_name: str, nodegroup_name: str) -> Optional[Dict[str, Any]]:
     return client.describe_nodegroup(clusterName=cluster_name, nodegroupName=nodegroup_name)["nodegroup"]

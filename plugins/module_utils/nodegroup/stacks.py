@@ -11,13 +11,13 @@ deletions); every other error is raised as CloudFormationError / AutoScalingErro
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
-from .common import THROTTLING_CODES, AutoScalingErrorHandler, CloudFormationErrorHandler
+from .common import AutoScalingErrorHandler, CloudFormationErrorHandler
 
 
 @CloudFormationErrorHandler.list_error_handler("describe stack")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def describe_stack(client, stack_name: str) -> Optional[Dict[str, Any]]:
     """The stack by name or ID, or None when there is none (deleted stacks only answer by ID)."""
     stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
@@ -25,14 +25,14 @@ def describe_stack(client, stack_name: str) -> Optional[Dict[str, Any]]:
 
 
 @CloudFormationErrorHandler.list_error_handler("get stack template")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def get_template_body(client, stack_name: str) -> Any:
     """The template the stack was last deployed with, as submitted (a string, or a dict for JSON)."""
     return client.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
 
 
 @CloudFormationErrorHandler.common_error_handler("read template summary")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def get_template_summary(client, template_body: Optional[str] = None, template_url: Optional[str] = None) -> Dict[str, Any]:
     """Parameter declarations (with defaults) and capabilities of a template."""
     if template_url:
@@ -41,14 +41,14 @@ def get_template_summary(client, template_body: Optional[str] = None, template_u
 
 
 @CloudFormationErrorHandler.common_error_handler("create change set")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def create_change_set(client, **kwargs) -> Dict[str, Any]:
     """CreateChangeSet; the caller always sets ChangeSetType (CREATE or UPDATE)."""
     return client.create_change_set(**kwargs)
 
 
 @CloudFormationErrorHandler.list_error_handler("describe change set")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def _describe_change_set_page(client, change_set_id: str, next_token: Optional[str]) -> Dict[str, Any]:
     kwargs = {"ChangeSetName": change_set_id}
     if next_token:
@@ -76,20 +76,20 @@ def describe_change_set(client, change_set_id: str) -> Optional[Dict[str, Any]]:
 
 
 @CloudFormationErrorHandler.common_error_handler("execute change set")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def execute_change_set(client, change_set_id: str, client_request_token: str) -> None:
     client.execute_change_set(ChangeSetName=change_set_id, ClientRequestToken=client_request_token)
 
 
 @CloudFormationErrorHandler.deletion_error_handler("delete change set")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def delete_change_set(client, change_set_id: str) -> bool:
     client.delete_change_set(ChangeSetName=change_set_id)
     return True
 
 
 @CloudFormationErrorHandler.deletion_error_handler("delete stack")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def delete_stack(client, stack_name: str, client_request_token: str, role_arn: Optional[str] = None) -> bool:
     kwargs = {"StackName": stack_name, "ClientRequestToken": client_request_token}
     if role_arn:
@@ -99,7 +99,7 @@ def delete_stack(client, stack_name: str, client_request_token: str, role_arn: O
 
 
 @CloudFormationErrorHandler.list_error_handler("describe stack events", default_value=[])
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def _stack_events_page(client, stack_name: str, next_token: Optional[str]) -> Dict[str, Any]:
     kwargs = {"StackName": stack_name}
     if next_token:
@@ -132,20 +132,20 @@ def stack_events_since(client, stack_name: str, after_event_id: Optional[str] = 
 
 
 @CloudFormationErrorHandler.list_error_handler("read the newest stack event")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def newest_event_id(client, stack_name: str) -> Optional[str]:
     events = client.describe_stack_events(StackName=stack_name).get("StackEvents") or []
     return events[0].get("EventId") if events else None
 
 
 @CloudFormationErrorHandler.list_error_handler("list stack resources", default_value=[])
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def describe_stack_resources(client, stack_name: str) -> List[Dict[str, Any]]:
     return client.describe_stack_resources(StackName=stack_name).get("StackResources") or []
 
 
 @AutoScalingErrorHandler.list_error_handler("describe auto scaling group")
-@AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING_CODES)
+@aws_retry()
 def describe_auto_scaling_group(client, group_name: str) -> Optional[Dict[str, Any]]:
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name]).get("AutoScalingGroups") or []
     return groups[0] if groups else None

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from ..eks.common import EksErrorHandler
 
@@ -31,7 +31,7 @@ class InstanceTypeErrorHandler(AWSErrorHandler):
 
 
 @InstanceTypeErrorHandler.list_error_handler("describe instance type")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_instance_type(client, instance_type: str) -> Optional[Dict[str, Any]]:
     """The instance type's description, or None when no such type exists."""
     found = client.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
@@ -39,7 +39,7 @@ def describe_instance_type(client, instance_type: str) -> Optional[Dict[str, Any
 
 
 @InstanceTypeErrorHandler.list_error_handler("describe instance type offerings", default_value=False)
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def instance_type_offered(client, instance_type: str) -> bool:
     """Whether the region offers the instance type."""
     paginator = client.get_paginator("describe_instance_type_offerings")
@@ -48,19 +48,19 @@ def instance_type_offered(client, instance_type: str) -> bool:
 
 
 @EksErrorHandler.list_error_handler("list access entries", default_value=[])
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def list_access_entries(client, cluster_name: str) -> List[str]:
     paginator = client.get_paginator("list_access_entries")
     return paginator.paginate(clusterName=cluster_name).build_full_result()["accessEntries"]
 
 
 @EksErrorHandler.list_error_handler("describe access entry")
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def describe_access_entry(client, cluster_name: str, principal_arn: str) -> Optional[Dict[str, Any]]:
     return client.describe_access_entry(clusterName=cluster_name, principalArn=principal_arn)["accessEntry"]
 
 
-@AWSRetry.jittered_backoff()
+@aws_retry()
 def _get_caller_identity(client) -> Dict[str, Any]:
     return client.get_caller_identity()
 
