@@ -69,7 +69,7 @@ def test_config_map_cluster_uses_aws_auth_from_the_earlier_roles_facts(lab, ansi
     windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
     linux = lab.facts["linux_node_role_arn"]
     aws_auth.put({"mapRoles": "[]\n", "mapUsers": "- userarn: arn:aws:iam::123456789012:user/alice\n  username: alice\n"})
-    facts = {"prerequisites_cluster": cluster_facts(lab, "CONFIG_MAP"), "nodegroup_stack": {"outputs": {"node_instance_role_arn": windows}}}
+    facts = {"prerequisites_cluster": cluster_facts(lab, "CONFIG_MAP"), "nodegroup_facts": {"node_instance_role_arn": windows}}
     result = ansible.playbook(play(case("first", {}), case("second", {}), play_vars=facts))
     assert result.returncode == 0, result.stdout[-3000:]
     first, second = outcome(result, "first"), outcome(result, "second")

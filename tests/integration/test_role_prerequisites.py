@@ -26,6 +26,8 @@ def vpc_cni(lab):
     from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
     core = kclient.CoreV1Api(lab.kube_api_client())
     saved = vpc_cni_data(core)
+    # Other tests on this lab may have turned Windows IPAM on; every test here starts from the seeded "false".
+    core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "false"}})
     yield core
     core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": saved}, _content_type="application/merge-patch+json")
 
