@@ -205,12 +205,12 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import AddonWaitError
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import IN_PROGRESS_STATUSES
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import describe_addon
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import list_addons
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import update_addon
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import wait_for_addon
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import ADDON_IN_PROGRESS_STATUSES
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import AddonWaitError
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_addon
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
@@ -315,7 +315,7 @@ class WindowsIpam:
         addon = self.describe_addon()
         if addon is None:
             self.module.fail_json(msg=f"The {ipam.ADDON_NAME} add-on of cluster {self.name} disappeared while the task ran.")
-        if addon.get("status") in IN_PROGRESS_STATUSES:
+        if addon.get("status") in ADDON_IN_PROGRESS_STATUSES:
             if not self.params["wait"]:
                 self.module.fail_json(msg=f"The {ipam.ADDON_NAME} add-on is {addon['status']}; EKS refuses another update until it finishes. "
                                       "Fix: run again later, or with wait=true.")
