@@ -11,6 +11,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aw
 
 from .common import EksErrorHandler
 
+
 @EksErrorHandler.list_error_handler("list add-ons", default_value=[])
 @aws_retry()
 def list_addons(client, cluster_name: str) -> List[str]:
