@@ -33,6 +33,8 @@ def vpc_cni(lab):
     """The shared lab's amazon-vpc-cni ConfigMap, put back as it was after the test."""
     core = core_api(lab)
     saved = read(core)
+    # Other tests on this lab may have turned Windows IPAM on; every test here starts from the seeded "false".
+    core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"enable-windows-ipam": "false"}})
     yield core
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": saved["metadata"].get("labels", {})},
             "data": saved.get("data", {})}
