@@ -15,7 +15,7 @@ export PYTHONPATH := $(ROOT)/tests
 export ANSIBLE_PYTHON_INTERPRETER := $(ROOT)/$(BIN)/python
 export PATH := $(ROOT)/$(BIN):$(PATH)
 
-.PHONY: help setup test sanity units integration lint cfn-lint changelog-lint lab-up lab-down demo clean benchmarks
+.PHONY: help setup test sanity units integration molecule lint lab-up lab-down demo clean benchmarks
 
 help:
 	@echo "make demo   - run the launch sequence on the local lab (sets itself up)"
@@ -56,6 +56,13 @@ units: setup
 integration: setup
 	$(BIN)/pytest -q -n 2 tests/lab/tests tests/integration
 
+# The lab plays the scenario's instance: started here, its endpoints exported to molecule.
+molecule: setup
+	$(BIN)/python -m lab down --state-dir .build/molecule-lab >/dev/null 2>&1 || true
+	$(BIN)/python -m lab up --state-dir .build/molecule-lab --join-delay 2
+	set -a && . .build/molecule-lab/env && set +a && cd extensions && $(ROOT)/$(BIN)/molecule test -s default; \
+	  status=$$?; cd $(ROOT) && $(BIN)/python -m lab down --state-dir .build/molecule-lab; exit $$status
+
 lint: setup
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
@@ -67,6 +74,7 @@ test: setup
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory molecule
 	$(MAKE) --no-print-directory lint
 
 lab-up: setup
