@@ -5,6 +5,7 @@ Results come from the json stdout callback, so tests assert on each task's struc
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -91,8 +92,10 @@ class AnsibleRunner:
             proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
         output = {}
         if callback == "json":
+            # Action plugins print progress lines before the json callback's document, which starts a line with "{".
+            start = re.search(r"^\{", proc.stdout, re.MULTILINE)
             try:
-                output = json.loads(proc.stdout[proc.stdout.index("{"):])
+                output = json.loads(proc.stdout[start.start():]) if start else {}
             except ValueError:
                 output = {}
         return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, output)

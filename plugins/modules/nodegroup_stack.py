@@ -24,6 +24,8 @@ description:
   - Waits for the stack with a bound (O(wait_timeout)), collecting the events of the operation. On
     failure, returns the failed resources' events as structured data, and the message names the first
     root cause.
+  - While it waits, the action plugin of the same name prints each new stack event as it happens (see
+    the notes).
   - A stack left in C(ROLLBACK_COMPLETE) (or another state that only allows deletion) by an earlier
     failed create is deleted and created again only with O(recover_failed=true).
   - Stack creation does not mean the nodes joined the cluster; they also need their role mapped in
@@ -255,6 +257,12 @@ notes:
   - With the default template, a re-run with the same options costs a describe of the stack, one of its
     template and one of its Auto Scaling group, and writes nothing.
   - AWS throttling is retried with jittered backoff.
+  - The progress lines come from the action plugin of the same name. With O(wait=true) outside check mode
+    it runs the module with O(wait=false) (after waiting, with progress, for an operation already running),
+    then polls M(eksnodes.windows.nodegroup_stack_info), printing each new event at normal verbosity, until
+    the operation ends or O(wait_timeout) passes; the result is the one the module returns with
+    O(wait=true). It does not support C(async), and also needs the permissions of
+    M(eksnodes.windows.nodegroup_stack_info).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -514,6 +522,22 @@ failure_events:
   returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
   type: list
   elements: dict
+started:
+  description:
+    - With O(wait=false), where to take up the operation the task started (or the deletion it found
+      running), for example with M(eksnodes.windows.nodegroup_stack_info).
+  returned: when O(wait=false) and a stack operation was started or is deleting the stack
+  type: dict
+  contains:
+    stack_id:
+      description: The stack ID.
+      type: str
+    after_event_id:
+      description: The ID of the stack's newest event before the operation; the operation's events are newer.
+      type: str
+    client_request_token:
+      description: The token the operation was requested with, which its events carry; null for a deletion the task found running.
+      type: str
 elapsed:
   description: Seconds the task took.
   returned: on success

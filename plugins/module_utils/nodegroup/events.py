@@ -42,6 +42,20 @@ def event_facts(event: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
+def of_request(events: List[Mapping[str, Any]], client_request_token: Optional[str]) -> List[Mapping[str, Any]]:
+    """The raw events of the request with this token; events that carry no token are kept."""
+    if not client_request_token:
+        return list(events)
+    return [event for event in events if event.get("ClientRequestToken") in (None, "", client_request_token)]
+
+
+def progress_line(stack_name: str, event: Mapping[str, Any]) -> str:
+    """'my-stack: NodeGroup AWS::AutoScaling::AutoScalingGroup CREATE_IN_PROGRESS', then ': <reason>' if any."""
+    line = f"{stack_name}: {event.get('logical_resource_id')} {event.get('resource_type')} {event.get('resource_status')}"
+    reason = event.get("resource_status_reason")
+    return f"{line}: {reason}" if reason else line
+
+
 def is_stack_event(event: Mapping[str, Any]) -> bool:
     return event.get("resource_type") == "AWS::CloudFormation::Stack"
 

@@ -70,6 +70,43 @@ def request_token(prefix: str = "eksnodes") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
+def timeout_error(stack_name: str, what: str, seconds: float, last: Optional[Mapping[str, Any]], events: List[Dict[str, Any]]) -> StackOperationError:
+    """The error of a wait for the stack that ran out of wait_timeout (last: the last description)."""
+    last = last or {}
+    return StackOperationError(
+        f"Stack {stack_name}: the {what} did not finish within wait_timeout ({seconds:g} s); "
+        f"it is {last.get('StackStatus')} and CloudFormation carries on: run the task again to wait for it, "
+        "or raise wait_timeout",
+        stack_status=last.get("StackStatus"),
+        events=events,
+    )
+
+
+def failure_error(
+    stack_name: str,
+    operation: str,
+    stack: Optional[Mapping[str, Any]],
+    operation_events: List[Dict[str, Any]],
+    events: List[Dict[str, Any]],
+) -> StackOperationError:
+    """The error of a stack operation that ended in failure; the root cause is found in operation_events."""
+    status = (stack or {}).get("StackStatus")
+    cause = event_logic.root_cause(operation_events)
+    return StackOperationError(
+        f"Stack {stack_name}: {operation} failed ({status}). Root cause: {event_logic.describe_cause(cause)}",
+        stack_status=status,
+        stack_status_reason=(stack or {}).get("StackStatusReason"),
+        failure_events=event_logic.failed_events(operation_events),
+        root_cause=cause,
+        events=events,
+    )
+
+
+def started(stack_id: str, after_event_id: Optional[str], client_request_token: Optional[str]) -> Dict[str, Any]:
+    """Where a later wait takes up an operation started without waiting (the result's started key)."""
+    return {"stack_id": stack_id, "after_event_id": after_event_id, "client_request_token": client_request_token}
+
+
 class NodegroupStack:
     """One stack, driven by change sets; every call is a retrying wrapper from stacks.py."""
 
@@ -127,14 +164,7 @@ class NodegroupStack:
                 **kwargs,
             )
         except WaitTimeout as error:
-            last = error.last or {}
-            raise StackOperationError(
-                f"Stack {self.stack_name}: the {what} did not finish within wait_timeout ({self.deadline.seconds:g} s); "
-                f"it is {last.get('StackStatus')} and CloudFormation carries on: run the task again to wait for it, "
-                "or raise wait_timeout",
-                stack_status=last.get("StackStatus"),
-                events=self.events,
-            ) from error
+            raise timeout_error(self.stack_name, what, self.deadline.seconds, error.last, self.events) from error
 
     def _settle(self, stack: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Wait for an operation someone else started; returns the settled stack (None if it went away)."""
@@ -154,16 +184,7 @@ class NodegroupStack:
         return settled
 
     def _failure(self, stack: Optional[Dict[str, Any]], operation: str, events: List[Dict[str, Any]]) -> StackOperationError:
-        status = (stack or {}).get("StackStatus")
-        cause = event_logic.root_cause(events)
-        return StackOperationError(
-            f"Stack {self.stack_name}: {operation} failed ({status}). Root cause: {event_logic.describe_cause(cause)}",
-            stack_status=status,
-            stack_status_reason=(stack or {}).get("StackStatusReason"),
-            failure_events=event_logic.failed_events(events),
-            root_cause=cause,
-            events=self.events,
-        )
+        return failure_error(self.stack_name, operation, stack, events, self.events)
 
     def _previous_operation_events(self, stack_id: str) -> List[Dict[str, Any]]:
         raw = stacks.stack_events_since(self.cloudformation, stack_id, None, limit=500)
@@ -180,19 +201,25 @@ class NodegroupStack:
             return []
         return transformations.instances(stacks.describe_auto_scaling_group(self.autoscaling, name))
 
-    def result(self, stack: Optional[Dict[str, Any]], changed: bool, operation: str, **extra: Any) -> Dict[str, Any]:
+    def facts(self, stack: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """The stack's identity, status, outputs, parameters and instances (these only once it is complete)."""
         instances = self.instances(stack) if stack and stack.get("StackStatus") in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE") else []
         leaving = ("Terminating", "Terminated", "Detaching", "Detached")
-        result = {
-            "changed": changed,
-            "operation": operation,
-            "stack_name": self.stack_name,
+        return {
             **transformations.stack_facts(stack),
             "outputs": transformations.outputs(stack),
             "parameters": change_logic.stack_parameters(stack),
             "resolved_parameters": change_logic.resolved_parameters(stack),
             "instances": instances,
             "instance_ids": [item["instance_id"] for item in instances if not str(item["lifecycle_state"] or "").startswith(leaving)],
+        }
+
+    def result(self, stack: Optional[Dict[str, Any]], changed: bool, operation: str, **extra: Any) -> Dict[str, Any]:
+        result = {
+            "changed": changed,
+            "operation": operation,
+            "stack_name": self.stack_name,
+            **self.facts(stack),
             "events": self.events,
         }
         result.update(extra)
@@ -313,9 +340,11 @@ class NodegroupStack:
             return self.result(stack, True, operation, change_set_id=None, **details)
         stack_ref = stack_id or self.stack_name
         after_event_id = stacks.newest_event_id(self.cloudformation, stack_ref)
-        stacks.execute_change_set(self.cloudformation, change_set_id, request_token())
+        token = request_token()
+        stacks.execute_change_set(self.cloudformation, change_set_id, token)
         if not self.wait:
-            return self.result(stacks.describe_stack(self.cloudformation, stack_ref), True, operation, change_set_id=change_set_id, **details)
+            return self.result(stacks.describe_stack(self.cloudformation, stack_ref), True, operation, change_set_id=change_set_id,
+                               started=started(stack_ref, after_event_id, token), **details)
         before_count = len(self.events)
         try:
             final = self._wait(stack_ref, after_event_id, what=operation)
@@ -370,7 +399,8 @@ class NodegroupStack:
             return self.result(stack, True, "delete", diff=diff)
         if stack.get("StackStatus") == "DELETE_IN_PROGRESS":
             if not self.wait:
-                return self.result(stack, True, "delete", diff=diff)
+                after_event_id = stacks.newest_event_id(self.cloudformation, stack["StackId"])
+                return self.result(stack, True, "delete", diff=diff, started=started(stack["StackId"], after_event_id, None))
             final = self._wait(stack["StackId"], stacks.newest_event_id(self.cloudformation, stack["StackId"]),
                                done=lambda status: status is None or status in ("DELETE_COMPLETE", "DELETE_FAILED"), what="deletion")
             if final is not None and final.get("StackStatus") == "DELETE_FAILED":
@@ -378,8 +408,13 @@ class NodegroupStack:
                 error.facts["changed"] = True
                 raise error
         elif not self.wait:
-            stacks.delete_stack(self.cloudformation, stack["StackId"], request_token(), self.role_arn)
+            after_event_id = stacks.newest_event_id(self.cloudformation, stack["StackId"])
+            token = request_token()
+            stacks.delete_stack(self.cloudformation, stack["StackId"], token, self.role_arn)
             final = stacks.describe_stack(self.cloudformation, stack["StackId"])
+            result = self.result(None, True, "delete", diff=diff, started=started(stack["StackId"], after_event_id, token))
+            result.update(transformations.stack_facts(final or {"StackId": stack["StackId"], "StackStatus": "DELETE_COMPLETE"}))
+            return result
         else:
             final = self._delete(stack, "deletion")
         result = self.result(None, True, "delete", diff=diff)

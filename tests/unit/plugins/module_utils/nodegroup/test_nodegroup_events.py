@@ -80,3 +80,16 @@ def test_last_operation_starts_at_the_last_create_update_or_delete():
     assert e.last_operation(FAILED_CREATE + update) == update
     assert e.last_operation(FAILED_CREATE) == FAILED_CREATE
     assert e.last_operation([]) == []
+
+
+def test_progress_line_names_the_resource_and_the_reason_if_any():
+    assert e.progress_line("s", event("NodeGroup", "AWS::AutoScaling::AutoScalingGroup", "CREATE_IN_PROGRESS")) == \
+        "s: NodeGroup AWS::AutoScaling::AutoScalingGroup CREATE_IN_PROGRESS"
+    assert e.progress_line("s", event("s", STACK, "CREATE_IN_PROGRESS", "User Initiated")) == \
+        "s: s AWS::CloudFormation::Stack CREATE_IN_PROGRESS: User Initiated"
+
+
+def test_of_request_keeps_the_events_of_the_token_and_those_without_one():
+    raw = [{"EventId": "a", "ClientRequestToken": "t1"}, {"EventId": "b", "ClientRequestToken": "t2"}, {"EventId": "c"}]
+    assert [item["EventId"] for item in e.of_request(raw, "t1")] == ["a", "c"]
+    assert e.of_request(raw, None) == raw

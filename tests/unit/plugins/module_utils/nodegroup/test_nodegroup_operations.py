@@ -385,3 +385,39 @@ def test_update_rollback_failed_says_how_to_continue(clients):
         manager(clients).present(desired())
     assert "UPDATE_ROLLBACK_FAILED (root cause: NodeGroup" in raised.value.message
     assert f"aws cloudformation continue-update-rollback --stack-name {NAME}" in raised.value.message
+
+
+def test_create_without_wait_returns_where_its_events_start(clients):
+    cfn = clients.cfn
+    missing(cfn)
+    wanted = desired()
+    expect_change_set(cfn, "CREATE", wanted)
+    cfn.add_response("describe_change_set", change_set(), {"ChangeSetName": CHANGE_SET_ID})
+    cfn.add_response("describe_stack_events", {"StackEvents": [event(1, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]}, {"StackName": STACK_ID})
+    cfn.add_response("execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "ClientRequestToken": ANY})
+    cfn.add_response("describe_stacks", stack("CREATE_IN_PROGRESS", outputs=False), {"StackName": STACK_ID})
+    result = manager(clients, wait=False).present(wanted)
+    assert result["changed"] is True and result["stack_status"] == "CREATE_IN_PROGRESS"
+    assert result["started"]["stack_id"] == STACK_ID and result["started"]["after_event_id"] == "e1"
+    assert result["started"]["client_request_token"].startswith("eksnodes-")
+
+
+def test_absent_without_wait_returns_where_its_events_start(clients):
+    cfn = clients.cfn
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": NAME})
+    cfn.add_response("describe_stack_events", {"StackEvents": [event(7, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE")]}, {"StackName": STACK_ID})
+    cfn.add_response("delete_stack", {}, {"StackName": STACK_ID, "ClientRequestToken": ANY})
+    cfn.add_response("describe_stacks", stack("DELETE_IN_PROGRESS"), {"StackName": STACK_ID})
+    result = manager(clients, wait=False).absent()
+    assert result["operation"] == "delete" and result["stack_status"] == "DELETE_IN_PROGRESS"
+    assert result["started"]["after_event_id"] == "e7" and result["started"]["client_request_token"].startswith("eksnodes-")
+
+
+def test_failure_and_timeout_errors_are_pure_and_name_the_root_cause():
+    failed = [{"logical_resource_id": "NodeGroup", "resource_type": "AWS::AutoScaling::AutoScalingGroup", "resource_status": "CREATE_FAILED",
+               "resource_status_reason": "limit"}]
+    error = ops.failure_error(NAME, "create", {"StackStatus": "ROLLBACK_COMPLETE"}, failed, failed + [{}])
+    assert error.message.endswith("Root cause: NodeGroup (AWS::AutoScaling::AutoScalingGroup) CREATE_FAILED: limit")
+    assert error.facts["root_cause"] == failed[0] and error.facts["failure_events"] == failed and len(error.facts["events"]) == 2
+    error = ops.timeout_error(NAME, "update", 60, {"StackStatus": "UPDATE_IN_PROGRESS"}, [])
+    assert "the update did not finish within wait_timeout (60 s)" in error.message and error.facts["stack_status"] == "UPDATE_IN_PROGRESS"

@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: nodegroup_stack_info
+short_description: Read the CloudFormation stack of a self-managed Windows node group, with its recent events
+version_added: 0.1.0
+description:
+  - Reads the stack that M(eksnodes.windows.nodegroup_stack) manages; its status, outputs, parameters,
+    the Auto Scaling group's instances, and stack events.
+  - Without O(after_event_id), returns the events of the stack's last operation (since its last create,
+    update or delete began); with it, only the newer events, so that a caller polling the stack sees each
+    event once.
+  - When the stack is in a failed state, names the root cause found in the events it returns.
+  - The action plugin of M(eksnodes.windows.nodegroup_stack) calls it to print the events of an operation
+    as they happen.
+author:
+  - eksnodes.windows maintainers (@eksnodes)
+options:
+  stack_name:
+    description:
+      - The name or the ID of the stack. A deleted stack answers only by its ID.
+    type: str
+    required: true
+  after_event_id:
+    description:
+      - Return only the events newer than the event of this ID, as RV(last_event_id) of an earlier call
+        or RV(eksnodes.windows.nodegroup_stack#module:started.after_event_id) give it.
+    type: str
+  client_request_token:
+    description:
+      - Return only the events of the stack operation requested with this token (events that carry no
+        token are kept).
+    type: str
+notes:
+  - Needs C(cloudformation:DescribeStacks), C(DescribeStackEvents), C(DescribeStackResources) and
+    C(autoscaling:DescribeAutoScalingGroups).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - eksnodes.windows.attributes.info_module
+"""
+
+EXAMPLES = r"""
+- name: Read the node group stack and the events of its last operation
+  eksnodes.windows.nodegroup_stack_info:
+    stack_name: my-cluster-nodegroup-windows
+  register: stack
+
+- name: Why it failed
+  ansible.builtin.debug:
+    msg: "{{ stack.root_cause }}"
+  when: stack.root_cause is defined
+
+- name: Only the events after the ones already seen
+  eksnodes.windows.nodegroup_stack_info:
+    stack_name: "{{ stack.stack_id }}"
+    after_event_id: "{{ stack.last_event_id }}"
+  register: later
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the stack exists (a stack read by ID after its deletion exists, in C(DELETE_COMPLETE)).
+  returned: always
+  type: bool
+  sample: true
+stack_name:
+  description: The stack name, as O(stack_name) gave it.
+  returned: always
+  type: str
+  sample: my-cluster-nodegroup-windows
+stack_id:
+  description: The stack ID.
+  returned: always
+  type: str
+  sample: arn:aws:cloudformation:us-east-1:123456789012:stack/my-cluster-nodegroup-windows/0a1b2c3d
+stack_status:
+  description: The stack status.
+  returned: always
+  type: str
+  sample: CREATE_COMPLETE
+stack_status_reason:
+  description: The reason CloudFormation gives for the status, if any.
+  returned: always
+  type: str
+settled:
+  description: Whether no operation is running on the stack (also true when it does not exist).
+  returned: always
+  type: bool
+  sample: true
+outputs:
+  description:
+    - The stack outputs under snake_case keys, as RV(eksnodes.windows.nodegroup_stack#module:outputs).
+  returned: always
+  type: dict
+  sample:
+    node_instance_role_arn: arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C
+    node_autoscaling_group: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+parameters:
+  description: The stack's parameter values as deployed (SSM parameters by name).
+  returned: always
+  type: dict
+  sample:
+    ClusterName: my-cluster
+resolved_parameters:
+  description: The values CloudFormation resolved for SSM-typed parameters.
+  returned: always
+  type: dict
+  sample:
+    NodeImageIdSSMParam: ami-0123456789abcdef0
+instance_ids:
+  description: The IDs of the Auto Scaling group's instances, leaving ones excepted; empty until the stack is complete.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0123456789abcdef0]
+instances:
+  description:
+    - The Auto Scaling group's instances, shaped as RV(eksnodes.windows.nodegroup_stack#module:instances);
+      empty until the stack is complete.
+  returned: always
+  type: list
+  elements: dict
+events:
+  description:
+    - The stack events newer than O(after_event_id), or those of the last operation, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    timestamp:
+      description: When the event happened.
+      type: str
+    logical_resource_id:
+      description: The resource's logical ID, or the stack name for the stack itself.
+      type: str
+    physical_resource_id:
+      description: The resource's physical ID.
+      type: str
+    resource_type:
+      description: The resource type.
+      type: str
+    resource_status:
+      description: The status the resource reached.
+      type: str
+    resource_status_reason:
+      description: Why, when CloudFormation says.
+      type: str
+    event_id:
+      description: The event ID.
+      type: str
+last_event_id:
+  description:
+    - The ID of the newest event seen, to pass as O(after_event_id) next time; O(after_event_id) when no
+      event is newer.
+  returned: always
+  type: str
+failure_events:
+  description: In a failed state, the failed resources' events among RV(events) (then the stack's), oldest first.
+  returned: when the stack is in a failed state
+  type: list
+  elements: dict
+root_cause:
+  description: In a failed state, the first failed resource event among RV(events) that was not a consequence of another failure.
+  returned: when the stack is in a failed state
+  type: dict
+  sample:
+    logical_resource_id: NodeGroup
+    resource_type: AWS::AutoScaling::AutoScalingGroup
+    resource_status: CREATE_FAILED
+    resource_status_reason: "You have requested more instances than your current instance limit allows"
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import events as event_logic
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import NodegroupStack
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import FAILURE_STATUSES, Deadline, is_settled
+
+# Without after_event_id, how many of the newest events are searched for the last operation's start.
+LAST_OPERATION_EVENTS = 500
+
+
+def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, client_request_token=None):
+    stack = stacks.describe_stack(cloudformation, stack_name)
+    manager = NodegroupStack(cloudformation, autoscaling, stack_name, Deadline(0))
+    result = {"exists": stack is not None, "stack_name": stack_name, **manager.facts(stack)}
+    result["settled"] = is_settled(result["stack_status"])
+    events = []
+    if stack is not None:
+        if after_event_id:
+            raw = stacks.stack_events_since(cloudformation, stack["StackId"], after_event_id)
+        else:
+            raw = stacks.stack_events_since(cloudformation, stack["StackId"], None, limit=LAST_OPERATION_EVENTS)
+        events = [event_logic.event_facts(event) for event in event_logic.of_request(raw, client_request_token)]
+        if not after_event_id:
+            events = event_logic.last_operation(events)
+        if raw:
+            after_event_id = raw[-1].get("EventId")
+    result["events"] = events
+    result["last_event_id"] = after_event_id
+    if result["stack_status"] in FAILURE_STATUSES:
+        result["failure_events"] = event_logic.failed_events(events)
+        result["root_cause"] = event_logic.root_cause(events)
+    return result
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            stack_name=dict(type="str", required=True),
+            after_event_id=dict(type="str"),
+            client_request_token=dict(type="str", no_log=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        result = stack_info(
+            module.client("cloudformation"),
+            module.client("autoscaling"),
+            params["stack_name"],
+            params["after_event_id"],
+            params["client_request_token"],
+        )
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
