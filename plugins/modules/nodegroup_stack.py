@@ -556,6 +556,9 @@ root_cause:
 
 import time
 
+# AnsibleAWSModule.warn() also copies warnings into the result, which ansible-core 2.19 reports as deprecated.
+from ansible.module_utils.common.warnings import warn
+
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -567,12 +570,6 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.templat
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
 CLUSTER_ACCESS_OPTIONS = ("api_server_endpoint", "certificate_authority_data", "service_cidr")
-
-
-def warn(module, message):
-    """Warn through AnsibleModule: AnsibleAWSModule.warn also copies warnings into the result, which
-    ansible-core 2.19 reports as a deprecated use of exit_json."""
-    module._module.warn(message)  # pylint: disable=protected-access
 
 
 def argument_spec():
@@ -625,7 +622,6 @@ def fill_cluster_access(module, params):
         cluster = describe_cluster(module.client("eks"), params["cluster_name"])
     except AnsibleAWSError as error:
         warn(
-            module,
             f"Could not read cluster {params['cluster_name']} ({error}); the nodes' bootstrap will call DescribeCluster "
             "itself. Set api_server_endpoint, certificate_authority_data and service_cidr to avoid it"
         )
@@ -654,7 +650,7 @@ def desired_stack(module, cloudformation, params):
             module.fail_json(msg=f"template_parameters {', '.join(unknown)}: the template declares no such parameter")
         values = parameter_logic.with_extra(values, extra)
         if ignored:
-            warn(module, f"The template declares no parameter for these options, which are ignored: {', '.join(ignored)}")
+            warn(f"The template declares no parameter for these options, which are ignored: {', '.join(ignored)}")
         missing = sorted(name for name, default in declared.items() if default is None and name not in values)
         if missing:
             module.fail_json(msg=f"The template requires parameters {', '.join(missing)}: set them in template_parameters")
@@ -706,7 +702,7 @@ def main():
             result = manager.absent()
     except StackOperationError as error:
         for warning in manager.warnings:
-            warn(module, warning)
+            warn(warning)
         facts = dict(error.facts)
         diff = facts.pop("diff", None)
         if module._diff and diff:  # pylint: disable=protected-access
@@ -715,7 +711,7 @@ def main():
     except AnsibleAWSError as error:
         module.fail_json_aws_error(error)
     for warning in manager.warnings:
-        warn(module, warning)
+        warn(warning)
     diff = result.pop("diff", None)
     if module._diff and diff:  # pylint: disable=protected-access
         result["diff"] = diff

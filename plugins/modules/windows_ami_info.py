@@ -220,18 +220,15 @@ days_until_retirement:
 
 import datetime
 
+# AnsibleAWSModule.warn() also copies warnings into the result, which ansible-core 2.19 reports as deprecated.
+from ansible.module_utils.common.warnings import warn
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError, resolve
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
-
-
-def warn(module, message):
-    """Warn through AnsibleModule: AnsibleAWSModule.warn also copies warnings into the result, which
-    ansible-core 2.19 reports as a deprecated use of exit_json."""
-    module._module.warn(message)  # pylint: disable=protected-access
 
 
 def kubernetes_version_of(module):
@@ -282,10 +279,10 @@ def main():
 
     image = found["image"]
     if not found.get("image_described"):
-        warn(module, f"AMI {image['ImageId']} from {found['ssm_parameter']} could not be described; it may no longer be public")
+        warn(f"AMI {image['ImageId']} from {found['ssm_parameter']} could not be described; it may no longer be public")
     retirement = families.retirement(image, datetime.datetime.now(datetime.timezone.utc), params["expiry_warning_days"])
     if retirement["warning"]:
-        warn(module, retirement["warning"])
+        warn(retirement["warning"])
     module.exit_json(
         changed=False,
         image_id=image["ImageId"],

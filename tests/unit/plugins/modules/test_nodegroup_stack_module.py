@@ -1,7 +1,6 @@
 """nodegroup_stack: options agree with the template and the docs; bad input fails before any AWS client."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -53,10 +52,6 @@ def test_template_and_template_url_are_exclusive(monkeypatch, capsys):
 
 
 class FakeModule:
-    def __init__(self):
-        self.warnings = []
-        self._module = SimpleNamespace(warn=self.warnings.append)
-
     @staticmethod
     def fail_json(**kwargs):
         raise AssertionError(kwargs["msg"])
@@ -73,8 +68,9 @@ def test_another_template_gets_only_its_parameters(monkeypatch):
     params = dict(nodegroup_stack.parameter_logic.OPTION_DEFAULTS, stack_name="s", cluster_name="lab", subnets=["subnet-b", "subnet-a"],
                   key_name="k", metadata_hop_limit=1, template="body", template_url=None, template_parameters={"Extra": "e"},
                   tags=None, purge_tags=True, capabilities=["CAPABILITY_IAM"])
-    module = FakeModule()
-    desired = nodegroup_stack.desired_stack(module, None, params)
+    warnings = []
+    monkeypatch.setattr(nodegroup_stack, "warn", warnings.append)
+    desired = nodegroup_stack.desired_stack(FakeModule(), None, params)
     assert desired.parameters == {"ClusterName": "lab", "Subnets": "subnet-a,subnet-b", "KeyName": "k", "Extra": "e"}
     assert desired.list_parameters == ("Subnets",) and desired.template_body == "body"
-    assert module.warnings == ["The template declares no parameter for these options, which are ignored: metadata_hop_limit"]
+    assert warnings == ["The template declares no parameter for these options, which are ignored: metadata_hop_limit"]
