@@ -103,3 +103,27 @@ def test_launch_as_an_awx_job_with_aws_credentials_only(lab_factory, tmp_path, m
     assert len(windows_nodes(lab)) == 2
     ok_events = [event for event in result.events if event.get("event") == "runner_on_ok"]
     assert any(event["event_data"].get("task", "").startswith("Wait until the nodes are Ready") for event in ok_events)
+
+
+def test_remove_deletes_the_stack_and_only_the_windows_mapping(lab_factory):
+    lab = lab_factory(join_delay=1)
+    ansible = AnsibleRunner(lab.env)
+    launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
+    assert launched.returncode == 0, launched.stdout[-4000:]
+    windows_role = windows_role_arn(lab)
+
+    preview = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, check=True, callback="default")
+    assert preview.returncode == 0, preview.stdout[-4000:]
+    assert len(windows_nodes(lab)) == 2, "check mode removed something"
+
+    removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, callback="default")
+    assert removed.returncode == 0, removed.stdout[-4000:]
+    stacks = lab.aws_client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
+    assert "lab-nodegroup-win" not in [stack["StackName"] for stack in stacks]
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(lab.kube_api_client())
+    mapped = [entry["rolearn"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])]
+    assert windows_role not in mapped and lab.facts["linux_node_role_arn"] in mapped
+
+    again = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, callback="default")
+    assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
