@@ -1,12 +1,9 @@
 """nodegroup_stack_info: the stack, the events after a given one or of the last operation, and the root cause."""
 
 import datetime
-from types import SimpleNamespace
 
-import boto3
 import pytest
 import yaml
-from botocore.stub import Stubber
 
 from ansible_collections.eksnodes.windows.plugins.modules import nodegroup_stack_info
 
@@ -17,20 +14,7 @@ STACK = "AWS::CloudFormation::Stack"
 ASG = "AWS::AutoScaling::AutoScalingGroup"
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch):
-    monkeypatch.setattr("ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def clients():
-    kwargs = dict(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    cloudformation = boto3.client("cloudformation", **kwargs)
-    autoscaling = boto3.client("autoscaling", **kwargs)
-    with Stubber(cloudformation) as cfn, Stubber(autoscaling) as asg:
-        yield SimpleNamespace(cloudformation=cloudformation, autoscaling=autoscaling, cfn=cfn, asg=asg)
-        cfn.assert_no_pending_responses()
-        asg.assert_no_pending_responses()
+pytestmark = pytest.mark.usefixtures("no_retry_sleep")
 
 
 def stack(status, outputs=()):

@@ -23,9 +23,7 @@ IMAGES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch):
-    monkeypatch.setattr("ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda seconds: None)
+pytestmark = pytest.mark.usefixtures("no_retry_sleep")
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ expected, so these tests pin down exactly which calls each path makes (a no-op c
 """
 
 import datetime
-from types import SimpleNamespace
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import operations as ops
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE
@@ -22,20 +20,7 @@ WHEN = datetime.datetime(2026, 11, 26, tzinfo=datetime.timezone.utc)
 PARAMETERS = {"ClusterName": "lab", "NodeInstanceType": "m5.large", "Subnets": "subnet-a,subnet-b"}
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch):
-    monkeypatch.setattr("ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def clients():
-    kwargs = dict(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    cloudformation = boto3.client("cloudformation", **kwargs)
-    autoscaling = boto3.client("autoscaling", **kwargs)
-    with Stubber(cloudformation) as cfn, Stubber(autoscaling) as asg:
-        yield SimpleNamespace(cloudformation=cloudformation, autoscaling=autoscaling, cfn=cfn, asg=asg)
-        cfn.assert_no_pending_responses()
-        asg.assert_no_pending_responses()
+pytestmark = pytest.mark.usefixtures("no_retry_sleep")
 
 
 class Clock:
