@@ -25,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
-from lab.nodesim import LAB_USER_AGENT, MERGE_PATCH, Knobs, aws_client, decoded, read_config_map, ready_condition, utc_now, windows_ipam_enabled
+from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
+                         windows_ipam_enabled)
 
 LOG = logging.getLogger("lab.controllers")
 
@@ -496,16 +497,7 @@ class LabControllers:
         self.workloads.reconcile()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self.knobs.paused:
-                try:
-                    self.reconcile_once()
-                    self.last_error = None
-                except (ClientError, BotoCoreError, ApiException, OSError) as err:
-                    self.last_error = f"{err.__class__.__name__}: {err}"
-                    LOG.warning("controllers pass failed (retrying): %s", self.last_error)
-                except Exception as err:  # the loop must outlive bugs and odd responses; the log has the trace
-                    self.last_error = f"{err.__class__.__name__}: {err}"
-                    LOG.exception("controllers pass crashed (retrying)")
-            self._wake.wait(self.knobs.interval)
-            self._wake.clear()
+        poll_until_stopped(self._stop, self._wake, self.knobs, self.reconcile_once, self._record_error, LOG, "controllers pass")
+
+    def _record_error(self, error: Optional[str]) -> None:
+        self.last_error = error

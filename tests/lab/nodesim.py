@@ -36,6 +36,24 @@ from kubernetes.client.rest import ApiException
 
 LOG = logging.getLogger("lab.nodesim")
 
+
+def poll_until_stopped(stop: threading.Event, wake: threading.Event, knobs: "Knobs", step: Callable[[], None],
+                       record_error: Callable[[Optional[str]], None], log: logging.Logger, what: str) -> None:
+    """Run step() every knobs.interval (or when woken) until stopped; a failed pass is logged and retried."""
+    while not stop.is_set():
+        if not knobs.paused:
+            try:
+                step()
+                record_error(None)
+            except (ClientError, BotoCoreError, ApiException, OSError) as err:
+                record_error(f"{err.__class__.__name__}: {err}")
+                log.warning("%s failed (retrying): %s: %s", what, err.__class__.__name__, err)
+            except Exception as err:  # the loop must outlive bugs and odd responses; the log has the trace
+                record_error(f"{err.__class__.__name__}: {err}")
+                log.exception("%s crashed (retrying)", what)
+        wake.wait(knobs.interval)
+        wake.clear()
+
 NODE_GROUPS = ("system:bootstrappers", "system:nodes")
 KUBE_PROXY_WINDOWS_GROUP = "eks:kube-proxy-windows"
 NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
@@ -790,19 +808,10 @@ class NodeSimulator:
         return {"knobs": asdict(self.knobs), "ticks": self.ticks, "last_error": self.last_error, "instances": instances}
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self.knobs.paused:
-                try:
-                    self.tick()
-                    self.last_error = None
-                except (ClientError, BotoCoreError, ApiException, OSError) as err:
-                    self.last_error = f"{err.__class__.__name__}: {err}"
-                    LOG.warning("nodesim tick failed (retrying next tick): %s", self.last_error)
-                except Exception as err:  # the loop must outlive bugs and odd responses; the log has the trace
-                    self.last_error = f"{err.__class__.__name__}: {err}"
-                    LOG.exception("nodesim tick crashed (retrying next tick)")
-            self._wake.wait(self.knobs.interval)
-            self._wake.clear()
+        poll_until_stopped(self._stop, self._wake, self.knobs, self.tick, self._record_error, LOG, "nodesim tick")
+
+    def _record_error(self, error: Optional[str]) -> None:
+        self.last_error = error
 
     # one pass ---------------------------------------------------------------------------------
     def tick(self) -> None:
