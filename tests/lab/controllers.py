@@ -21,7 +21,7 @@ import threading
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 

@@ -54,6 +54,7 @@ def poll_until_stopped(stop: threading.Event, wake: threading.Event, knobs: "Kno
         wake.wait(knobs.interval)
         wake.clear()
 
+
 NODE_GROUPS = ("system:bootstrappers", "system:nodes")
 KUBE_PROXY_WINDOWS_GROUP = "eks:kube-proxy-windows"
 NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
