@@ -17,7 +17,7 @@ from .patches import apply_patch
 from .resources import NAMESPACES, PODS, ResourceType, for_object
 from .selectors import FieldSelector, LabelSelector, object_matches
 from .store import ObjectStore
-from .strategy import apply_defaults, prepare_for_create, prepare_for_update, scale_view
+from .strategy import DEFAULT_TERMINATION_GRACE_SECONDS, apply_defaults, prepare_for_create, prepare_for_update, scale_view
 from .validation import validate
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -27,6 +27,25 @@ _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 def now_timestamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp_in(seconds: int) -> str:
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_grace_seconds(pod: dict, options: Optional[dict]) -> int:
+    """The grace period kube-apiserver applies to a pod deletion: 0 (removed at once) for a pod that no
+    kubelet runs (unscheduled, or finished), else DeleteOptions.gracePeriodSeconds or the pod's own."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    requested = (options or {}).get("gracePeriodSeconds")
+    if requested is None:
+        requested = spec.get("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_SECONDS)
+    try:
+        return max(int(requested), 0)
+    except (TypeError, ValueError) as error:
+        raise bad_request(f"gracePeriodSeconds: invalid value {requested!r}: must be an integer") from error
 
 
 @dataclass
@@ -125,6 +144,10 @@ class Registry:
             _check_preconditions(resource, old, preconditions, stated=True)
             if resource == NAMESPACES:
                 return self._delete_namespace(old, dry_run)
+            if resource == PODS:
+                grace = pod_grace_seconds(old, options)
+                if grace > 0:
+                    return self._delete_pod_gracefully(old, grace, dry_run)
             return self._delete_object(resource, old, dry_run)
 
     def delete_collection(self, resource: ResourceType, namespace: Optional[str], labels: LabelSelector, fields: FieldSelector,
@@ -209,6 +232,20 @@ class Registry:
             return old, False
         marked = _marked_for_deletion(resource, old)
         return (marked if dry_run else self.store.write(resource, marked, old)), False
+
+    def _delete_pod_gracefully(self, old: dict, grace: int, dry_run: bool) -> tuple[dict, bool]:
+        """A pod on a node is only marked (deletionTimestamp = now + grace): its kubelet removes it once stopped.
+
+        A later request may shorten the grace period, never lengthen it.
+        """
+        metadata = old["metadata"]
+        current = metadata.get("deletionGracePeriodSeconds")
+        if metadata.get("deletionTimestamp") and current is not None and current <= grace:
+            return old, False
+        marked = copy.deepcopy(old)
+        marked["metadata"]["deletionTimestamp"] = timestamp_in(grace)
+        marked["metadata"]["deletionGracePeriodSeconds"] = grace
+        return (marked if dry_run else self.store.write(PODS, marked, old)), False
 
     def _delete_namespace(self, old: dict, dry_run: bool) -> tuple[dict, bool]:
         name = old["metadata"]["name"]

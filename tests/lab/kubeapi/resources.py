@@ -79,6 +79,7 @@ CORE = ""
 APPS = "apps"
 RBAC = "rbac.authorization.k8s.io"
 ADMISSION = "admissionregistration.k8s.io"
+POLICY = "policy"
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(CORE, "v1", "namespaces", "Namespace", False, (STATUS,), ("ns",), name_rule="label", reset_status_on_create=True,
@@ -96,6 +97,8 @@ RESOURCES: tuple[ResourceType, ...] = (
                  generation_fields=("spec", "metadata.annotations")),
     ResourceType(APPS, "v1", "daemonsets", "DaemonSet", True, (STATUS,), ("ds",), ("all",), reset_status_on_create=True,
                  generation_fields=("spec",)),
+    ResourceType(POLICY, "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, (STATUS,), ("pdb",), reset_status_on_create=True,
+                 generation_fields=("spec",)),
     ResourceType(RBAC, "v1", "clusterroles", "ClusterRole", False, name_rule="path"),
     ResourceType(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False, name_rule="path"),
     ResourceType(RBAC, "v1", "roles", "Role", True, name_rule="path"),
@@ -110,6 +113,8 @@ _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
 NAMESPACES = _BY_PATH[(CORE, "v1", "namespaces")]
 PODS = _BY_PATH[(CORE, "v1", "pods")]
+NODES = _BY_PATH[(CORE, "v1", "nodes")]
+PDBS = _BY_PATH[(POLICY, "v1", "poddisruptionbudgets")]
 
 
 def lookup(group: str, version: str, plural: str) -> Optional[ResourceType]:

@@ -1,10 +1,15 @@
 """The REST verbs on resource paths: get, list, watch, create, update, patch, delete, deletecollection."""
 from __future__ import annotations
 
-from .errors import bad_request, method_not_allowed
+from typing import Optional
+
+from ..lifecycle import LIFECYCLE
+from .errors import ApiError, bad_request, method_not_allowed
+from .eviction import evict, pdb_selects
+from .faults import LAB_USER_AGENT
 from .messages import Reply, Request, Response, StreamResponse
 from .registry import Registry
-from .resources import ResourceType
+from .resources import NODES, PDBS, PODS, ResourceType
 from .routing import ResourceTarget
 from .selectors import FieldSelector, LabelSelector
 from .store import ObjectStore
@@ -94,7 +99,10 @@ class ResourceHandler:
     def _delete(self, request: Request, target: ResourceTarget) -> Response:
         options = request.json(default={}) or {}
         dry_run = _dry_run(request) or "All" in (options.get("dryRun") or [])
+        before = self.store.get(target.resource, target.namespace, target.name or "")
         obj, gone = self.registry.delete(target.resource, target.namespace, target.name or "", options, dry_run)
+        if not dry_run:
+            record_deletion(target.resource, before, obj, "delete", _actor(request))
         if gone and not target.resource.return_deleted_object:
             details = {"name": obj["metadata"]["name"], "kind": target.resource.plural, "uid": obj["metadata"].get("uid")}
             if target.resource.group:
@@ -116,13 +124,21 @@ class ResourceHandler:
         return Response(200, scale_view(obj) if sub == "scale" else obj)
 
     def _evict(self, request: Request, target: ResourceTarget) -> Response:
-        """pods/eviction: without PodDisruptionBudgets an eviction is a delete."""
+        """pods/eviction: a deletion that a PodDisruptionBudget may refuse (see eviction.py)."""
         if request.method != "POST":
             raise method_not_allowed()
-        eviction = request.json(default={}) or {}
-        options = eviction.get("deleteOptions") or {}
-        dry_run = _dry_run(request) or "All" in (options.get("dryRun") or [])
-        self.registry.delete(target.resource, target.namespace, target.name or "", options, dry_run)
+        namespace, name, actor = target.namespace or "", target.name or "", _actor(request)
+        before = self.store.get(target.resource, namespace, name)
+        dry_run = _dry_run(request)
+        try:
+            outcome = evict(self.registry, namespace, name, request.json(default={}), dry_run)
+        except ApiError as error:
+            if before is not None:
+                record_eviction(before, False, _budget_of(before, self.store), error.code, error.message, dry_run, actor)
+            raise
+        record_eviction(before or outcome.pod, True, outcome.pdb, 201, "", dry_run, actor)
+        if not dry_run:
+            record_deletion(target.resource, before, outcome.pod, "eviction", actor)
         return _created_status()
 
     def _bind(self, request: Request, target: ResourceTarget) -> Response:
@@ -136,6 +152,34 @@ class ResourceHandler:
         if table_version and request.method == "GET":
             return as_table(resource, [obj], table_version, request.query.get("includeObject", "Metadata"))
         return obj
+
+
+def _actor(request: Request) -> str:
+    return "lab" if LAB_USER_AGENT in (request.header("User-Agent") or "") else "client"
+
+
+def _budget_of(pod: dict, store: ObjectStore) -> Optional[str]:
+    """The budget (or the comma-separated budgets) that select the pod."""
+    namespace = pod["metadata"].get("namespace")
+    return ",".join(pdb["metadata"]["name"] for pdb in store.list(PDBS, namespace) if pdb_selects(pdb, pod)) or None
+
+
+def record_eviction(pod: dict, allowed: bool, pdb: Optional[str], code: int, message: str, dry_run: bool, actor: str) -> None:
+    metadata = pod.get("metadata") or {}
+    LIFECYCLE.record("eviction", namespace=metadata.get("namespace"), pod=metadata.get("name"), node=(pod.get("spec") or {}).get("nodeName"),
+                     allowed=allowed, pdb=pdb, code=code, message=message, dry_run=dry_run, actor=actor)
+
+
+def record_deletion(resource: ResourceType, before: Optional[dict], after: dict, via: str, actor: str) -> None:
+    """The first deletion request of a pod (not the kubelet's removal of a terminating one), and node deletions."""
+    if before is None:
+        return
+    metadata = before["metadata"]
+    if resource == NODES:
+        LIFECYCLE.record("node_delete", node=metadata["name"], actor=actor)
+    elif resource == PODS and not metadata.get("deletionTimestamp"):
+        LIFECYCLE.record("pod_delete", namespace=metadata.get("namespace"), pod=metadata["name"], node=(before.get("spec") or {}).get("nodeName"),
+                         via=via, grace_seconds=(after.get("metadata") or {}).get("deletionGracePeriodSeconds", 0), actor=actor)
 
 
 def _created_status() -> Response:

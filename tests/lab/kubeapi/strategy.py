@@ -12,6 +12,8 @@ from .selectors import LabelSelector
 # Server-owned metadata: a client's PUT or PATCH cannot change these.
 SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 DAEMONSET_STATUS_COUNTERS = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
+PDB_STATUS_COUNTERS = ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods")
+DEFAULT_TERMINATION_GRACE_SECONDS = 30
 
 
 def _initial_status(resource: ResourceType) -> dict:
@@ -43,9 +45,12 @@ def apply_defaults(resource: ResourceType, obj: dict) -> None:
         spec.setdefault("sessionAffinity", "None")
     elif resource.kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-    if resource.kind == "DaemonSet":
+    elif resource.kind == "Pod" and isinstance(spec, dict):
+        spec.setdefault("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_SECONDS)
+    counters = {"DaemonSet": DAEMONSET_STATUS_COUNTERS, "PodDisruptionBudget": PDB_STATUS_COUNTERS}.get(resource.kind, ())
+    if counters:
         status = obj.setdefault("status", {})
-        for counter in DAEMONSET_STATUS_COUNTERS:  # non-pointer ints: always serialized
+        for counter in counters:  # non-pointer ints: always serialized
             status.setdefault(counter, 0)
 
 

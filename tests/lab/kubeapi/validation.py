@@ -1,12 +1,14 @@
-"""The slice of kube-apiserver validation the lab relies on: names, labels, workload selectors, role refs."""
+"""The slice of kube-apiserver validation the lab relies on: names, labels, workload selectors, role refs, sizes."""
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import re
 from typing import Any, Optional
 
-from .errors import invalid
+from .errors import ApiError, invalid
 from .resources import ResourceType
 from .selectors import LabelSelector
 
@@ -24,6 +26,11 @@ _NAME_RULES = {
                                     "start with an alphabetic character, and end with an alphanumeric character"),
 }
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
+# ValidateConfigMap/ValidateSecret: the values of data (and the decoded binaryData) may total 1 MiB (core.MaxSecretSize).
+MAX_DATA_BYTES = 1024 * 1024
+# etcd's default --max-request-bytes. kube-apiserver stores protobuf; the lab measures compact JSON, which is a
+# little larger (escapes), so the lab is slightly stricter than a real cluster near the limit.
+ETCD_MAX_REQUEST_BYTES = 1536 * 1024
 BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
 
 
@@ -121,6 +128,35 @@ def _pod_update_causes(obj: dict, old: dict) -> list[dict]:
                            "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)", "FieldValueForbidden")]
 
 
+def _int_or_percent_causes(field: str, value: Any) -> list[dict]:
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return [_invalid_value(field, value, "must be an integer or percentage (e.g '5%')")]
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]+%", value):
+        return [_invalid_value(field, value, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', "
+                                             "regex used for validation is '[0-9]+%')")]
+    number = value if isinstance(value, int) else int(value[:-1])
+    if number < 0:
+        return [_invalid_value(field, value, "must be greater than or equal to 0")]
+    if isinstance(value, str) and number > 100:
+        return [_invalid_value(field, value, "must not be greater than 100%")]
+    return []
+
+
+def _pdb_causes(spec: dict) -> list[dict]:
+    """policy/v1 PodDisruptionBudget: minAvailable and maxUnavailable are exclusive int-or-percent values."""
+    causes = _int_or_percent_causes("spec.minAvailable", spec.get("minAvailable"))
+    causes += _int_or_percent_causes("spec.maxUnavailable", spec.get("maxUnavailable"))
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        causes.append(_invalid_value("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in ("IfHealthyBudget", "AlwaysAllow"):
+        causes.append(_cause("spec.unhealthyPodEvictionPolicy", f'Unsupported value: "{policy}": supported values: "AlwaysAllow", "IfHealthyBudget"',
+                             "FieldValueNotSupported"))
+    return causes
+
+
 def _finalizer_causes(obj: dict, old: dict) -> list[dict]:
     if not obj["metadata"].get("deletionTimestamp"):
         return []
@@ -131,9 +167,37 @@ def _finalizer_causes(obj: dict, old: dict) -> list[dict]:
                    "FieldValueForbidden")]
 
 
+def _decoded_length(value: Any) -> int:
+    try:
+        return len(base64.b64decode(str(value), validate=True))
+    except binascii.Error:
+        return len(str(value))
+
+
+def _size_causes(resource: ResourceType, obj: dict) -> list[dict]:
+    """ConfigMap: data values plus decoded binaryData; Secret: decoded data plus stringData (merged into data on write)."""
+    if resource.kind == "ConfigMap":
+        size = sum(len(str(value).encode("utf-8")) for value in (obj.get("data") or {}).values())
+        size += sum(_decoded_length(value) for value in (obj.get("binaryData") or {}).values())
+    elif resource.kind == "Secret":
+        size = sum(_decoded_length(value) for value in (obj.get("data") or {}).values())
+        size += sum(len(str(value).encode("utf-8")) for value in (obj.get("stringData") or {}).values())
+    else:
+        return []
+    if size <= MAX_DATA_BYTES:
+        return []
+    return [_cause("[]", f"Too long: must have at most {MAX_DATA_BYTES} bytes", "FieldValueTooLong")]  # the path kube-apiserver prints
+
+
+def check_stored_size(obj: dict) -> None:
+    """What etcd refuses whatever the kind; kube-apiserver passes the error on as a 500 (kubernetes#112152)."""
+    if len(json.dumps(obj, separators=(",", ":")).encode("utf-8")) > ETCD_MAX_REQUEST_BYTES:
+        raise ApiError(500, "InternalError", "etcdserver: request is too large")
+
+
 def validate(resource: ResourceType, obj: dict, old: Optional[dict] = None) -> None:
-    """Raise 422 Invalid when ``obj`` (a create, or an update of ``old``) breaks a rule we check."""
-    causes = _metadata_causes(resource, obj["metadata"])
+    """Raise 422 Invalid when ``obj`` (a create, or an update of ``old``) breaks a rule we check, 500 when etcd would refuse it."""
+    causes = _metadata_causes(resource, obj["metadata"]) + _size_causes(resource, obj)
     if resource.kind in WORKLOAD_KINDS:
         spec = obj.get("spec") or {}
         causes += _workload_causes(spec)
@@ -141,9 +205,12 @@ def validate(resource: ResourceType, obj: dict, old: Optional[dict] = None) -> N
             causes.append(_invalid_value("spec.selector", spec.get("selector"), "field is immutable"))
     if resource.kind in BINDING_KINDS:
         causes += _binding_causes(obj, old)
+    if resource.kind == "PodDisruptionBudget":
+        causes += _pdb_causes(obj.get("spec") or {})
     if old is not None:
         causes += _finalizer_causes(obj, old)
         if resource.kind == "Pod":
             causes += _pod_update_causes(obj, old)
     if causes:
         raise invalid(resource, obj["metadata"].get("name", ""), causes)
+    check_stored_size(obj)
