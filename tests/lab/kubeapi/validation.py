@@ -128,6 +128,35 @@ def _pod_update_causes(obj: dict, old: dict) -> list[dict]:
                            "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)", "FieldValueForbidden")]
 
 
+def _int_or_percent_causes(field: str, value: Any) -> list[dict]:
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return [_invalid_value(field, value, "must be an integer or percentage (e.g '5%')")]
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]+%", value):
+        return [_invalid_value(field, value, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', "
+                                             "regex used for validation is '[0-9]+%')")]
+    number = value if isinstance(value, int) else int(value[:-1])
+    if number < 0:
+        return [_invalid_value(field, value, "must be greater than or equal to 0")]
+    if isinstance(value, str) and number > 100:
+        return [_invalid_value(field, value, "must not be greater than 100%")]
+    return []
+
+
+def _pdb_causes(spec: dict) -> list[dict]:
+    """policy/v1 PodDisruptionBudget: minAvailable and maxUnavailable are exclusive int-or-percent values."""
+    causes = _int_or_percent_causes("spec.minAvailable", spec.get("minAvailable"))
+    causes += _int_or_percent_causes("spec.maxUnavailable", spec.get("maxUnavailable"))
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        causes.append(_invalid_value("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in ("IfHealthyBudget", "AlwaysAllow"):
+        causes.append(_cause("spec.unhealthyPodEvictionPolicy", f'Unsupported value: "{policy}": supported values: "AlwaysAllow", "IfHealthyBudget"',
+                             "FieldValueNotSupported"))
+    return causes
+
+
 def _finalizer_causes(obj: dict, old: dict) -> list[dict]:
     if not obj["metadata"].get("deletionTimestamp"):
         return []
@@ -176,6 +205,8 @@ def validate(resource: ResourceType, obj: dict, old: Optional[dict] = None) -> N
             causes.append(_invalid_value("spec.selector", spec.get("selector"), "field is immutable"))
     if resource.kind in BINDING_KINDS:
         causes += _binding_causes(obj, old)
+    if resource.kind == "PodDisruptionBudget":
+        causes += _pdb_causes(obj.get("spec") or {})
     if old is not None:
         causes += _finalizer_causes(obj, old)
         if resource.kind == "Pod":
