@@ -10,6 +10,10 @@ Two ways in, as users have them:
   task or from K8S_AUTH_* environment variables; when any is given, it wins;
 - otherwise, when the module knows the EKS cluster, the cluster's endpoint and CA with a token
   minted from the caller's AWS credentials (no kubeconfig needed, the usual AWX case).
+
+Either way every request goes through the collection's retry policy (retries.install), and an API
+server that cannot be reached, or a kubeconfig that does not exist, is reported with where the address
+or path came from and the fix.
 """
 
 import atexit
@@ -17,7 +21,7 @@ import base64
 import json
 import os
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 try:
     import kubernetes
@@ -29,6 +33,20 @@ except ImportError:
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
+try:
+    # get_api_client() builds a DynamicClient, which asks the server for /version and discovery while it is
+    # being built, outside any retry, and is not needed here: only its configuration is. These two are the
+    # functions get_api_client() itself builds it with, so the options mean exactly what they mean there.
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
+        _create_auth_spec,
+        _create_configuration,
+        _create_headers,
+        _set_header,
+    )
+except ImportError:
+    _create_configuration = None
+
+from .retries import KubeConnectionError, install
 from .token import TokenSource, mint_token
 
 # validate_certs is left out: the AWS options already own that name. K8S_AUTH_VERIFY_SSL still applies.
@@ -38,7 +56,15 @@ EXPLICIT_AUTH_ENV = ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST",
 
 
 class KubeClientError(Exception):
-    pass
+    """No client could be built; fix, when known, says what to change."""
+
+    def __init__(self, problem: str, fix: str = ""):
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem}. Fix: {self.fix}" if self.fix else self.problem
 
 
 def kube_auth_params(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -66,8 +92,61 @@ def eks_configuration(endpoint: str, certificate_authority_b64: str, token_sourc
     return configuration
 
 
+def kubeconfig_source(params: Dict[str, Any]) -> Tuple[str, str]:
+    """(the variable the kubeconfig path comes from, the path) as kubernetes.core resolves it; ("", "") when none."""
+    if params.get("kubeconfig") is not None:
+        return "kubeconfig", str(params["kubeconfig"])
+    for name in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
+        if os.environ.get(name):
+            return name, os.environ[name]
+    return "", ""
+
+
+def connection_source(params: Dict[str, Any]) -> str:
+    """Where the API server's address comes from, named by the variable the user set."""
+    if params.get("host"):
+        return "from the host option"
+    if os.environ.get("K8S_AUTH_HOST"):
+        return "from K8S_AUTH_HOST"
+    name, path = kubeconfig_source(params)
+    context = params.get("context") or os.environ.get("K8S_AUTH_CONTEXT")
+    where = f"{name}={path}" if name else "~/.kube/config"
+    return f"from the kubeconfig {where}" + (f", context {context}" if context else "")
+
+
+def missing_kubeconfig(params: Dict[str, Any]) -> Optional[KubeClientError]:
+    """The error for a kubeconfig path that does not exist, or None."""
+    name, value = kubeconfig_source(params)
+    if not name or params.get("host") or os.environ.get("K8S_AUTH_HOST"):
+        return None
+    paths = value.split(os.pathsep) if name == "KUBECONFIG" else [value]
+    missing = [path for path in paths if path and not os.path.exists(os.path.expanduser(path))]
+    if not missing or (name == "KUBECONFIG" and len(missing) < len([path for path in paths if path])):
+        return None  # kubectl skips the missing files of a KUBECONFIG list while one exists
+    return KubeClientError(
+        f"{name}: the kubeconfig file {missing[0]} does not exist",
+        f"set {name} to an existing kubeconfig (aws eks update-kubeconfig --name <cluster> --kubeconfig {missing[0]} writes one), "
+        f"or unset it so that modules given cluster_name connect with the cluster's endpoint and your AWS credentials.",
+    )
+
+
+def eks_endpoint_fix(cluster: Dict[str, Any]) -> str:
+    name = cluster.get("name")
+    return (f"this machine must reach the endpoint of EKS cluster {name}: a cluster with private endpoint access only is reached from "
+            f"inside its VPC or a connected network; or enable public access (aws eks update-cluster-config --name {name} "
+            f"--resources-vpc-config endpointPublicAccess=true); or set kubeconfig (K8S_AUTH_KUBECONFIG) to reach it another way.")
+
+
+def _explicit_configuration(params: Dict[str, Any]):
+    """The configuration the kubernetes.core options describe, and the headers (impersonation) they ask for."""
+    if _create_configuration is None:
+        return get_api_client(**kube_auth_params(params)).configuration, {}
+    options = kube_auth_params(params)
+    return _create_configuration(_create_auth_spec(**options)), _create_headers(**options)
+
+
 def api_client(params: Dict[str, Any], cluster: Optional[Dict[str, Any]] = None, sts_client=None):
-    """A kubernetes.client.ApiClient.
+    """A kubernetes.client.ApiClient whose requests go through the collection's retry policy.
 
     cluster is the collection's cluster facts (endpoint, certificate_authority, name); it and
     sts_client are used only when no explicit Kubernetes connection option is set.
@@ -77,16 +156,32 @@ def api_client(params: Dict[str, Any], cluster: Optional[Dict[str, Any]] = None,
     if not has_explicit_kube_auth(params) and cluster and sts_client is not None:
         name = cluster["name"]
         source = TokenSource(lambda: mint_token(sts_client, name))
-        return kubernetes.client.ApiClient(eks_configuration(cluster["endpoint"], cluster["certificate_authority"], source))
+        client = kubernetes.client.ApiClient(eks_configuration(cluster["endpoint"], cluster["certificate_authority"], source))
+        return install(client, source=f"the endpoint of EKS cluster {name}", fix=eks_endpoint_fix(cluster))
+    missing = missing_kubeconfig(params)
+    if missing is not None:
+        raise missing
     try:
-        configuration = get_api_client(**kube_auth_params(params)).configuration
+        configuration, headers = _explicit_configuration(params)
     except Exception as error:  # kubernetes.core raises several types for a bad kubeconfig
-        raise KubeClientError(f"cannot build a Kubernetes client: {error}") from error
-    return kubernetes.client.ApiClient(configuration)
+        raise KubeClientError(f"cannot build a Kubernetes client ({connection_source(params)}): {error}") from error
+    client = kubernetes.client.ApiClient(configuration)
+    for header, value in headers.items():
+        _set_header(client, header, value)
+    source = connection_source(params)
+    if "kubeconfig" in source:
+        fix = (f"check the server of the cluster in the kubeconfig ({source[len('from the kubeconfig '):]}): it must be the API server's "
+               f"address and reachable from this machine (aws eks update-kubeconfig --name <cluster> writes the cluster's endpoint).")
+    else:
+        fix = (f"set {source[len('from '):].replace('the ', '').replace(' option', '')} to the cluster's endpoint, reachable from this "
+               f"machine (aws eks describe-cluster --name <cluster> --query cluster.endpoint).")
+    return install(client, source=source, fix=fix)
 
 
 def api_error_message(error: Exception) -> str:
     """The API server's own message from a Status body, else the exception text."""
+    if isinstance(error, KubeConnectionError):
+        return str(error)
     body = getattr(error, "body", None)
     if body:
         try:
