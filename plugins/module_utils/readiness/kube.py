@@ -3,7 +3,11 @@
 # Copyright: Contributors to the eksnodes.windows project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The Kubernetes side of the readiness wait: listing and watching Nodes, reading two ConfigMaps."""
+"""The Kubernetes side of the readiness wait: listing and watching Nodes, reading two ConfigMaps.
+
+Requests are retried by the client's policy (kube/retries.py); a watch stream that breaks, or ends with
+a transient ERROR event, raises WatchDropped so that the waiter lists again after the policy's delay.
+"""
 
 import json
 import math
@@ -21,7 +25,8 @@ except ImportError:
     TransportError = Exception
 
 from ..kube.client import api_error_message
-from .waiter import NodeSource, Unauthorized, WatchExpired
+from ..kube.retries import RETRY_STATUSES
+from .waiter import NodeSource, Unauthorized, WatchDropped, WatchExpired
 
 # Seconds the client waits for bytes beyond the server-side watch timeout before giving up.
 READ_GRACE_SECONDS = 15
@@ -32,12 +37,22 @@ class KubeReadError(Exception):
     pass
 
 
+def _read_error(error: Exception, what: str) -> Exception:
+    """A failed list or read: Unauthorized (the waiter reconnects) or KubeReadError."""
+    if getattr(error, "status", None) == 401:
+        return Unauthorized(f"{what}: {api_error_message(error)}")
+    return KubeReadError(f"cannot {what}: {api_error_message(error)}")
+
+
 def _translate(error: Exception, what: str) -> Exception:
+    """A failed watch: also WatchExpired (410) or WatchDropped (transient), after which the waiter lists again."""
     status = getattr(error, "status", None)
     if status == 401:
         return Unauthorized(f"{what}: {api_error_message(error)}")
     if status == 410:
         return WatchExpired(f"{what}: {api_error_message(error)}")
+    if status in RETRY_STATUSES:
+        return WatchDropped(f"{what}: {api_error_message(error)}")
     return KubeReadError(f"cannot {what}: {api_error_message(error)}")
 
 
@@ -59,7 +74,8 @@ class KubeNodeSource(NodeSource):
         try:
             response = self.core.list_node(_preload_content=False, _request_timeout=(CONNECT_TIMEOUT_SECONDS, 60), **self._selector_args())
         except ApiException as error:
-            raise _translate(error, "list nodes") from error
+            # The policy already retried a transient failure: what is left is not one.
+            raise _read_error(error, "list nodes") from error
         data = json.loads(response.data or b"{}")
         nodes = {n["metadata"]["name"]: n for n in data.get("items") or []}
         return nodes, (data.get("metadata") or {}).get("resourceVersion") or ""
@@ -94,7 +110,7 @@ class KubeNodeSource(NodeSource):
                 yield event
         except TransportError as error:
             # A dropped or stalled stream: list again, which reports a real outage.
-            raise WatchExpired(f"the node watch ended: {error}") from error
+            raise WatchDropped(f"the node watch ended: {error}") from error
         finally:
             response.close()
             response.release_conn()
@@ -107,5 +123,5 @@ def read_config_map(core, namespace: str, name: str) -> Optional[Dict[str, Any]]
     except ApiException as error:
         if getattr(error, "status", None) == 404:
             return None
-        raise _translate(error, f"read ConfigMap {namespace}/{name}") from error
+        raise _read_error(error, f"read ConfigMap {namespace}/{name}") from error
     return json.loads(response.data or b"{}")

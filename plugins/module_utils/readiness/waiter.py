@@ -8,12 +8,18 @@
 The loop returns as soon as the nodes are Ready (or, for a progress step, as soon as anything a
 progress line shows has changed), so its latency is the watch's, not a polling interval's. The
 API access is behind a small source interface so the loop is unit tested without a server.
+
+A watch that ends with 410 Gone is followed by a new list at once; one that breaks (a dropped
+connection, a transient ERROR event) by a new list after the Kubernetes retry policy's delay
+(kube/retries.py), at most its number of attempts in a row. Lists and reads are retried by the
+client itself, with the same policy.
 """
 
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
+from ..kube.retries import DEFAULT_POLICY, KubeRetry
 from .nodes import Readiness, Target, evaluate, instance_id_of
 
 # Re-read the group this often: instances are launched, replaced and scaled while we wait.
@@ -28,6 +34,10 @@ QUICK_END_SECONDS = 0.5
 
 class WatchExpired(Exception):
     """The resourceVersion is too old (410 Gone): list again."""
+
+
+class WatchDropped(WatchExpired):
+    """The watch broke (connection dropped, transient ERROR event): list again after a pause."""
 
 
 class Unauthorized(Exception):
@@ -60,6 +70,7 @@ class WaitOutcome:
     target: Target
     reconnects: int = 0
     watches: int = 0
+    dropped: int = 0
 
 
 def wait_for_nodes(
@@ -72,6 +83,7 @@ def wait_for_nodes(
     pause: Callable[[float], None] = time.sleep,
     target_refresh: float = TARGET_REFRESH_SECONDS,
     settle: float = SETTLE_SECONDS,
+    retry: KubeRetry = DEFAULT_POLICY,
 ) -> WaitOutcome:
     """Wait until the target's nodes are Ready, for at most timeout seconds.
 
@@ -92,6 +104,7 @@ def wait_for_nodes(
         return outcome
     changed_at: Optional[float] = None
     unauthorized_in_a_row = 0
+    dropped_in_a_row = 0
 
     def stop_following(state: Readiness) -> bool:
         return state.done or (return_on_change and changed_at is None and state.signature() != baseline)
@@ -120,7 +133,15 @@ def wait_for_nodes(
         try:
             version, reload_target, stopped = _follow(source, target, nodes, version, window, stop_following)
             outcome.watches += 1
-            unauthorized_in_a_row = 0
+            unauthorized_in_a_row = dropped_in_a_row = 0
+        except WatchDropped as error:
+            dropped_in_a_row += 1
+            outcome.dropped += 1
+            if dropped_in_a_row >= retry.max_attempts:
+                raise
+            pause(min(retry.delay(dropped_in_a_row, error.__cause__), max(0.0, deadline - clock())))
+            nodes, version = _list(source, outcome)
+            continue
         except WatchExpired:
             nodes, version = _list(source, outcome)
             continue

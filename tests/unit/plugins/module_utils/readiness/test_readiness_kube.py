@@ -5,7 +5,7 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import ProtocolError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.kube import KubeNodeSource, KubeReadError
-from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.waiter import Unauthorized, WatchExpired
+from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.waiter import Unauthorized, WatchDropped, WatchExpired
 
 
 class Stream:
@@ -77,7 +77,7 @@ def test_events_split_across_chunks_are_joined():
     assert events[0]["object"]["metadata"]["name"] == "a"
 
 
-@pytest.mark.parametrize("code, error", [(410, WatchExpired), (401, Unauthorized), (500, KubeReadError)])
+@pytest.mark.parametrize("code, error", [(410, WatchExpired), (401, Unauthorized), (500, WatchDropped), (403, KubeReadError)])
 def test_error_events_are_translated(code, error):
     status = {"kind": "Status", "code": code, "reason": "Expired", "message": "too old resource version"}
     stream = Stream(chunks=[line("ERROR", status)])
