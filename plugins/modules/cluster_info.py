@@ -281,6 +281,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters impor
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import REQUEST_TIMEOUT
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
+from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeConnectionError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_error_message
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import has_explicit_kube_auth
@@ -333,7 +334,7 @@ def kubernetes_check(module, facts, sts):
         client = api_client(params, cluster=facts, sts_client=sts)
         response = kclient.VersionApi(client).get_code(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
         version = json.loads(response.data or b"{}")
-    except KubeClientError as error:
+    except (KubeClientError, KubeConnectionError) as error:
         module.fail_json(msg=f"Cannot connect to the API server of cluster {facts['name']}: {error}", cluster=facts)
     except Exception as error:  # pylint: disable=broad-exception-caught
         # ApiException, urllib3 and SSL errors all mean the same here: the API server was not usable.

@@ -16,6 +16,7 @@ except ImportError:
     HTTPError = OSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import ApiException, api_error_message, is_status
+from ansible_collections.eksnodes.windows.plugins.module_utils.kube.retries import KubeConnectionError
 
 from .legacy import LEGACY_OBJECTS, LegacyObject
 
@@ -25,9 +26,13 @@ REQUEST_TIMEOUT = (10, 60)
 
 
 class KubeApiError(Exception):
+    """A failed call, after the client's retry policy; fix is set when the API server could not be reached."""
+
     def __init__(self, action: str, error: Exception):
         self.status = getattr(error, "status", None)
-        super().__init__(f"Failed to {action}: {api_error_message(error)}")
+        self.fix = getattr(error, "fix", "") if isinstance(error, KubeConnectionError) else ""
+        self.problem = f"Failed to {action}: {getattr(error, 'problem', None) or api_error_message(error)}"
+        super().__init__(f"{self.problem}. Fix: {self.fix}" if self.fix else self.problem)
 
 
 def _decoded(response) -> Dict[str, Any]:

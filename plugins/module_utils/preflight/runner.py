@@ -167,10 +167,13 @@ class Preflight:
             api = self.kube_client_factory(cluster)
             nodes = list_nodes(api)
         except (KubeClientError, KubeApiError) as kube_error:
-            who = caller_arn(self.clients["sts"])
+            # An unreachable host or a missing kubeconfig carries its own fix; a refusal gets the access fix.
+            fix = getattr(kube_error, "fix", "")
+            who = "" if fix else caller_arn(self.clients["sts"])
             self.add([error(
-                "kubernetes_access", f"the Kubernetes API server of cluster {cluster['name']} could not be used: {kube_error}",
-                f"Give {who or 'the caller'} access to the cluster (an access entry with AmazonEKSClusterAdminPolicy, "
+                "kubernetes_access",
+                f"the Kubernetes API server of cluster {cluster['name']} could not be used: {getattr(kube_error, 'problem', kube_error)}",
+                fix or f"Give {who or 'the caller'} access to the cluster (an access entry with AmazonEKSClusterAdminPolicy, "
                 "or an aws-auth mapping to system:masters), or pass a kubeconfig that has it.",
             )])
             self.skip(KUBE_CHECKS[1:], "the Kubernetes API server could not be used")
