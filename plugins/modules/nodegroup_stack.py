@@ -30,6 +30,15 @@ description:
     failed create is deleted and created again only with O(recover_failed=true).
   - Stack creation does not mean the nodes joined the cluster; they also need their role mapped in
     C(aws-auth) or an C(EC2_WINDOWS) access entry.
+  - Never changes or deletes a stack that is not this node group's. Every create and update tags the stack
+    with C(eksnodes.windows/cluster-name) and C(eksnodes.windows/nodegroup-name). A stack of the name that
+    carries these tags for another cluster or node group, or that has no such tags and is not a node group
+    stack of O(cluster_name) and O(nodegroup_name) (its C(ClusterName) and C(NodeGroupName) parameters and
+    its C(NodeInstanceRole) and C(NodeAutoScalingGroup) outputs), is refused before any change, with what
+    was found. A node group stack created before the tags existed is recognised and gets them at its next update.
+  - When another run changes the stack between two of its calls (its change set vanishes or can no longer
+    run, or the stack was created meanwhile), the task fails with RV(concurrent_run=true) and says to wait
+    for the other run and run again.
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:
@@ -49,6 +58,8 @@ options:
       - The EKS cluster name (template parameter C(ClusterName)), exactly as it is; nodes cannot join a
         cluster of another name.
       - Required with the collection's template and O(state=present).
+      - With O(state=absent), the stack is deleted only if it belongs to this cluster; set it with
+        O(nodegroup_name). Without them only the stack's marker tags or node group shape are checked.
     type: str
   control_plane_security_group:
     description:
@@ -60,6 +71,7 @@ options:
     description:
       - The node group name (C(NodeGroupName)); up to 63 letters, digits, hyphens and underscores.
       - Required with the collection's template and O(state=present).
+      - With O(state=absent), the stack is deleted only if it belongs to this node group.
     type: str
   min_size:
     description:
@@ -217,7 +229,9 @@ options:
   tags:
     description:
       - Tags of the stack; CloudFormation also puts them on the resources it creates.
-      - When unset, the stack's tags are left as they are.
+      - When unset, the stack's tags are left as they are, except the marker tags
+        C(eksnodes.windows/cluster-name) and C(eksnodes.windows/nodegroup-name), which the module always
+        writes; keys starting with C(eksnodes.windows/) are refused here.
     type: dict
   purge_tags:
     description:
@@ -326,9 +340,11 @@ EXAMPLES = r"""
     key_name: my-key
     disable_imdsv1: true
 
-- name: Delete the stack
+- name: Delete the stack, only if it is the windows node group's of my-cluster
   eksnodes.windows.nodegroup_stack:
     stack_name: my-cluster-nodegroup-windows
+    cluster_name: my-cluster
+    nodegroup_name: windows
     state: absent
 """
 
@@ -543,6 +559,35 @@ elapsed:
   returned: on success
   type: float
   sample: 42.5
+ownership:
+  description:
+    - When the stack was refused because it is not this node group's, why, and what was found.
+  returned: when the stack is not this node group's
+  type: dict
+  contains:
+    owned:
+      description: Always V(false) here.
+      type: bool
+    marked:
+      description: Whether the stack carries marker tags (of another node group).
+      type: bool
+    reason:
+      description: Why the stack is not this node group's.
+      type: str
+    found:
+      description: The stack's name, ID, status, description, tags, C(ClusterName) and C(NodeGroupName), parameter and output names.
+      type: dict
+  sample:
+    owned: false
+    marked: false
+    reason: it has no marker tags and lacks the node group parameters ClusterName, NodeGroupName
+    found: {stack_name: lab-nodegroup-windows, stack_status: CREATE_COMPLETE, description: null, tags: {team: data},
+            parameters: {}, parameter_names: [], output_names: [TopicArn]}
+concurrent_run:
+  description: V(true) when the task failed because another run changed the stack between two of its calls.
+  returned: when another run got in between
+  type: bool
+  sample: true
 root_cause:
   description: On failure, the first failed resource event that was not a consequence of another failure.
   returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
@@ -563,6 +608,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
@@ -663,7 +709,17 @@ def desired_stack(module, cloudformation, params):
         purge_tags=params["purge_tags"],
         capabilities=params["capabilities"],
         list_parameters=list_names,
+        marker=ownership_logic.marker_tags(values.get("ClusterName"), values.get("NodeGroupName")),
     )
+
+
+def expected_owner(params):
+    """The cluster and node group the stack must belong to (template_parameters override the options)."""
+    extra = params.get("template_parameters") or {}
+    return {
+        "cluster_name": extra.get("ClusterName") or params.get("cluster_name"),
+        "nodegroup_name": extra.get("NodeGroupName") or params.get("nodegroup_name"),
+    }
 
 
 def main():
@@ -677,7 +733,8 @@ def main():
     if params["state"] == "present":
         errors = parameter_logic.validate(params)
     else:
-        errors = parameter_logic.validate_names({"stack_name": params["stack_name"]})
+        errors = parameter_logic.validate_names({name: params[name] for name in ("stack_name", "cluster_name", "nodegroup_name")})
+    errors = errors + ownership_logic.reserved_tag_errors(params["tags"])
     if errors:
         module.fail_json(msg="Invalid options: " + "; ".join(errors), errors=errors)
 
@@ -691,6 +748,7 @@ def main():
         wait=params["wait"],
         recover_failed=params["recover_failed"],
         role_arn=params["role_arn"],
+        owner=expected_owner(params),
     )
     started = time.monotonic()
     try:

@@ -17,6 +17,12 @@ description:
   - When the stack is in a failed state, names the root cause found in the events it returns.
   - The action plugin of M(eksnodes.windows.nodegroup_stack) calls it to print the events of an operation
     as they happen.
+  - With O(cluster_name) and O(nodegroup_name), says whether the stack is that node group's (RV(owned)), by
+    the rules M(eksnodes.windows.nodegroup_stack) applies before any change, so a playbook can stop before
+    its first change.
+  - With O(mapped_role_arns) or O(search_access_entries), finds the node roles that deleted stacks of this
+    name left mapped (RV(leftover_role_arns)), so that a removal interrupted after the stack deletion can
+    still take them out of C(aws-auth) or delete their access entries.
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:
@@ -35,9 +41,37 @@ options:
       - Return only the events of the stack operation requested with this token (events that carry no
         token are kept).
     type: str
+  cluster_name:
+    description:
+      - The EKS cluster the stack must belong to, for RV(owned).
+      - Needed with O(search_access_entries=true).
+    type: str
+  nodegroup_name:
+    description:
+      - The node group the stack must belong to, for RV(owned).
+    type: str
+  mapped_role_arns:
+    description:
+      - Role ARNs the cluster maps (the C(rolearn) of the C(aws-auth) C(mapRoles) entries, for example), to
+        search for the node roles of deleted stacks of this name, see RV(leftover_role_arns).
+    type: list
+    elements: str
+    default: []
+  search_access_entries:
+    description:
+      - Also search the principals of the access entries of O(cluster_name), see RV(leftover_role_arns).
+      - Only for clusters whose authentication mode is V(API) or V(API_AND_CONFIG_MAP).
+    type: bool
+    default: false
 notes:
   - Needs C(cloudformation:DescribeStacks), C(DescribeStackEvents), C(DescribeStackResources) and
-    C(autoscaling:DescribeAutoScalingGroups).
+    C(autoscaling:DescribeAutoScalingGroups); with O(mapped_role_arns) or O(search_access_entries) also
+    C(iam:GetRole) and C(sts:GetCallerIdentity), and C(eks:ListAccessEntries) for the latter.
+  - A role is a leftover of this stack name only when its name is the one CloudFormation generates for
+    the stack's node role (C(<stack_name>-NodeInstanceRole-<12 or 13 letters and digits>)), in this
+    account, without a path, and no role of that name exists any more. Stack names longer than 34
+    characters give generated names that CloudFormation shortens in an undocumented way; no leftover is
+    claimed for them.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -55,6 +89,14 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ stack.root_cause }}"
   when: stack.root_cause is defined
+
+- name: Stop before any change when the stack of this name is not the node group's
+  eksnodes.windows.nodegroup_stack_info:
+    stack_name: my-cluster-nodegroup-windows
+    cluster_name: my-cluster
+    nodegroup_name: windows
+  register: stack
+  failed_when: not stack.owned
 
 - name: Only the events after the ones already seen
   eksnodes.windows.nodegroup_stack_info:
@@ -165,6 +207,44 @@ failure_events:
   returned: when the stack is in a failed state
   type: list
   elements: dict
+owned:
+  description:
+    - Whether the stack is the node group's (true when there is no stack of the name), by its marker tags,
+      or, for stacks created before them, its node group parameters and outputs; with O(cluster_name) and
+      O(nodegroup_name) their values are compared, otherwise only the marker or the shape.
+  returned: always
+  type: bool
+  sample: false
+ownership:
+  description: Why the stack is or is not the node group's, and what was found.
+  returned: always
+  type: dict
+  contains:
+    owned:
+      description: As RV(owned).
+      type: bool
+    marked:
+      description: Whether the stack carries the marker tags.
+      type: bool
+    reason:
+      description: Why.
+      type: str
+    found:
+      description: The stack's name, ID, status, description, tags, C(ClusterName) and C(NodeGroupName), parameter and output names; null without a stack.
+      type: dict
+  sample:
+    owned: false
+    marked: false
+    reason: it has no marker tags and lacks the node group parameters ClusterName, NodeGroupName
+    found: {stack_name: lab-nodegroup-windows, stack_status: CREATE_COMPLETE, tags: {team: data}, output_names: [TopicArn]}
+leftover_role_arns:
+  description:
+    - Among O(mapped_role_arns) and the access entries' principals, the node roles that deleted stacks of
+      this name left behind (see the notes); empty when neither option is set.
+  returned: always
+  type: list
+  elements: str
+  sample: [arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C4D5E6F]
 root_cause:
   description: In a failed state, the first failed resource event among RV(events) that was not a consequence of another failure.
   returned: when the stack is in a failed state
@@ -177,10 +257,13 @@ root_cause:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_id, get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import events as event_logic
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
+from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.aws import list_access_entries
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import NodegroupStack
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import FAILURE_STATUSES, Deadline, is_settled
 
@@ -188,7 +271,8 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters
 LAST_OPERATION_EVENTS = 500
 
 
-def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, client_request_token=None):
+def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, client_request_token=None, cluster_name=None, nodegroup_name=None):
+    """The module's result, RV(leftover_role_arns) left empty."""
     stack = stacks.describe_stack(cloudformation, stack_name)
     manager = NodegroupStack(cloudformation, autoscaling, stack_name, Deadline(0))
     result = {"exists": stack is not None, "stack_name": stack_name, **manager.facts(stack)}
@@ -209,7 +293,25 @@ def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, cli
     if result["stack_status"] in FAILURE_STATUSES:
         result["failure_events"] = event_logic.failed_events(events)
         result["root_cause"] = event_logic.root_cause(events)
+    result["ownership"] = ownership_logic.stack_ownership(stack, cluster_name, nodegroup_name)
+    result["owned"] = result["ownership"]["owned"]
+    result["leftover_role_arns"] = []
     return result
+
+
+def leftover_role_arns(module, stack_name, stack_id):
+    """The mapped roles that deleted stacks of this name left: the generated node role name, and gone from IAM."""
+    params = module.params
+    mapped = list(params["mapped_role_arns"] or [])
+    if params["search_access_entries"]:
+        mapped += list_access_entries(module.client("eks"), params["cluster_name"])
+    if not mapped:
+        return []
+    # The stack ID names the account; without a stack, the caller's account.
+    account_id = stack_id.split(":")[4] if stack_id else get_aws_account_id(module)
+    iam = module.client("iam")
+    return [item["arn"] for item in ownership_logic.leftover_role_candidates(stack_name, account_id, mapped)
+            if get_iam_role(iam, item["name"]) is None]
 
 
 def main():
@@ -218,7 +320,12 @@ def main():
             stack_name=dict(type="str", required=True),
             after_event_id=dict(type="str"),
             client_request_token=dict(type="str", no_log=False),
+            cluster_name=dict(type="str"),
+            nodegroup_name=dict(type="str"),
+            mapped_role_arns=dict(type="list", elements="str", default=[]),
+            search_access_entries=dict(type="bool", default=False),
         ),
+        required_if=[("search_access_entries", True, ("cluster_name",))],
         supports_check_mode=True,
     )
     params = module.params
@@ -229,7 +336,10 @@ def main():
             params["stack_name"],
             params["after_event_id"],
             params["client_request_token"],
+            params["cluster_name"],
+            params["nodegroup_name"],
         )
+        result["leftover_role_arns"] = leftover_role_arns(module, params["stack_name"], result["stack_id"])
     except AnsibleAWSError as error:
         module.fail_json_aws_error(error)
     module.exit_json(changed=False, **result)

@@ -7,7 +7,8 @@
 
 The sequence for state=present:
 
-1. describe the stack; wait (bounded) for a running operation to settle;
+1. describe the stack; refuse it, before any change, when it is not this node group's (ownership.py);
+   wait (bounded) for a running operation to settle, and check the settled stack again;
 2. a stack left unusable by a failed create (ROLLBACK_COMPLETE, ...) is deleted and created again
    only when recover_failed is set; otherwise the error names the earlier failure's root cause;
 3. compare the deployed template, parameters and tags with the desired ones: when equal, nothing
@@ -17,6 +18,10 @@ The sequence for state=present:
    CREATE change set makes) is deleted and the changes are reported;
 5. execute it and wait for the stack, collecting the events of this operation; on failure, the
    failed resources' events and the first root cause.
+
+Every create and update writes the marker tags; state=absent checks ownership the same way. A change
+set that vanishes or can no longer run, or a stack created or changed under us between our calls, is
+another run at work: ConcurrentRunError says so instead of CloudFormation's raw error.
 """
 
 import time
@@ -25,8 +30,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from . import changes as change_logic
 from . import events as event_logic
+from . import ownership as ownership_logic
 from . import stacks
 from . import transformations
+from .common import CloudFormationError, error_code, error_message
 from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is_settled, wait_for_change_set, wait_for_stack
 
 
@@ -37,6 +44,23 @@ class StackOperationError(Exception):
         super().__init__(message)
         self.message = message
         self.facts = facts
+
+
+class ConcurrentRunError(StackOperationError):
+    """Another run changed the stack between two of our calls."""
+
+
+# CloudFormation's answers when another run got in between: the change set is gone or obsolete, the stack
+# was created meanwhile, or it is busy with another operation.
+CONCURRENT_CODES = ("ChangeSetNotFound", "InvalidChangeSetStatus", "AlreadyExistsException", "OperationInProgressException")
+CONCURRENT_MESSAGES = ("already exists", "does not exist", "can not be updated", "cannot be executed", "is in progress")
+
+
+def is_concurrent_change(error: Exception) -> bool:
+    code = error_code(error)
+    if code in CONCURRENT_CODES:
+        return True
+    return code == "ValidationError" and any(text in error_message(error) for text in CONCURRENT_MESSAGES)
 
 
 class DesiredStack:
@@ -51,8 +75,10 @@ class DesiredStack:
         purge_tags: bool = True,
         capabilities: Optional[List[str]] = None,
         list_parameters: tuple = (),
+        marker: Optional[Mapping[str, str]] = None,
     ):
         self.parameters = dict(parameters)
+        self.marker = dict(marker or {})
         self.template_body = template_body
         self.template_url = template_url
         self.tags = tags
@@ -64,6 +90,15 @@ class DesiredStack:
         if self.template_url:
             return {"TemplateURL": self.template_url}
         return {"TemplateBody": self.template_body or ""}
+
+    def stack_tags(self, current: Mapping[str, str]) -> Optional[Dict[str, str]]:
+        """The stack tags to send (the marker always), or None to leave them as they are."""
+        wanted = change_logic.desired_tags(current, self.tags, self.purge_tags)
+        if not self.marker:
+            return wanted
+        wanted = dict(current) if wanted is None else wanted
+        wanted.update(self.marker)
+        return wanted
 
 
 def request_token(prefix: str = "eksnodes") -> str:
@@ -122,7 +157,9 @@ class NodegroupStack:
         role_arn: Optional[str] = None,
         on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
         pause: Callable[[float], None] = time.sleep,
+        owner: Optional[Mapping[str, Optional[str]]] = None,
     ):
+        """owner: the expected cluster_name and nodegroup_name; a stack that is not theirs is refused (None: not checked)."""
         self.cloudformation = cloudformation
         self.autoscaling = autoscaling
         self.stack_name = stack_name
@@ -133,6 +170,7 @@ class NodegroupStack:
         self.role_arn = role_arn
         self.on_event = on_event
         self.pause = pause
+        self.owner = owner
         self.events: List[Dict[str, Any]] = []
         self.warnings: List[str] = []
 
@@ -190,6 +228,29 @@ class NodegroupStack:
         raw = stacks.stack_events_since(self.cloudformation, stack_id, None, limit=500)
         return event_logic.last_operation([event_logic.event_facts(event) for event in raw])
 
+    # ownership and other runs -------------------------------------------------------------------------
+    def _require_owned(self, stack: Optional[Dict[str, Any]], action: str) -> None:
+        if stack is None or self.owner is None:
+            return
+        found = ownership_logic.stack_ownership(stack, self.owner.get("cluster_name"), self.owner.get("nodegroup_name"))
+        if not found["owned"]:
+            raise StackOperationError(ownership_logic.refusal_message(self.stack_name, found, action), changed=False, ownership=found)
+
+    def _concurrent(self, what: str, stack_ref: Optional[str] = None) -> ConcurrentRunError:
+        """The error for another run at work on the stack, with the stack's status now."""
+        try:
+            stack = stacks.describe_stack(self.cloudformation, stack_ref or self.stack_name)
+        except CloudFormationError:
+            stack = None
+        status = (stack or {}).get("StackStatus") or "gone"
+        return ConcurrentRunError(
+            f"Another run is changing stack {self.stack_name} (status {status}): {what}. Wait for it to finish and run "
+            "this task again; nothing of this run was applied",
+            concurrent_run=True,
+            stack_status=(stack or {}).get("StackStatus"),
+            changed=False,
+        )
+
     # reading ------------------------------------------------------------------------------------------
     def instances(self, stack: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
         if not stack or self.autoscaling is None:
@@ -228,8 +289,10 @@ class NodegroupStack:
     # state=present ------------------------------------------------------------------------------------
     def present(self, desired: DesiredStack) -> Dict[str, Any]:
         stack = stacks.describe_stack(self.cloudformation, self.stack_name)
+        self._require_owned(stack, "changed")
         if stack is not None:
             stack = self._settle(stack)
+            self._require_owned(stack, "changed")
         operation = "create"
         if stack is not None and stack.get("StackStatus") == "UPDATE_ROLLBACK_FAILED":
             previous = self._previous_operation_events(stack["StackId"])
@@ -252,7 +315,7 @@ class NodegroupStack:
             operation = "update"
             if desired.template_body is not None:
                 deployed = stacks.get_template_body(self.cloudformation, stack["StackId"])
-                wanted_tags = change_logic.desired_tags(change_logic.stack_tags(stack), desired.tags, desired.purge_tags)
+                wanted_tags = desired.stack_tags(change_logic.stack_tags(stack))
                 if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
                     return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
         return self._change(stack if not in_review else None, desired, operation, review_stack=stack if in_review else None)
@@ -303,13 +366,18 @@ class NodegroupStack:
             "Description": "eksnodes.windows nodegroup_stack",
             **desired.template_source(),
         }
-        current_tags = change_logic.stack_tags(stack)
-        wanted_tags = change_logic.desired_tags(current_tags, desired.tags, desired.purge_tags)
+        current_tags = change_logic.stack_tags(stack if stack is not None else review_stack)
+        wanted_tags = desired.stack_tags(current_tags)
         if wanted_tags is not None:
             request["Tags"] = change_logic.tag_list(wanted_tags)
         if self.role_arn:
             request["RoleARN"] = self.role_arn
-        created = stacks.create_change_set(self.cloudformation, **request)
+        try:
+            created = stacks.create_change_set(self.cloudformation, **request)
+        except CloudFormationError as error:
+            if is_concurrent_change(error):
+                raise self._concurrent(f"CloudFormation refused our {change_set_type} change set ({error_message(error)})") from error
+            raise
         change_set_id, stack_id = created["Id"], created.get("StackId")
         made_review_stack = change_set_type == "CREATE" and review_stack is None
         try:
@@ -317,7 +385,8 @@ class NodegroupStack:
         except WaitTimeout as error:
             self._discard(change_set_id, stack_id if made_review_stack else None)
             raise StackOperationError(f"Stack {self.stack_name}: CloudFormation did not compute the change set within wait_timeout") from error
-        change_set = change_set or {}
+        if change_set is None:
+            raise self._concurrent(f"our change set {change_set_id} was deleted before it ran", stack_id)
         before = change_logic.stack_parameters(stack)
         if change_logic.change_set_is_empty(change_set):
             self._discard(change_set_id, None)
@@ -341,7 +410,13 @@ class NodegroupStack:
         stack_ref = stack_id or self.stack_name
         after_event_id = stacks.newest_event_id(self.cloudformation, stack_ref)
         token = request_token()
-        stacks.execute_change_set(self.cloudformation, change_set_id, token)
+        try:
+            stacks.execute_change_set(self.cloudformation, change_set_id, token)
+        except CloudFormationError as error:
+            if is_concurrent_change(error):
+                stacks.delete_change_set(self.cloudformation, change_set_id)
+                raise self._concurrent(f"our change set could not run ({error_message(error)})", stack_ref) from error
+            raise
         if not self.wait:
             return self.result(stacks.describe_stack(self.cloudformation, stack_ref), True, operation, change_set_id=change_set_id,
                                started=started(stack_ref, after_event_id, token), **details)
@@ -384,8 +459,10 @@ class NodegroupStack:
     # state=absent -------------------------------------------------------------------------------------
     def absent(self) -> Dict[str, Any]:
         stack = stacks.describe_stack(self.cloudformation, self.stack_name)
+        self._require_owned(stack, "deleted")
         if stack is not None and stack.get("StackStatus") != "DELETE_IN_PROGRESS":
             stack = self._settle(stack)
+            self._require_owned(stack, "deleted")
         if stack is None or stack.get("StackStatus") == "DELETE_COMPLETE":
             return self.result(None, False, "none")
         before = change_logic.stack_parameters(stack)
