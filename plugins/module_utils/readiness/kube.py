@@ -26,15 +26,11 @@ except ImportError:
 
 from ..kube.client import api_error_message
 from ..kube.retries import RETRY_STATUSES
-from .waiter import NodeSource, Unauthorized, WatchDropped, WatchExpired
+from .waiter import KubeReadError, NodeSource, Unauthorized, WatchDropped, WatchExpired
 
 # Seconds the client waits for bytes beyond the server-side watch timeout before giving up.
 READ_GRACE_SECONDS = 15
 CONNECT_TIMEOUT_SECONDS = 10
-
-
-class KubeReadError(Exception):
-    pass
 
 
 def _read_error(error: Exception, what: str) -> Exception:

@@ -32,6 +32,10 @@ SETTLE_SECONDS = 1.5
 QUICK_END_SECONDS = 0.5
 
 
+class KubeReadError(Exception):
+    """The nodes could not be read or followed (after the retries the Kubernetes policy allows)."""
+
+
 class WatchExpired(Exception):
     """The resourceVersion is too old (410 Gone): list again."""
 
@@ -138,7 +142,7 @@ def wait_for_nodes(
             dropped_in_a_row += 1
             outcome.dropped += 1
             if dropped_in_a_row >= retry.max_attempts:
-                raise
+                raise KubeReadError(f"the node watch broke {dropped_in_a_row} times in a row, the last time with: {error}") from error
             pause(min(retry.delay(dropped_in_a_row, error.__cause__), max(0.0, deadline - clock())))
             nodes, version = _list(source, outcome)
             continue
