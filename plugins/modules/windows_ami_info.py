@@ -74,6 +74,32 @@ options:
       - By default images of any owner are considered, as the owners of these images have changed before.
     type: list
     elements: str
+  image_id:
+    description:
+      - Check this AMI instead of looking one up: it must exist, be available, run Windows and, unless
+        O(custom_image) is set, be an EKS optimized Windows AMI built for the cluster's Kubernetes version.
+      - The module fails, naming what is wrong, when it is not; nothing is looked up in SSM.
+    type: str
+  custom_image:
+    description:
+      - With O(image_id), accept an image whose name is not an EKS optimized Windows AMI's (an image built from
+        one, with the EKS bootstrap script); it must still exist, be available and run Windows.
+    type: bool
+    default: false
+  current_image_id:
+    description:
+      - The AMI that the node group runs now (its stack's C(NodeImageId)).
+      - When it is of the asked release and edition, it is returned as RV(image_id) even if a newer AMI exists, so
+        that a rerun never replaces nodes by surprise; RV(update_available) and a warning say that a newer one
+        exists. Set O(update) to move to the newest.
+      - When it is of another release or edition than asked, the newest AMI of the asked one is returned: the
+        family was changed on purpose.
+    type: str
+  update:
+    description:
+      - With O(current_image_id), return the newest AMI even when the current one is of the asked family.
+    type: bool
+    default: false
   expiry_warning_days:
     description:
       - Warn when the AMI reaches its deprecation time, or the end of the about four months EKS keeps it
@@ -105,6 +131,18 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ ami.image_id }} ({{ ami.image.name }}, resolved by {{ ami.resolved_by }})"
 
+- name: Keep the AMI a node group runs, and learn whether a newer one exists
+  eksnodes.windows.windows_ami_info:
+    cluster_name: my-cluster
+    ami_family: WindowsServer2022CoreContainer
+    current_image_id: ami-0123456789abcdef0
+  register: ami
+
+- name: Check an AMI given by the user before launching anything
+  eksnodes.windows.windows_ami_info:
+    kubernetes_version: "1.31"
+    image_id: ami-0123456789abcdef0
+
 - name: Search by name only, among images of two known owner accounts
   eksnodes.windows.windows_ami_info:
     kubernetes_version: "1.35"
@@ -124,11 +162,13 @@ ssm_parameter:
   description:
     - The SSM public parameter of this AMI family and Kubernetes version, whether or not it was used.
     - Pass it as O(eksnodes.windows.nodegroup_stack#module:image_ssm_parameter) when RV(resolved_by) is V(ssm).
-  returned: always
+  returned: when O(image_id) is not set
   type: str
   sample: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
 resolved_by:
-  description: How the AMI was found, V(ssm) or V(describe_images).
+  description:
+    - How the AMI was found, V(ssm) or V(describe_images); V(current) when O(current_image_id) was kept, V(image_id)
+      when O(image_id) was checked.
   returned: always
   type: str
   sample: ssm
@@ -216,6 +256,26 @@ days_until_retirement:
   returned: when the creation date or deprecation time is known
   type: int
   sample: 108
+newest_image_id:
+  description: The newest EKS optimized AMI of the asked release, edition and Kubernetes version.
+  returned: when O(image_id) is not set
+  type: str
+  sample: ami-0fedcba9876543210
+newest_creation_date:
+  description: When RV(newest_image_id) was created.
+  returned: when O(image_id) is not set
+  type: str
+  sample: "2026-11-12T08:00:00.000Z"
+kept_current:
+  description: Whether RV(image_id) is O(current_image_id), kept although a newer AMI may exist.
+  returned: always
+  type: bool
+  sample: true
+update_available:
+  description: Whether a newer AMI of the node group's family than O(current_image_id) exists (or its Kubernetes version moved).
+  returned: always
+  type: bool
+  sample: false
 """
 
 import datetime
@@ -227,7 +287,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
-from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError, resolve
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError, describe_images, resolve
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 
 
@@ -250,12 +310,17 @@ def main():
         ami_family=dict(type="str", choices=list(families.AMI_FAMILIES)),
         lookup=dict(type="str", choices=list(LOOKUPS), default="auto"),
         owners=dict(type="list", elements="str"),
+        image_id=dict(type="str"),
+        custom_image=dict(type="bool", default=False),
+        current_image_id=dict(type="str"),
+        update=dict(type="bool", default=False),
         expiry_warning_days=dict(type="int", default=30),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("kubernetes_version", "cluster_name"), ("ami_family", "os_version"), ("ami_family", "edition")],
+        mutually_exclusive=[("kubernetes_version", "cluster_name"), ("ami_family", "os_version"), ("ami_family", "edition"),
+                            ("image_id", "current_image_id")],
         required_one_of=[("kubernetes_version", "cluster_name")],
     )
     params = module.params
@@ -268,8 +333,12 @@ def main():
 
     try:
         version = kubernetes_version_of(module)
-        families.check_supported(release, version)
-        found = resolve(module.client("ssm"), module.client("ec2"), release, edition, version, params["lookup"], params["owners"])
+        if params["image_id"]:
+            found = check_given_image(module, version, params["image_id"])
+        else:
+            families.check_supported(release, version)
+            found = resolve(module.client("ssm"), module.client("ec2"), release, edition, version, params["lookup"], params["owners"])
+            found.update(keep_or_update(module, found["image"], release, edition, version))
     except families.AmiSelectionError as error:
         module.fail_json(msg=str(error))
     except AmiLookupError as error:
@@ -283,12 +352,13 @@ def main():
     retirement = families.retirement(image, datetime.datetime.now(datetime.timezone.utc), params["expiry_warning_days"])
     if retirement["warning"]:
         warn(retirement["warning"])
+    release, edition = found.get("family") or (release, edition)
     module.exit_json(
         changed=False,
         image_id=image["ImageId"],
-        ssm_parameter=found["ssm_parameter"],
+        ssm_parameter=found.get("ssm_parameter"),
         resolved_by=found["resolved_by"],
-        fallback_reason=found["fallback_reason"],
+        fallback_reason=found.get("fallback_reason"),
         kubernetes_version=families.kubernetes_minor(version),
         os_version=release,
         edition=edition,
@@ -296,7 +366,55 @@ def main():
         image=families.image_facts(image),
         expected_private_after=retirement["expected_private_after"],
         days_until_retirement=retirement["days_until_retirement"],
+        newest_image_id=found.get("newest", {}).get("ImageId"),
+        newest_creation_date=found.get("newest", {}).get("CreationDate"),
+        kept_current=found.get("kept_current", False),
+        update_available=found.get("update_available", False),
     )
+
+
+def check_given_image(module, version, image_id):
+    """The image the user named, checked before anything is launched from it."""
+    images = describe_images(module.client("ec2"), image_ids=[image_id])
+    image = images[0] if images else None
+    problems = families.image_problems(image, image_id, version, module.params["custom_image"])
+    if problems:
+        raise AmiLookupError(
+            f"image_id {image_id}: " + "; ".join(problems) + ". Use an EKS optimized Windows AMI for Kubernetes "
+            f"{families.kubernetes_minor(version)} (leave the image unset to find it), or set custom_image for an image built from one",
+            image_id=image_id, problems=problems)
+    parsed = families.parse_image_name(image.get("Name"))
+    if parsed:
+        families.check_supported(parsed[0], version)
+    return {"image": image, "resolved_by": "image_id", "image_described": True, "family": parsed[:2] if parsed else None}
+
+
+def keep_or_update(module, newest, release, edition, version):
+    """Keep the node group's current AMI unless it is of another family or an update is asked for."""
+    current_id = module.params["current_image_id"]
+    outcome = {"newest": newest}
+    if not current_id:
+        return outcome
+    images = describe_images(module.client("ec2"), image_ids=[current_id])
+    current = images[0] if images else {"ImageId": current_id, "Name": None}
+    decision = families.compare_current(current if images else None, newest, release, edition, version)
+    if not images:
+        # Already private or deregistered: the running nodes keep it, but no new instance can start from it.
+        warn(f"AMI {current_id} that the node group runs can no longer be described: new instances (scaling, replacements) "
+             f"will fail to launch from it. Move to {newest['ImageId']} (launch with node_ami_update: true, or the upgrade playbook)")
+        decision = {"keep": not module.params["update"], "newer_available": True}
+    elif decision["keep"] and decision["newer_available"] and not module.params["update"]:
+        retirement = families.retirement(current, datetime.datetime.now(datetime.timezone.utc), module.params["expiry_warning_days"])
+        left = retirement["days_until_retirement"]
+        warn(f"A newer EKS optimized Windows AMI exists: {newest['ImageId']} ({newest.get('Name')}, created "
+             f"{newest.get('CreationDate')}). The node group keeps {current_id} ({current.get('Name')})"
+             + (f", which has about {left} days left before AWS retires it" if left is not None else "")
+             + ". Moving to it replaces every node: launch with node_ami_update: true, or run the upgrade playbook")
+    keep = decision["keep"] and not module.params["update"]
+    outcome.update(kept_current=keep, update_available=decision["newer_available"])
+    if keep:
+        outcome.update(image=current, resolved_by="current", image_described=bool(images))
+    return outcome
 
 
 if __name__ == "__main__":

@@ -180,3 +180,65 @@ def image_facts(image: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         "state": image.get("State"),
         "public": image.get("Public"),
     }
+
+
+EKS_IMAGE_NAME = re.compile(r"^Windows_Server-(\d{4})-English-(Core|Full)-EKS_Optimized-(\d+\.\d+)-\d{4}\.\d{2}\.\d{2}$")
+
+
+def parse_image_name(name: Optional[str]) -> Optional[Tuple[str, str, str]]:
+    """(release, edition, kubernetes minor) of an EKS optimized Windows AMI name, or None for any other name."""
+    match = EKS_IMAGE_NAME.match(name or "")
+    if not match:
+        return None
+    return match.group(1), match.group(2).lower(), match.group(3)
+
+
+def is_windows(image: Mapping[str, Any]) -> bool:
+    return (image.get("Platform") or "").lower() == "windows" or (image.get("PlatformDetails") or "").lower().startswith("windows")
+
+
+def image_problems(image: Optional[Mapping[str, Any]], image_id: str, kubernetes_version: Any, custom: bool = False) -> List[str]:
+    """Why an image given by ID cannot run Windows nodes of this cluster; empty when it can.
+
+    A custom image (built from an EKS optimized one, with its bootstrap script) only has to exist, be
+    available and run Windows; otherwise the name must be an EKS optimized Windows AMI's for the
+    cluster's Kubernetes version, since a node's kubelet comes from its AMI.
+    """
+    if not image:
+        return [f"{image_id} does not exist in this region, or this account may not launch it"]
+    problems = []
+    if image.get("State", "available") != "available":
+        problems.append(f"{image_id} is {image.get('State')}, not available")
+    if not is_windows(image):
+        problems.append(f"{image_id} ({image.get('Name')}) is not a Windows image (platform {image.get('PlatformDetails') or 'Linux/UNIX'})")
+        return problems
+    if custom:
+        return problems
+    parsed = parse_image_name(image.get("Name"))
+    if parsed is None:
+        problems.append(
+            f"{image_id} ({image.get('Name')}) is not an EKS optimized Windows AMI: its name is not "
+            "Windows_Server-<release>-English-<Core|Full>-EKS_Optimized-<version>-<date>"
+        )
+    elif parsed[2] != kubernetes_minor(kubernetes_version):
+        problems.append(
+            f"{image_id} ({image.get('Name')}) is built for Kubernetes {parsed[2]}, and the cluster runs "
+            f"{kubernetes_minor(kubernetes_version)}"
+        )
+    return problems
+
+
+def compare_current(current: Optional[Mapping[str, Any]], newest_image: Mapping[str, Any], release: str, edition: str,
+                    kubernetes_version: Any) -> Dict[str, Any]:
+    """Whether the image a node group runs is kept: it is, when it is of the asked release and edition.
+
+    A newer AMI of the same family is only reported; moving to it replaces every node, which is done on
+    purpose (update: true, or the upgrade playbook), never by a plain rerun.
+    """
+    current = current or {}
+    parsed = parse_image_name(current.get("Name"))
+    same_family = parsed is not None and parsed[:2] == (release, edition)
+    newer = bool(current) and newest_image.get("ImageId") != current.get("ImageId") and (
+        (newest_image.get("CreationDate") or "") > (current.get("CreationDate") or ""))
+    version_moved = parsed is not None and parsed[2] != kubernetes_minor(kubernetes_version)
+    return {"keep": same_family, "newer_available": same_family and (newer or version_moved)}
