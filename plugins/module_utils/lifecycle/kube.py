@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The Kubernetes side of a drain: Nodes, the pods on them, evictions and PodDisruptionBudgets, as plain dicts."""
+
+import json
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+try:
+    from kubernetes.client import CoreV1Api, PolicyV1Api
+    from kubernetes.client.rest import ApiException
+    from urllib3.exceptions import HTTPError as TransportError
+except ImportError:
+    CoreV1Api = PolicyV1Api = None
+    ApiException = Exception
+    TransportError = Exception
+
+from ..kube.client import api_error_message
+from .drain import DrainApi, EvictionRefused
+
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 60
+# API servers answer these during control plane updates and under load; client-go retries them too.
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+READ_ATTEMPTS = 4
+
+
+class KubeLifecycleError(Exception):
+    pass
+
+
+def _retrying(what: str, call: Callable[[], Any], pause: Callable[[float], None] = time.sleep) -> Any:
+    """Run a read, retrying transient answers and dropped connections with a short backoff.
+
+    The readiness wait follows Nodes with a watch and lists again on errors; drains make single
+    reads, so they retry here instead.
+    """
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return call()
+        except ApiException as error:
+            if getattr(error, "status", None) not in TRANSIENT_STATUSES or attempt == READ_ATTEMPTS:
+                raise KubeLifecycleError(f"cannot {what}: {api_error_message(error)}") from error
+        except TransportError as error:
+            if attempt == READ_ATTEMPTS:
+                raise KubeLifecycleError(f"cannot {what}: {error}") from error
+        pause(0.5 * 2 ** (attempt - 1))
+    raise KubeLifecycleError(f"cannot {what}")
+
+
+def _data(response) -> Dict[str, Any]:
+    return json.loads(response.data or b"{}")
+
+
+class KubeDrainApi(DrainApi):
+    def __init__(self, api_client):
+        self.core = CoreV1Api(api_client)
+        self.policy = PolicyV1Api(api_client)
+        self._timeout = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+
+    def node(self, name: str) -> Optional[Dict[str, Any]]:
+        def read():
+            try:
+                return _data(self.core.read_node(name, _preload_content=False, _request_timeout=self._timeout))
+            except ApiException as error:
+                if getattr(error, "status", None) == 404:
+                    return None
+                raise
+        return _retrying(f"read node {name}", read)
+
+    def nodes(self) -> Dict[str, Dict[str, Any]]:
+        data = _retrying("list nodes", lambda: _data(self.core.list_node(_preload_content=False, _request_timeout=self._timeout)))
+        return {n["metadata"]["name"]: n for n in data.get("items") or []}
+
+    def pods_on(self, name: str) -> List[Dict[str, Any]]:
+        data = _retrying(f"list the pods of node {name}", lambda: _data(self.core.list_pod_for_all_namespaces(
+            field_selector=f"spec.nodeName={name}", _preload_content=False, _request_timeout=self._timeout)))
+        return data.get("items") or []
+
+    def cordon(self, node: Dict[str, Any], taint: Optional[Dict[str, str]]) -> None:
+        name = node["metadata"]["name"]
+        spec: Dict[str, Any] = {"unschedulable": True}
+        if taint:
+            # The list is replaced as a whole: the resourceVersion makes a concurrent change fail (409) instead of being lost.
+            spec["taints"] = list((node.get("spec") or {}).get("taints") or []) + [dict(taint)]
+        body = {"metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}, "spec": spec}
+        try:
+            self.core.patch_node(name, body, _request_timeout=self._timeout)
+        except ApiException as error:
+            raise KubeLifecycleError(f"cannot cordon node {name}: {api_error_message(error)}") from error
+
+    def evict(self, pod: Dict[str, Any], grace: Optional[int]) -> None:
+        metadata = pod["metadata"]
+        body: Dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction",
+                                "metadata": {"name": metadata["name"], "namespace": metadata["namespace"]}}
+        # The pod's uid as a precondition: a pod of the same name created since is not evicted by mistake.
+        options: Dict[str, Any] = {"preconditions": {"uid": metadata.get("uid")}} if metadata.get("uid") else {}
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        if options:
+            body["deleteOptions"] = options
+        try:
+            self.core.create_namespaced_pod_eviction(metadata["name"], metadata["namespace"], body, _request_timeout=self._timeout)
+        except ApiException as error:
+            status = getattr(error, "status", None) or 0
+            if status == 409 and "uid" in str(error.body or ""):
+                return  # another pod of that name: ours is gone
+            raise EvictionRefused(status, error.body) from error
+
+    def budgets(self, namespace: str) -> List[Dict[str, Any]]:
+        """The namespace's budgets; [] when they cannot be read (the 429 answer already names the budget)."""
+        try:
+            data = _retrying(f"list the PodDisruptionBudgets of namespace {namespace}", lambda: _data(
+                self.policy.list_namespaced_pod_disruption_budget(namespace, _preload_content=False, _request_timeout=self._timeout)))
+        except KubeLifecycleError:
+            return []
+        return data.get("items") or []
