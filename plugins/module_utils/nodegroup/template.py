@@ -401,17 +401,9 @@ Resources:
         - Key: !Sub kubernetes.io/cluster/${ClusterName}
           Value: owned
           PropagateAtLaunch: true
+    # No AutoScalingRollingUpdate: a launch template change must not replace instances with their pods on them;
+    # eksnodes.windows.nodes_replace replaces them, draining each node first.
     UpdatePolicy:
-      AutoScalingRollingUpdate:
-        MaxBatchSize: 1
-        MinInstancesInService: !Ref NodeAutoScalingGroupDesiredCapacity
-        PauseTime: PT5M
-        SuspendProcesses:
-          - HealthCheck
-          - ReplaceUnhealthy
-          - AZRebalance
-          - AlarmNotification
-          - ScheduledActions
       AutoScalingScheduledAction:
         IgnoreUnmodifiedGroupSizeProperties: true
 

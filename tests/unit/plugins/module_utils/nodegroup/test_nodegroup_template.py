@@ -117,15 +117,14 @@ def test_node_role_policies_ssm_always_cni_only_when_asked(template):
     assert role["Path"] == "/"  # aws-auth cannot map role ARNs with a path
 
 
-def test_auto_scaling_group_tags_and_rolling_update(template):
+def test_auto_scaling_group_tags_and_no_rolling_update(template):
     group = template["Resources"]["NodeGroup"]
     tags = {json.dumps(tag["Key"]): tag for tag in group["Properties"]["Tags"]}
     assert tags['"Name"']["Value"] == {"Fn::Sub": "${ClusterName}-${NodeGroupName}-Node"}
     owned = tags[json.dumps({"Fn::Sub": "kubernetes.io/cluster/${ClusterName}"})]
     assert owned["Value"] == "owned" and owned["PropagateAtLaunch"] is True
-    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
-    assert rolling["MaxBatchSize"] == 1
-    assert rolling["MinInstancesInService"] == {"Ref": "NodeAutoScalingGroupDesiredCapacity"}
+    # Instances are replaced by eksnodes.windows.nodes_replace, which drains them; CloudFormation must not.
+    assert set(group["UpdatePolicy"]) == {"AutoScalingScheduledAction"}
     assert "CreationPolicy" not in group
 
 
