@@ -12,7 +12,7 @@ import ssl
 import time
 from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from lab.runtime import read_info
@@ -66,7 +66,23 @@ class LabControl:
         return self._request(self.kube_url, "POST", "/_lab/faults", {"method": method, "path": path, "status": status, "count": count})
 
     def clear_kube_faults(self) -> Any:
+        """Remove every Kubernetes fault, count- and share-based."""
         return self._request(self.kube_url, "DELETE", "/_lab/faults")
+
+    def kube_fault_share(self, share: float, statuses: tuple[int, ...] = (500, 503, 504), method: Optional[str] = None,
+                         path: str = ".*", seed: Optional[int] = None) -> Any:
+        """Make each API request matching method (None: any) and path fail with probability ``share``, with one of ``statuses``."""
+        body = {"share": share, "statuses": list(statuses), "method": method, "path": path, "seed": seed}
+        return self._request(self.kube_url, "POST", "/_lab/faults", body)
+
+    def kube_faults(self) -> list:
+        """The Kubernetes faults left: count-based ones, and share-based ones with their seen/injected counts."""
+        return list(self._request(self.kube_url, "GET", "/_lab/faults")["faults"])
+
+    def aws_fault_share(self, share: float, code: Optional[str] = None, service: Optional[str] = None, action: Optional[str] = None,
+                        status: int = 400, seed: Optional[int] = None) -> dict:
+        """Make each AWS call of service/action (None: any) fail with probability ``share`` (code None: the service's throttling code)."""
+        return self.aws.add_share_fault(share, code=code, service=service, action=action, status=status, seed=seed)
 
     def kube_bump(self, path: str) -> Any:
         """Simulate a concurrent writer: bump the resourceVersion of the object at ``path``."""
@@ -123,3 +139,36 @@ class LabControl:
                 return record
             time.sleep(0.1)
         raise LabControlError(f"instance {instance_id} never settled; last record: {record}")
+
+    # lifecycle record (evictions, pod deletions, node deletions, instance launches and terminations) --------------
+    def lifecycle(self, since: int = 0, kinds: Optional[Iterable[str]] = None) -> list[dict]:
+        """Lifecycle entries after sequence number ``since``, oldest first (see lab/lifecycle.py for their fields)."""
+        query = f"?since={int(since)}" + (f"&kind={','.join(kinds)}" if kinds else "")
+        return self._request(self.control_url, "GET", f"/_lab/lifecycle{query}")["entries"]
+
+    def lifecycle_mark(self) -> int:
+        """The newest sequence number: pass it as ``since`` later to see only what happened after now."""
+        return int(self._request(self.control_url, "GET", "/_lab/lifecycle?kind=none")["last_seq"])
+
+    def evictions(self, since: int = 0) -> list[dict]:
+        return self.lifecycle(since, ["eviction"])
+
+    def pod_deletions(self, since: int = 0) -> list[dict]:
+        return self.lifecycle(since, ["pod_delete"])
+
+    def instance_terminations(self, since: int = 0) -> list[dict]:
+        return self.lifecycle(since, ["instance_terminate"])
+
+    # control-plane upgrade ---------------------------------------------------------------------------------------
+    def upgrade_control_plane(self, version: str, cluster_name: str = "lab", timeout: float = 30.0) -> dict:
+        """Move the cluster's Kubernetes version one minor up with EKS UpdateClusterVersion, as an operator would,
+        and wait until the cluster is ACTIVE again; returns the update. Existing nodes keep their kubelet version."""
+        from lab.nodesim import aws_client  # pylint: disable=import-outside-toplevel
+        eks = aws_client("eks", self.aws_url, self.info["region"])
+        update = eks.update_cluster_version(name=cluster_name, version=version)["update"]
+        deadline = time.monotonic() + timeout
+        while eks.describe_cluster(name=cluster_name)["cluster"]["status"] != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise LabControlError(f"cluster {cluster_name} not ACTIVE {timeout} s after its upgrade to {version}")
+            time.sleep(0.2)
+        return update

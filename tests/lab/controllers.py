@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import threading
+import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import yaml
@@ -25,6 +28,7 @@ from botocore.exceptions import ClientError
 from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
+from lab.kubeapi.eviction import pdb_selects
 from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
                          windows_ipam_enabled)
 
@@ -114,6 +118,14 @@ def node_matches(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
                if taint.get("effect") in ("NoSchedule", "NoExecute"))
 
 
+def untolerated_no_execute(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> Optional[dict]:
+    """A NoExecute taint of the node that the pod does not tolerate: the taint manager evicts such pods."""
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") == "NoExecute" and not _tolerated(taint, pod_spec.get("tolerations") or []):
+            return dict(taint)
+    return None
+
+
 def _tolerated(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]) -> bool:
     for toleration in tolerations:
         if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
@@ -129,12 +141,20 @@ def node_ready(node: Mapping[str, Any]) -> bool:
     return ready_condition(node).get("status") == "True" and not (node.get("spec") or {}).get("unschedulable")
 
 
+def node_cordoned(node: Mapping[str, Any]) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
+
+
 def unschedulable_message(total: int, matching: list) -> str:
     """The scheduler's FailedScheduling message; the lab appends why the matching nodes are not ready."""
     parts = []
-    if matching:
-        reasons = sorted({ready_condition(n).get("message") or "unknown" for n in matching})
-        parts.append(f"{len(matching)} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }} (not ready: {'; '.join(reasons)})")
+    cordoned = [n for n in matching if node_cordoned(n)]
+    not_ready = [n for n in matching if not node_cordoned(n)]
+    if cordoned:
+        parts.append(f"{len(cordoned)} node(s) were unschedulable")
+    if not_ready:
+        reasons = sorted({ready_condition(n).get("message") or "unknown" for n in not_ready})
+        parts.append(f"{len(not_ready)} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }} (not ready: {'; '.join(reasons)})")
     if total - len(matching):
         parts.append(f"{total - len(matching)} node(s) didn't match Pod's node affinity/selector")
     return f"0/{total} nodes are available: {', '.join(parts) or 'no nodes registered'}."
@@ -252,10 +272,12 @@ class AddonManager:
 class WorkloadController:
     """Deployment controller, scheduler, kubelet pod status and DaemonSet status, all in one pass."""
 
-    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api) -> None:
+    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api, knobs: Optional[Knobs] = None) -> None:
         self.core = core
         self.apps = apps
+        self.knobs = knobs or Knobs()
         self._binding_supported = True
+        self._terminating_since: dict[str, float] = {}   # pod uid -> when the kubelet saw its deletion
 
     def reconcile(self) -> None:
         nodes = decoded(self.core.list_node(_preload_content=False)).get("items", [])
@@ -265,6 +287,8 @@ class WorkloadController:
         live_uids = {d["metadata"]["uid"] for d in deployments}
         nodes_by_name = {n["metadata"]["name"]: n for n in nodes}
         pods = self._collect_garbage(pods, live_uids, nodes_by_name)
+        pods = self._finish_terminating(pods)
+        pods = self._evict_for_no_execute(pods, nodes_by_name)
         for deployment in deployments:
             self._reconcile_deployment(deployment, pods, nodes_by_name, ipam)
         for daemonset in decoded(self.apps.list_daemon_set_for_all_namespaces(_preload_content=False)).get("items", []):
@@ -284,13 +308,47 @@ class WorkloadController:
                 kept.append(pod)
         return kept
 
-    def _delete_pod(self, pod: Mapping[str, Any]) -> None:
+    def _delete_pod(self, pod: Mapping[str, Any], grace_seconds: Optional[int] = 0) -> None:
+        """Controllers' deletions are immediate (grace 0) unless a grace period is given (None: the pod's own)."""
         meta = pod["metadata"]
+        body = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if grace_seconds is not None:
+            body["gracePeriodSeconds"] = grace_seconds
         try:
-            self.core.delete_namespaced_pod(meta["name"], meta["namespace"], _preload_content=False)
+            self.core.delete_namespaced_pod(meta["name"], meta["namespace"], body=body, _preload_content=False)
         except ApiException as err:
             if err.status != 404:
                 raise
+
+    # kubelet: terminating pods -------------------------------------------------------------------------
+    def _finish_terminating(self, pods: list) -> list:
+        """The kubelet stops a deleted pod's containers and removes it: after its grace period, or after the
+        ``termination_seconds`` knob when that is shorter (containers usually stop well before the deadline)."""
+        now = time.monotonic()
+        terminating = {p["metadata"]["uid"]: p for p in pods if p["metadata"].get("deletionTimestamp")}
+        for uid in [uid for uid in self._terminating_since if uid not in terminating]:
+            del self._terminating_since[uid]
+        for uid, pod in terminating.items():
+            since = self._terminating_since.setdefault(uid, now)
+            grace = pod["metadata"].get("deletionGracePeriodSeconds") or 0
+            if now - since >= min(float(grace), self.knobs.termination_seconds):
+                self._delete_pod(pod, 0)
+                LOG.info("pod %s/%s stopped and removed by its kubelet", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        return [p for p in pods if p["metadata"]["uid"] not in terminating]
+
+    def _evict_for_no_execute(self, pods: list, nodes: Mapping[str, Any]) -> list:
+        """The taint manager: pods on a node with a NoExecute taint they do not tolerate are deleted (no budget applies)."""
+        kept = []
+        for pod in pods:
+            node = nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+            taint = untolerated_no_execute(pod.get("spec") or {}, node) if node else None
+            if taint is None:
+                kept.append(pod)
+                continue
+            LOG.info("pod %s/%s deleted: node %s has taint %s:NoExecute", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                     node["metadata"]["name"], taint.get("key"))
+            self._delete_pod(pod, None)
+        return kept
 
     # deployments ---------------------------------------------------------------------------------------
     def _reconcile_deployment(self, deployment: Mapping[str, Any], pods: list, nodes: Mapping[str, Any], ipam: bool) -> None:
@@ -416,7 +474,7 @@ class WorkloadController:
     def _reconcile_daemonset(self, daemonset: Mapping[str, Any], nodes: list) -> None:
         pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
         matching = [n for n in nodes if node_matches(pod_spec, n)]
-        ready = sum(1 for n in matching if node_ready(n))
+        ready = sum(1 for n in matching if ready_condition(n).get("status") == "True")  # daemon pods tolerate cordons
         wanted = {"observedGeneration": daemonset["metadata"].get("generation", 1), "desiredNumberScheduled": len(matching),
                   "currentNumberScheduled": len(matching), "updatedNumberScheduled": len(matching), "numberMisscheduled": 0,
                   "numberReady": ready, "numberAvailable": ready, "numberUnavailable": len(matching) - ready}
@@ -453,6 +511,99 @@ def _same_status(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- disruption budgets
+
+DISRUPTED_POD_TIMEOUT_SECONDS = 120  # an eviction the controller never saw carried out stops counting after this
+
+
+def _scaled(value: Any, total: int) -> int:
+    """intstr.GetScaledValueFromIntOrPercent with rounding up, as the disruption controller uses it."""
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(int(value[:-1]) * total / 100)
+    return int(value)
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def budget_status(pdb: Mapping[str, Any], pods: list, deployments: Mapping[str, Any], now: float) -> dict:
+    """What the disruption controller writes: expectedPods, desiredHealthy, currentHealthy, disruptionsAllowed, disruptedPods."""
+    namespace = pdb["metadata"]["namespace"]
+    spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
+    selected = [p for p in pods if p["metadata"].get("namespace") == namespace and pdb_selects(dict(pdb), p)]
+    by_name = {p["metadata"]["name"]: p for p in selected}
+    disrupted = {name: when for name, when in (status.get("disruptedPods") or {}).items()
+                 if name in by_name and not by_name[name]["metadata"].get("deletionTimestamp")
+                 and now - _parse_time(when) < DISRUPTED_POD_TIMEOUT_SECONDS}
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if isinstance(min_available, int):
+        expected, desired = len(selected), min_available
+    else:
+        # Percentages and maxUnavailable count from the owning controllers' scale; a pod without one counts once.
+        owners = {(_deployment_owner(p) or {}).get("uid") or p["metadata"]["uid"] for p in selected}
+        expected = sum(int(((deployments.get(uid) or {}).get("spec") or {}).get("replicas", 1) or 0) if uid in deployments else 1 for uid in owners)
+        if max_unavailable is not None:
+            desired = max(expected - _scaled(max_unavailable, expected), 0)
+        else:
+            desired = _scaled(min_available, expected) if min_available is not None else 0
+    healthy = sum(1 for p in selected if not p["metadata"].get("deletionTimestamp") and p["metadata"]["name"] not in disrupted and _pod_ready(p))
+    allowed = healthy - desired if expected > 0 else 0
+    allowed = max(allowed, 0)
+    condition = {"type": "DisruptionAllowed", "status": "True" if allowed > 0 else "False",
+                 "reason": "SufficientPods" if allowed > 0 else "InsufficientPods", "message": "",
+                 "observedGeneration": pdb["metadata"].get("generation", 1)}
+    previous = next((c for c in status.get("conditions") or [] if c.get("type") == "DisruptionAllowed"), None)
+    same = previous and (previous.get("status"), previous.get("reason")) == (condition["status"], condition["reason"])
+    condition["lastTransitionTime"] = previous.get("lastTransitionTime") if same and previous else utc_now()
+    result = {"observedGeneration": pdb["metadata"].get("generation", 1), "disruptionsAllowed": allowed, "currentHealthy": healthy,
+              "desiredHealthy": desired, "expectedPods": expected, "conditions": [condition]}
+    if disrupted:
+        result["disruptedPods"] = disrupted
+    return result
+
+
+class DisruptionController:
+    """Keeps each PodDisruptionBudget's status current, as kube-controller-manager's disruption controller does.
+
+    Status is written with the resourceVersion it was computed from, so an eviction that took a disruption
+    meanwhile makes the write conflict instead of being overwritten."""
+
+    def __init__(self, policy: kclient.PolicyV1Api, core: kclient.CoreV1Api, apps: kclient.AppsV1Api) -> None:
+        self.policy = policy
+        self.core = core
+        self.apps = apps
+
+    def reconcile(self) -> None:
+        pdbs = decoded(self.policy.list_pod_disruption_budget_for_all_namespaces(_preload_content=False)).get("items", [])
+        if not pdbs:
+            return
+        pods = decoded(self.core.list_pod_for_all_namespaces(_preload_content=False)).get("items", [])
+        deployments = {d["metadata"]["uid"]: d for d in decoded(self.apps.list_deployment_for_all_namespaces(_preload_content=False)).get("items", [])}
+        now = time.time()
+        for pdb in pdbs:
+            wanted = budget_status(pdb, pods, deployments, now)
+            if _same_budget_status(pdb.get("status") or {}, wanted):
+                continue
+            body = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": pdb["metadata"], "spec": pdb.get("spec"), "status": wanted}
+            meta = pdb["metadata"]
+            try:
+                self.policy.replace_namespaced_pod_disruption_budget_status(meta["name"], meta["namespace"], body, _preload_content=False)
+            except ApiException as err:
+                if err.status not in (404, 409):  # gone, or changed since read (an eviction): next pass
+                    raise
+
+
+def _same_budget_status(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    keys = ("observedGeneration", "disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods")
+    if any(current.get(k) != wanted.get(k) for k in keys) or (current.get("disruptedPods") or {}) != (wanted.get("disruptedPods") or {}):
+        return False
+    return _same_status({"conditions": current.get("conditions") or []}, {"conditions": wanted["conditions"]})
+
+
 # --------------------------------------------------------------------------- the controllers thread
 
 
@@ -471,13 +622,15 @@ class LabControllers:
         self._thread: Optional[threading.Thread] = None
         self.addons: Optional[AddonManager] = None
         self.workloads: Optional[WorkloadController] = None
+        self.disruption: Optional[DisruptionController] = None
         self.last_error: Optional[str] = None
 
     def start(self) -> None:
         api_client = self._kube_client_factory()
         core = kclient.CoreV1Api(api_client)
         self.addons = AddonManager(aws_url=self.aws_url, region=self.region, cluster_name=self.cluster_name, core=core)
-        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client))
+        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client), self.knobs)
+        self.disruption = DisruptionController(kclient.PolicyV1Api(api_client), core, kclient.AppsV1Api(api_client))
         self._thread = threading.Thread(target=self._run, name="lab-controllers", daemon=True)
         self._thread.start()
 
@@ -495,6 +648,8 @@ class LabControllers:
             raise RuntimeError("LabControllers.start() was not called")
         self.addons.reconcile()
         self.workloads.reconcile()
+        if self.disruption is not None:
+            self.disruption.reconcile()
 
     def _run(self) -> None:
         poll_until_stopped(self._stop, self._wake, self.knobs, self.reconcile_once, self._record_error, LOG, "controllers pass")

@@ -157,6 +157,7 @@ class Knobs:
     ready_delay: float = 1.0
     interval: float = 0.5
     paused: bool = False
+    termination_seconds: float = 1.0   # how long a deleted pod on a node stays Terminating (at most its grace period)
 
     def update(self, values: Mapping[str, Any]) -> dict:
         """Apply known keys (type-checked); raise ValueError on anything else."""

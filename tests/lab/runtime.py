@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Mapping, Optional
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -249,6 +250,15 @@ class ControlServer:
         self.httpd.server_close()
 
 
+def lifecycle_entries(request_path: str) -> dict:
+    """``GET /_lab/lifecycle?since=<seq>&kind=eviction,pod_delete``: the lifecycle record (see lab/lifecycle.py)."""
+    from lab.lifecycle import LIFECYCLE  # pylint: disable=import-outside-toplevel
+    query = parse_qs(urlsplit(request_path).query)
+    since = int((query.get("since") or ["0"])[0] or 0)
+    kinds = [kind for value in query.get("kind") or [] for kind in value.split(",") if kind]
+    return {"last_seq": LIFECYCLE.last_seq, "entries": LIFECYCLE.entries(since, kinds or None)}
+
+
 class _ControlHandler(BaseHTTPRequestHandler):
     runtime: "LabRuntime"
     protocol_version = "HTTP/1.1"
@@ -277,6 +287,8 @@ class _ControlHandler(BaseHTTPRequestHandler):
             self._reply(200, self.runtime.info)
         elif path == "/_lab/nodesim":
             self._reply(200, self.runtime.nodesim_status())
+        elif path == "/_lab/lifecycle":
+            self._reply(200, lifecycle_entries(self.path))
         else:
             self._reply(404, {"error": f"no such control path {path}"})
 

@@ -16,6 +16,15 @@ import moto.ec2.urls
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.instances import Reservation
 
+from lab.lifecycle import LIFECYCLE
+
+ASG_NAME_TAG = "aws:autoscaling:groupName"
+
+
+def _group_of(instance: Any) -> Optional[str]:
+    tags = {tag["key"]: tag["value"] for tag in instance.get_tags()}
+    return tags.get(ASG_NAME_TAG)
+
 
 class LabEc2Backend(EC2Backend):
     """moto's EC2 backend, with launch templates' profile and metadata options applied to the instances."""
@@ -31,6 +40,8 @@ class LabEc2Backend(EC2Backend):
         if data.get("MetadataOptions") and not kwargs.get("metadata_options"):
             kwargs["metadata_options"] = dict(data["MetadataOptions"])
         reservation = super().run_instances(image_id, count, user_data, security_group_names, **kwargs)
+        for instance in reservation.instances:
+            LIFECYCLE.record("instance_launch", instance_id=instance.id, asg=_group_of(instance))
         requested = {"iam_instance_profile_name": kwargs.get("iam_instance_profile_name"),
                      "iam_instance_profile_arn": kwargs.get("iam_instance_profile_arn")}
         if any(requested.values()):
@@ -40,6 +51,14 @@ class LabEc2Backend(EC2Backend):
             profile = data["IamInstanceProfile"]
             self._associate_profile(reservation.instances, profile.get("Name"), profile.get("Arn"))
         return reservation
+
+    def terminate_instances(self, instance_ids: list[str]) -> list[Any]:
+        """moto's, recorded in the lab's lifecycle record (every path ends here: the API, Auto Scaling, stack deletion)."""
+        live = {instance.id: instance for instance in self.get_multi_instances_by_id(instance_ids) if instance.state != "terminated"}
+        terminated = super().terminate_instances(instance_ids)
+        for instance_id, instance in live.items():
+            LIFECYCLE.record("instance_terminate", instance_id=instance_id, asg=_group_of(instance))
+        return terminated
 
     def _associate_profile(self, instances: list[Any], name: Optional[str], arn: Optional[str]) -> None:
         for instance in instances:

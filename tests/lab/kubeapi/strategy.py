@@ -45,6 +45,8 @@ def apply_defaults(resource: ResourceType, obj: dict) -> None:
         spec.setdefault("sessionAffinity", "None")
     elif resource.kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    elif resource.kind == "Node":
+        obj.setdefault("spec", {})  # a struct, not a pointer, in the API: always serialized
     elif resource.kind == "Pod" and isinstance(spec, dict):
         spec.setdefault("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_SECONDS)
     counters = {"DaemonSet": DAEMONSET_STATUS_COUNTERS, "PodDisruptionBudget": PDB_STATUS_COUNTERS}.get(resource.kind, ())

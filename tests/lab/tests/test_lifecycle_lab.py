@@ -1,0 +1,303 @@
+"""Draining and replacing nodes in the lab: evictions and PodDisruptionBudgets, graceful deletion, cordons and
+taints in the scheduler, the lifecycle record, kubernetes.core.k8s_drain, and rolling Auto Scaling group updates."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Iterator
+
+import pytest
+from integration_helpers import AnsibleRunner
+from kubernetes import client as kclient
+from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
+
+from .conftest import MERGE_PATCH, Kube
+
+REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Workloads:
+    """Nodes that no instance backs (the node simulator leaves nodes without an aws:/// providerID alone),
+    Deployments pinned to them by a label, and budgets; everything removed afterwards."""
+
+    def __init__(self, kube: Kube, policy: kclient.PolicyV1Api) -> None:
+        self.kube = kube
+        self.core = kube.core
+        self.apps = kube.apps
+        self.policy = policy
+        self.pool = f"pool-{uuid.uuid4().hex[:6]}"
+        self.nodes: list[str] = []
+        self.deployments: list[str] = []
+        self.pdbs: list[str] = []
+
+    def node(self, suffix: str, ready: bool = True) -> str:
+        name = f"{self.pool}-{suffix}"
+        self.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {
+            "kubernetes.io/os": "linux", "kubernetes.io/hostname": name, "lab-pool": self.pool}},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady"}],
+                       "addresses": [{"type": "InternalIP", "address": f"10.9.0.{len(self.nodes) + 1}"}]}})
+        self.nodes.append(name)
+        return name
+
+    def deployment(self, name: str, replicas: int = 2) -> str:
+        labels = {"app": name}
+        self.apps.create_namespaced_deployment("default", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": {
+            "replicas": replicas, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                "nodeSelector": {"lab-pool": self.pool}, "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.9"}]}}}})
+        self.deployments.append(name)
+        return name
+
+    def pdb(self, name: str, **spec: Any) -> str:
+        self.policy.create_namespaced_pod_disruption_budget("default", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                                                                        "metadata": {"name": name}, "spec": spec})
+        self.pdbs.append(name)
+        return name
+
+    def pods(self, app: str, include_terminating: bool = False) -> list:
+        pods = self.core.list_namespaced_pod("default", label_selector=f"app={app}").items
+        return [p for p in pods if include_terminating or p.metadata.deletion_timestamp is None]
+
+    def ready_pods(self, app: str, count: int, timeout: float = 10.0) -> list:
+        def check() -> list:
+            pods = self.pods(app)
+            ready = [p for p in pods if p.spec.node_name and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+            return ready if len(ready) == count == len(pods) else []
+        return self.kube.wait(f"{count} ready pods of {app}", check, timeout)
+
+    def budget(self, name: str, **expected: int) -> Any:
+        def check() -> Any:
+            status = self.policy.read_namespaced_pod_disruption_budget_status(name, "default").status
+            return status if all(getattr(status, key) == value for key, value in expected.items()) else None
+        return self.kube.wait(f"budget {name} with {expected}", check)
+
+    def cleanup(self) -> None:
+        for name in self.pdbs:
+            _ignore_404(self.policy.delete_namespaced_pod_disruption_budget, name, "default")
+        for name in self.deployments:
+            _ignore_404(self.apps.delete_namespaced_deployment, name, "default")
+            for pod in self.core.list_namespaced_pod("default", label_selector=f"app={name}").items:
+                _ignore_404(self.core.delete_namespaced_pod, pod.metadata.name, "default", grace_period_seconds=0)
+        for name in self.nodes:
+            _ignore_404(self.core.delete_node, name)
+
+
+def _ignore_404(call: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        call(*args, **kwargs)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+
+
+def _evict(core: kclient.CoreV1Api, name: str, namespace: str = "default", api_version: str = "policy/v1") -> Any:
+    body = {"apiVersion": api_version, "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+    return core.create_namespaced_pod_eviction(name, namespace, body)
+
+
+@pytest.fixture
+def workloads(fast_lab: Any, kube: Kube) -> Iterator[Workloads]:
+    made = Workloads(kube, kclient.PolicyV1Api(fast_lab.kube_api_client()))
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+@pytest.fixture(scope="module")
+def ansible(fast_lab: Any) -> AnsibleRunner:
+    return AnsibleRunner(fast_lab.env)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def test_discovery_lists_eviction_and_disruption_budgets(fast_lab: Any):
+    api_client = fast_lab.kube_api_client()
+    core = json.loads(api_client.call_api("/api/v1", "GET", _preload_content=False, auth_settings=["BearerToken"]).data)
+    eviction = next(r for r in core["resources"] if r["name"] == "pods/eviction")
+    assert (eviction["group"], eviction["version"], eviction["kind"], eviction["verbs"]) == ("policy", "v1", "Eviction", ["create"])
+    dynamic = DynamicClient(api_client)
+    pdbs = dynamic.resources.get(api_version="policy/v1", kind="PodDisruptionBudget")
+    assert pdbs.namespaced and pdbs.short_names == ["pdb"] and pdbs.subresources["status"]
+
+
+# --------------------------------------------------------------------------- budgets and evictions
+
+
+def test_budget_status_follows_the_pods(workloads: Workloads):
+    workloads.node("a")
+    workloads.node("b")
+    app = workloads.deployment(f"web-{workloads.pool}", replicas=3)
+    workloads.ready_pods(app, 3)
+    by_count = workloads.pdb(f"{app}-min", selector={"matchLabels": {"app": app}}, minAvailable=2)
+    by_percent = workloads.pdb(f"{app}-max", selector={"matchLabels": {"app": app}}, maxUnavailable="34%")
+    status = workloads.budget(by_count, observed_generation=1, expected_pods=3, current_healthy=3, desired_healthy=2, disruptions_allowed=1)
+    assert [(c.type, c.status, c.reason) for c in status.conditions] == [("DisruptionAllowed", "True", "SufficientPods")]
+    # 34% of 3 rounds up to 2 unavailable: 1 must stay healthy.
+    workloads.budget(by_percent, expected_pods=3, current_healthy=3, desired_healthy=1, disruptions_allowed=2)
+    workloads.apps.patch_namespaced_deployment_scale(app, "default", {"spec": {"replicas": 1}})
+    workloads.budget(by_count, expected_pods=1, current_healthy=1, desired_healthy=2, disruptions_allowed=0)
+    workloads.budget(by_percent, expected_pods=1, current_healthy=1, desired_healthy=0, disruptions_allowed=1)
+
+
+def test_budget_with_both_bounds_is_invalid_and_not_stored(workloads: Workloads):
+    before = workloads.policy.list_namespaced_pod_disruption_budget("default")
+    with pytest.raises(ApiException) as refused:
+        workloads.pdb(f"both-{workloads.pool}", selector={}, minAvailable=1, maxUnavailable=1)
+    assert refused.value.status == 422 and "minAvailable and maxUnavailable cannot be both set" in json.loads(refused.value.body)["message"]
+    after = workloads.policy.list_namespaced_pod_disruption_budget("default")
+    assert [p.metadata.name for p in after.items] == [p.metadata.name for p in before.items]
+    assert after.metadata.resource_version == before.metadata.resource_version
+
+
+def test_eviction_is_allowed_then_refused_with_429_by_the_budget(fast_lab: Any, workloads: Workloads):
+    workloads.node("a")
+    workloads.node("b")
+    app = workloads.deployment(f"api-{workloads.pool}")
+    first, second = workloads.ready_pods(app, 2)
+    assert first.spec.node_name != second.spec.node_name
+    pdb = workloads.pdb(f"{app}-pdb", selector={"matchLabels": {"app": app}}, minAvailable=1)
+    workloads.budget(pdb, observed_generation=1, disruptions_allowed=1, current_healthy=2, desired_healthy=1, expected_pods=2)
+    mark = fast_lab.control.lifecycle_mark()
+
+    _evict(workloads.core, first.metadata.name)
+    # The eviction took the budget's only disruption at once, before any controller ran.
+    status = workloads.policy.read_namespaced_pod_disruption_budget_status(pdb, "default").status
+    assert status.disruptions_allowed == 0 and first.metadata.name in (status.disrupted_pods or {})
+    before = workloads.core.read_namespaced_pod(second.metadata.name, "default")
+    with pytest.raises(ApiException) as refused:
+        _evict(workloads.core, second.metadata.name, api_version="policy/v1beta1")
+    body = json.loads(refused.value.body)
+    assert refused.value.status == 429 and (body["reason"], body["message"]) == ("TooManyRequests", REFUSED)
+    # Which wording depends on whether the disruption controller has recounted the healthy pods since the first eviction.
+    assert body["details"]["causes"] in ([{"reason": "DisruptionBudget", "message": f"The disruption budget {pdb} needs 1 healthy pods and has 1 currently"}],
+                                         [{"reason": "DisruptionBudget", "message": f"The disruption budget {pdb} does not allow evicting pods currently"}])
+    after = workloads.core.read_namespaced_pod(second.metadata.name, "default")
+    assert after.metadata.resource_version == before.metadata.resource_version and after.metadata.deletion_timestamp is None
+
+    records = fast_lab.control.lifecycle(mark, ["eviction", "pod_delete"])
+    assert [(r["kind"], r["pod"], r.get("allowed"), r.get("pdb"), r.get("via")) for r in records] == [
+        ("eviction", first.metadata.name, True, pdb, None), ("pod_delete", first.metadata.name, None, None, "eviction"),
+        ("eviction", second.metadata.name, False, pdb, None)]
+    assert records[0]["node"] == first.spec.node_name and records[2]["code"] == 429 and records[2]["message"] == REFUSED
+
+    # The replacement becomes Ready: the budget allows one disruption again, and the second pod can go.
+    workloads.ready_pods(app, 2)
+    workloads.budget(pdb, disruptions_allowed=1, current_healthy=2)
+    _evict(workloads.core, second.metadata.name)
+
+
+def test_an_evicted_pod_terminates_gracefully_and_is_replaced_at_once(fast_lab: Any, workloads: Workloads):
+    workloads.node("a")
+    app = workloads.deployment(f"grace-{workloads.pool}", replicas=1)
+    (pod,) = workloads.ready_pods(app, 1)
+    fast_lab.control.set_nodesim(termination_seconds=2.0)
+    try:
+        _evict(workloads.core, pod.metadata.name)
+        terminating = workloads.core.read_namespaced_pod(pod.metadata.name, "default")
+        assert terminating.metadata.deletion_timestamp is not None and terminating.metadata.deletion_grace_period_seconds == 30
+        # The Deployment does not count a terminating pod: its replacement comes while the old pod still exists.
+        workloads.kube.wait("a replacement next to the terminating pod", lambda: len(workloads.pods(app, include_terminating=True)) == 2)
+        workloads.kube.wait("the terminating pod removed by its kubelet", lambda: pod.metadata.name not in {
+            p.metadata.name for p in workloads.pods(app, include_terminating=True)}, timeout=10)
+    finally:
+        fast_lab.control.set_nodesim(termination_seconds=1.0)
+
+
+def test_pods_without_a_node_and_grace_zero_are_deleted_at_once(workloads: Workloads):
+    workloads.node("a", ready=False)
+    app = workloads.deployment(f"pending-{workloads.pool}", replicas=1)
+    (pending,) = workloads.kube.wait("a pending pod", lambda: workloads.pods(app))
+    assert pending.spec.node_name is None
+    workloads.core.delete_namespaced_pod(pending.metadata.name, "default")
+    with pytest.raises(ApiException) as gone:
+        workloads.core.read_namespaced_pod(pending.metadata.name, "default")
+    assert gone.value.status == 404
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+def test_replacements_go_only_to_schedulable_nodes(fast_lab: Any, workloads: Workloads):
+    node_a, node_b, node_c = workloads.node("a"), workloads.node("b"), workloads.node("c")
+    app = workloads.deployment(f"sched-{workloads.pool}", replicas=3)
+    workloads.ready_pods(app, 3)
+    workloads.core.patch_node(node_b, {"spec": {"unschedulable": True}})
+    workloads.core.patch_node(node_c, {"spec": {"taints": [{"key": "upgrade", "value": "old", "effect": "NoSchedule"}]}})
+    for pod in workloads.pods(app):
+        if pod.spec.node_name != node_a:
+            workloads.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0)
+    assert {p.spec.node_name for p in workloads.ready_pods(app, 3)} == {node_a}
+
+    # A NoExecute taint the pods do not tolerate drives them off the node; with nowhere left, they stay Pending and say why.
+    mark = fast_lab.control.lifecycle_mark()
+    workloads.core.patch_node(node_a, {"spec": {"taints": [{"key": "retire", "effect": "NoExecute"}]}})
+    pending = workloads.kube.wait("pending replacements", lambda: [p for p in workloads.pods(app) if p.status.phase == "Pending"
+                                                                    and not p.spec.node_name] if len(workloads.pods(app)) == 3 else [])
+    message = next(c.message for c in pending[0].status.conditions if c.type == "PodScheduled")
+    assert "1 node(s) were unschedulable" in message
+    deletions = fast_lab.control.pod_deletions(mark)
+    assert deletions and all(d["node"] == node_a and d["via"] == "delete" and d["actor"] == "lab" for d in deletions)
+
+
+def test_pods_of_a_deleted_node_are_recreated_on_the_other_nodes(fast_lab: Any, workloads: Workloads):
+    node_a, node_b = workloads.node("a"), workloads.node("b")
+    app = workloads.deployment(f"gc-{workloads.pool}", replicas=2)
+    workloads.ready_pods(app, 2)
+    mark = fast_lab.control.lifecycle_mark()
+    workloads.core.delete_node(node_a)
+    workloads.kube.wait("both pods on the remaining node", lambda: {p.spec.node_name for p in workloads.ready_pods(app, 2)} == {node_b})
+    records = fast_lab.control.lifecycle(mark, ["node_delete", "pod_delete"])
+    assert records[0]["kind"] == "node_delete" and records[0]["node"] == node_a
+    assert [(r["node"], r["via"], r["actor"]) for r in records[1:]] == [(node_a, "delete", "lab")]
+
+
+# --------------------------------------------------------------------------- kubernetes.core.k8s_drain
+
+
+def test_k8s_drain_cordons_evicts_within_the_budget_and_ignores_daemonset_pods(fast_lab: Any, workloads: Workloads, ansible: AnsibleRunner):
+    node_a, node_b = workloads.node("a"), workloads.node("b")
+    app = workloads.deployment(f"drain-{workloads.pool}", replicas=2)
+    pods = workloads.ready_pods(app, 2)
+    pdb = workloads.pdb(f"{app}-pdb", selector={"matchLabels": {"app": app}}, minAvailable=1)
+    workloads.budget(pdb, observed_generation=1, disruptions_allowed=1)
+    daemonset = workloads.apps.create_namespaced_daemon_set("default", {"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": f"agent-{workloads.pool}"}, "spec": {"selector": {"matchLabels": {"agent": workloads.pool}},
+                                                                 "template": {"metadata": {"labels": {"agent": workloads.pool}}, "spec": {
+                                                                     "containers": [{"name": "agent", "image": "registry.k8s.io/pause:3.9"}]}}}})
+    agent = workloads.core.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": f"agent-{workloads.pool}-a", "labels": {"agent": workloads.pool},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": daemonset.metadata.name, "uid": daemonset.metadata.uid,
+                             "controller": True}]},
+        "spec": {"nodeName": node_a, "containers": [{"name": "agent", "image": "registry.k8s.io/pause:3.9"}]}})
+    try:
+        mark = fast_lab.control.lifecycle_mark()
+        drained = ansible.task("kubernetes.core.k8s_drain", {"name": node_a, "state": "drain", "delete_options": {
+            "ignore_daemonsets": True, "wait_timeout": 30, "wait_sleep": 1}})
+        assert not drained.get("failed"), drained.get("msg")
+        assert drained["changed"] and "marked unschedulable" in drained["result"] and "1 Pod(s) deleted" in drained["result"]
+        assert workloads.core.read_node(node_a).spec.unschedulable is True
+        assert workloads.core.read_namespaced_pod(agent.metadata.name, "default").spec.node_name == node_a
+        on_a = next(p.metadata.name for p in pods if p.spec.node_name == node_a)
+        records = fast_lab.control.lifecycle(mark, ["eviction", "pod_delete"])
+        assert [(r["kind"], r["pod"], r.get("allowed"), r.get("via")) for r in records] == [
+            ("eviction", on_a, True, None), ("pod_delete", on_a, None, "eviction")]
+        # The replacement could only go to node b.
+        assert {p.spec.node_name for p in workloads.ready_pods(app, 2)} == {node_b}
+        workloads.budget(pdb, disruptions_allowed=1, current_healthy=2)
+
+        # Draining b too: the first eviction is allowed, the second would leave no healthy pod and is refused.
+        mark = fast_lab.control.lifecycle_mark()
+        refused = ansible.task("kubernetes.core.k8s_drain", {"name": node_b, "state": "drain", "delete_options": {"wait_timeout": 30}})
+        assert refused.get("failed") and REFUSED in refused["msg"], refused
+        evictions = fast_lab.control.evictions(mark)
+        assert [(e["allowed"], e["pdb"]) for e in evictions] == [(True, pdb), (False, pdb)]
+        assert [d["via"] for d in fast_lab.control.pod_deletions(mark)] == ["eviction"]
+    finally:
+        _ignore_404(workloads.core.delete_namespaced_pod, agent.metadata.name, "default", grace_period_seconds=0)
+        _ignore_404(workloads.apps.delete_namespaced_daemon_set, daemonset.metadata.name, "default")
