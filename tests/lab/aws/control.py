@@ -61,8 +61,19 @@ class AwsLabControl:
         body = {"service": service, "action": action, "code": code, "status": status, "count": count, "message": message}
         return list(self._call("POST", "faults", body)["rules"])
 
+    def add_share_fault(self, share: float, code: Optional[str] = None, service: Optional[str] = None, action: Optional[str] = None,
+                        status: int = 400, seed: Optional[int] = None) -> dict[str, Any]:
+        """Each call of ``service``/``action`` (None: any) fails with probability ``share``, with ``code`` (None: the
+        service's own throttling code); ``seed`` makes the draws repeatable. Returns {"rules", "shares"}."""
+        body = {"share": share, "code": code, "service": service, "action": action, "status": status, "seed": seed}
+        return self._call("POST", "faults", body)
+
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "faults")["rules"])
+
+    def share_faults(self) -> list[dict[str, Any]]:
+        """The share rules with how many calls each has seen and failed."""
+        return list(self._call("GET", "faults")["shares"])
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")

@@ -7,7 +7,10 @@
 ``POST /_lab/cluster-status``  ``{"name", "status", "after_seconds"?, "then"?}``: set an EKS cluster's status now and
                          optionally become ``then`` (default ACTIVE) after ``after_seconds``.
 ``POST /_lab/faults``    ``{"service", "action", "code", "status"?, "count"?, "message"?}``: the next ``count`` matching
-                         calls fail with that AWS error. ``GET`` lists the remaining rules, ``DELETE`` removes them all.
+                         calls fail with that AWS error. ``{"share", "service"?, "action"?, "code"?, "status"?, "seed"?}``:
+                         each matching call (any service/action when left out) fails with probability ``share``, with
+                         ``code`` or the service's own throttling code. ``GET`` lists the remaining rules and the share
+                         rules (with ``seen``/``injected`` counts), ``DELETE`` removes them all.
 ``POST /_lab/ssm``       ``{"name", "value"}`` publishes a public (``/aws/...``) SSM parameter; ``{"name", "delete": true}``
                          removes it.
 ``POST /_lab/ami``       ``{"name", "owner_id"?, "platform"?, "creation_date"?, "public"?, "root_volume_gib"?,
@@ -29,7 +32,7 @@ from lab.aws import catalog
 from lab.aws.constants import ACCOUNT_ID, WINDOWS_AMI_OWNERS
 from lab.aws.eks.errors import InvalidParameterException, ResourceNotFoundException
 from lab.aws.eks.models import LabEksBackend
-from lab.aws.faults import FaultRule
+from lab.aws.faults import FaultRule, ShareRule
 from lab.aws.state import LAB_STATE, StackFailure
 
 Handler = Callable[[dict[str, Any]], tuple[int, Any]]
@@ -85,20 +88,33 @@ def set_cluster_status(body: dict[str, Any]) -> tuple[int, Any]:
 
 
 def add_fault(body: dict[str, Any]) -> tuple[int, Any]:
+    if body.get("share") is not None:
+        return add_share_fault(body)
     service, action, code = _required(body, "service", "action", "code")
     rule = FaultRule(service=service, action=action, code=code, status=int(body.get("status", 400)), count=int(body.get("count", 1)),
                      message=str(body.get("message") or ""))
     LAB_STATE.faults.add(rule)
-    return 200, {"rules": LAB_STATE.faults.rules()}
+    return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares()}
+
+
+def add_share_fault(body: dict[str, Any]) -> tuple[int, Any]:
+    try:
+        rule = ShareRule(share=float(body["share"]), service=body.get("service") or None, action=body.get("action") or None,
+                         code=body.get("code") or None, status=int(body.get("status", 400)), message=str(body.get("message") or ""),
+                         seed=None if body.get("seed") is None else int(body["seed"]))
+    except (TypeError, ValueError) as error:
+        raise ControlError(f"invalid share fault: {error}") from error
+    LAB_STATE.faults.add(rule)
+    return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares()}
 
 
 def list_faults(_body: dict[str, Any]) -> tuple[int, Any]:
-    return 200, {"rules": LAB_STATE.faults.rules()}
+    return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares()}
 
 
 def clear_faults(_body: dict[str, Any]) -> tuple[int, Any]:
     LAB_STATE.faults.clear()
-    return 200, {"rules": []}
+    return 200, {"rules": [], "shares": []}
 
 
 def ssm_parameter(body: dict[str, Any]) -> tuple[int, Any]:

@@ -1,7 +1,9 @@
 """Injected AWS errors: which call a request is, and the error body each AWS protocol uses.
 
 A rule (``POST /_lab/faults``) says "the next N calls of service S, action A fail with code C and HTTP
-status H". The request is identified the way AWS front ends do it: the service from the SigV4 credential
+status H"; a share rule (the same endpoint with ``share``) says "each call of service S (or of any
+service), action A (or any), fails with probability P", with a random generator per rule that ``seed``
+makes repeatable. Count rules are consulted first. The request is identified the way AWS front ends do it: the service from the SigV4 credential
 scope, the action from ``Action=`` (query/EC2 protocols), ``X-Amz-Target`` (JSON protocol) or the HTTP
 method and path matched against the botocore model (REST protocols).
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import re
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -50,6 +53,53 @@ class FaultRule:
         return self.count > 0 and self.service == call.service and self.action in ("*", call.action)
 
 
+# What each service answers when it throttles (the code its SDK's retry logic looks for).
+THROTTLING_CODES = {"ec2": "RequestLimitExceeded", "eks": "ThrottlingException", "ssm": "ThrottlingException"}
+DEFAULT_THROTTLING_CODE = "Throttling"
+
+
+def throttling_code(service: str) -> str:
+    return THROTTLING_CODES.get(service, DEFAULT_THROTTLING_CODE)
+
+
+@dataclass
+class ShareRule:
+    """Each call of ``service`` (None: any) / ``action`` (None or ``*``: any) fails with probability ``share``.
+
+    ``code`` None means each service's own throttling code (``throttling_code``).
+    """
+
+    share: float
+    service: Optional[str] = None
+    action: Optional[str] = None
+    code: Optional[str] = None
+    status: int = 400
+    message: str = ""
+    seed: Optional[int] = None
+    seen: int = 0
+    injected: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError(f"share must be between 0 and 1, not {self.share}")
+        self.rng = random.Random(self.seed)
+
+    def matches(self, call: "AwsCall") -> bool:
+        return self.service in (None, call.service) and self.action in (None, "*", call.action)
+
+    def draw(self, call: "AwsCall") -> Optional[FaultRule]:
+        self.seen += 1
+        if self.rng.random() >= self.share:
+            return None
+        self.injected += 1
+        return FaultRule(call.service, call.action, self.code or throttling_code(call.service), self.status, 1, self.message)
+
+    def describe(self) -> dict:
+        return {"share": self.share, "service": self.service, "action": self.action, "code": self.code, "status": self.status,
+                "seed": self.seed, "seen": self.seen, "injected": self.injected}
+
+
 @dataclass(frozen=True)
 class AwsCall:
     """Which AWS API a request calls."""
@@ -64,19 +114,28 @@ class FaultRegistry:
 
     def __init__(self) -> None:
         self._rules: list[FaultRule] = []
+        self._shares: list[ShareRule] = []
         self._lock = threading.Lock()
 
-    def add(self, rule: FaultRule) -> None:
+    def add(self, rule: FaultRule | ShareRule) -> None:
         with self._lock:
-            self._rules.append(rule)
+            if isinstance(rule, ShareRule):
+                self._shares.append(rule)
+            else:
+                self._rules.append(rule)
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._shares.clear()
 
     def rules(self) -> list[dict]:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
+
+    def shares(self) -> list[dict]:
+        with self._lock:
+            return [share.describe() for share in self._shares]
 
     def take(self, call: AwsCall) -> Optional[FaultRule]:
         with self._lock:
@@ -86,6 +145,9 @@ class FaultRegistry:
                     if rule.count <= 0:
                         self._rules.remove(rule)
                     return rule
+            for share in self._shares:
+                if share.matches(call):
+                    return share.draw(call)
         return None
 
 

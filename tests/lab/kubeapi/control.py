@@ -28,14 +28,15 @@ class LabControl:
         return Response(200, "ok")
 
     def _faults(self, request: Request) -> Response:
-        """POST adds {method, path (regex), status, count, message, reason}; DELETE clears; GET lists."""
+        """POST adds {method, path (regex), status, count, message, reason} or {method, path, share, statuses, seed};
+        DELETE clears both kinds; GET lists both (share-based ones with "share", "seen" and "injected")."""
         if request.method == "POST":
             self.faults.add(request.json(default={}))
         elif request.method == "DELETE":
             self.faults.clear()
         elif request.method != "GET":
             raise method_not_allowed()
-        return Response(200, {"faults": self.faults.describe()})
+        return Response(200, {"faults": self.faults.describe() + self.faults.describe_shares()})
 
     def _bump(self, request: Request) -> Response:
         """POST {"path": "<object path>"}: rewrite the object unchanged, so its resourceVersion moves on."""
