@@ -372,6 +372,22 @@ class LabEksBackend(EKSBackend):
                   for key, value in resources_vpc_config.items()]
         return self._begin_cluster_update(cluster, ClusterUpdate("EndpointAccessUpdate", params, deadline))
 
+    def update_cluster_version(self, name: str, version: Optional[str]) -> ClusterUpdate:
+        """UpdateClusterVersion: one minor version up at a time, as on AWS; the cluster's nodes keep theirs."""
+        cluster = self.cluster(name)
+        current = tuple(int(part) for part in str(cluster.version).split(".")[:2])
+        match = re.fullmatch(r"(\d+)\.(\d+)", str(version or ""))
+        if not match:
+            raise InvalidParameterException(f"Unsupported Kubernetes version {version}")
+        wanted = (int(match.group(1)), int(match.group(2)))
+        if wanted[0] != current[0] or wanted[1] != current[1] + 1:
+            raise InvalidParameterException(f"Unsupported Kubernetes minor version update from {cluster.version} to {version}")
+        update = self._begin_cluster_update(cluster, ClusterUpdate(
+            "VersionUpdate", [{"type": "Version", "value": str(version)}, {"type": "PlatformVersion", "value": cluster.platformVersion}],
+            _deadline(LAB_STATE.settings.transition_seconds)))
+        cluster.version = str(version)
+        return update
+
     def _update_authentication_mode(self, cluster: LabCluster, access_config: dict[str, Any], deadline: float) -> ClusterUpdate:
         mode = access_config.get("authenticationMode")
         if (cluster.authentication_mode, mode) not in AUTH_MODE_STEPS:

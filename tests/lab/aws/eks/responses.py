@@ -46,6 +46,10 @@ class LabEksResponse(EKSResponse):
                                                  resources_vpc_config=self._get_param("resourcesVpcConfig"))
         return ActionResult({"update": update.to_api()})
 
+    def update_cluster_version(self) -> ActionResult:
+        update = self.lab_backend.update_cluster_version(self._get_param("name"), self._get_param("version"))
+        return ActionResult({"update": update.to_api()})
+
     def describe_update(self) -> ActionResult:
         update = self.lab_backend.describe_update(self._get_param("name"), self._get_param("updateId"))
         return ActionResult({"update": update.to_api()})
