@@ -22,6 +22,8 @@ description:
     backoff, so concurrent writers never lose each other's entries.
   - If C(mapRoles), C(mapUsers) or C(mapAccounts) already holds something that is not YAML of the expected shape, the
     module fails and changes nothing.
+  - If the ConfigMap would hold more than 1 MiB of data after the change, the limit kube-apiserver accepts, the module
+    fails before writing and changes nothing.
   - Entries are written in block style with the keys in the order C(rolearn) (or C(userarn)), C(username),
     C(groups). Keys the module does not change keep their exact text.
   - Role ARNs are checked before anything is read. An instance profile ARN is an error that names the role ARN to use.
@@ -51,7 +53,9 @@ options:
       - Each becomes C(username=system:node:{{EC2PrivateDNSName}}) with the groups C(system:bootstrappers) and
         C(system:nodes), plus C(eks:kube-proxy-windows) for Windows nodes, without which DNS and kube-proxy fail on
         Windows nodes that still report Ready.
-      - An existing entry for the role keeps any further groups it has; only the missing node groups are added.
+      - An existing entry for the role gets the node user name and the missing node groups. If it has further groups
+        (such as C(system:masters)), every node using the role would get them too, so the module fails and changes
+        nothing, unless O(allow_extra_groups=true), which keeps them with a warning.
     type: list
     elements: dict
     suboptions:
@@ -122,6 +126,12 @@ options:
       - Only with O(state=present). Needs C(eks:ListNodegroups) and C(eks:DescribeNodegroup).
     type: bool
     default: false
+  allow_extra_groups:
+    description:
+      - Keep the groups an existing entry of a O(node_roles) role has besides the node groups, with a warning.
+      - Without it, such groups are an error before anything is written, since every node using the role gets them.
+    type: bool
+    default: false
   backup:
     description:
       - Return the ConfigMap as it was before the change in RV(backup), as a manifest C(kubectl apply -f) accepts.
@@ -131,7 +141,10 @@ options:
   backup_path:
     description:
       - A file, or an existing directory to create a time-stamped file in, for the previous ConfigMap.
-      - Written only with O(backup=true), outside check mode, when the ConfigMap is changed. Its mode is C(0600).
+      - Written only with O(backup=true), outside check mode, when the ConfigMap is changed, right before the
+        ConfigMap is written. Its mode is C(0600).
+      - A file whose directory does not exist, or a place that cannot be written, is an error before anything is read
+        or written (in check mode too).
     type: path
   conflict_retries:
     description:
@@ -315,8 +328,10 @@ backup:
   type: dict
   sample: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": {}}
 backup_file:
-  description: The file the previous ConfigMap was written to.
-  returned: when O(backup_path) is given and the ConfigMap was changed
+  description:
+    - The file the previous ConfigMap was written to, before the ConfigMap was written.
+    - Also returned when the write itself then failed.
+  returned: when O(backup_path) is given and the ConfigMap was changed (or a write was attempted)
   type: str
   sample: /var/backups/eks/aws-auth.48212.20250101T120000Z.yaml
 """
@@ -334,15 +349,19 @@ from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key, strip_role_path
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configmap import (
     NAME,
     NAMESPACE,
+    ConfigMapTooLarge,
     ConflictRetriesExhausted,
+    ExtraGroupsRefused,
     WriteConflict,
+    check_size,
     converge,
     diff_document,
     duplicate_warnings,
+    extra_groups_message,
     manifest,
     parse_all,
     plan_change,
@@ -354,6 +373,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings
     NODE,
     ROLES,
     MalformedMappingsError,
+    extra_node_groups,
     render_document,
 )
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, node_roles_in_mappings
@@ -386,6 +406,7 @@ def argument_spec():
         "map_users": {"type": "list", "elements": "dict", "options": dict(userarn={"type": "str", "required": True}, **ENTRY_OPTIONS)},
         "map_accounts": {"type": "list", "elements": "str"},
         "discover_linux_node_roles": {"type": "bool", "default": False},
+        "allow_extra_groups": {"type": "bool", "default": False},
         "backup": {"type": "bool", "default": False},
         "backup_path": {"type": "path"},
         "conflict_retries": {"type": "int", "default": 10},
@@ -442,6 +463,24 @@ def discover_node_group_roles(eks, cluster_name):
     return linux_node_group_roles(nodegroups)
 
 
+def backup_path_problem(path):
+    """Why the previous ConfigMap could not be written at path, or None."""
+    if os.path.isdir(path):
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"backup_path: the directory {path} is not writable. Fix: make it writable, or choose another directory."
+        return None
+    if path.endswith(os.sep) or os.path.exists(path) and not os.path.isfile(path):
+        return (f"backup_path: {path} is not an existing directory or a file. Fix: create the directory first "
+                f"(mkdir -p {path}), or give a file name in an existing directory.")
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        return (f"backup_path: the directory {parent} of {path} does not exist. Fix: create it first (mkdir -p {parent}), "
+                f"or give a file name in an existing directory.")
+    if not os.access(path if os.path.exists(path) else parent, os.W_OK):
+        return f"backup_path: {path} cannot be written. Fix: make it writable, or choose another file."
+    return None
+
+
 def write_backup(path, document, resource_version):
     if os.path.isdir(path):
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -450,6 +489,33 @@ def write_backup(path, document, resource_version):
     with os.fdopen(handle, "w") as stream:
         stream.write(render_document(document))
     return path
+
+
+class BackupFailed(Exception):
+    pass
+
+
+class Backup:
+    """Writes the ConfigMap a write is about to replace; a file of an earlier round lost to a conflict is removed."""
+
+    def __init__(self, path):
+        self.path = path
+        self.written = None
+
+    def __call__(self, current):
+        if current is None:
+            return
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        try:
+            written = write_backup(self.path, manifest(current), version)
+            if self.written and self.written != written and os.path.exists(self.written):
+                os.remove(self.written)
+        except OSError as error:
+            raise BackupFailed(
+                f"backup_path: the previous ConfigMap could not be written to {self.path} ({error}). "
+                f"Nothing was changed. Fix: choose a writable file or directory."
+            ) from error
+        self.written = written
 
 
 def node_role_arns(request, os_name):
@@ -469,6 +535,10 @@ def prepare(module, params):
         module.fail_json(msg="discover_linux_node_roles: only with state=present; remove it to delete entries.")
     if params["conflict_retries"] < 0:
         module.fail_json(msg="conflict_retries: must be 0 or more.")
+    if params["backup"] and params["backup_path"]:
+        problem = backup_path_problem(params["backup_path"])
+        if problem:
+            module.fail_json(msg=f"{problem} Nothing was read or written.")
     node_roles = list(params["node_roles"] or [])
     try:
         request, warnings = build_request(state, params["map_roles"], params["map_users"], params["map_accounts"], node_roles)
@@ -495,18 +565,44 @@ def prepare(module, params):
     return request, warnings, linux_roles, cluster
 
 
-def merge_into_configmap(module, params, request, cluster):
-    """Read, merge and write aws-auth (retrying on conflicts); returns converge()'s outcome."""
+def node_role_labels(params, linux_roles):
+    """The option each node role came from, by ARN compared regardless of case, for messages."""
+    labels = {}
+    for role in linux_roles:
+        if role["source"] != "node_roles":
+            labels[arn_key(role["arn"])] = f"the Linux node role of {role['source']} (discover_linux_node_roles)"
+    for index, node in enumerate(params["node_roles"] or []):
+        labels[arn_key(strip_role_path(str(node.get("arn") or "").strip()))] = f"node_roles[{index}].arn"
+    return labels
+
+
+def make_guard(params, request, labels):
+    """Refuses, before any write and in check mode too, extra groups on node roles (unless allowed) and oversized data."""
+    def guard(current, plan):
+        if params["state"] == "present" and not params["allow_extra_groups"]:
+            found = extra_node_groups(plan["entries"][ROLES], request[ROLES])
+            if found:
+                raise ExtraGroupsRefused(extra_groups_message(found, labels, allowed=False))
+        check_size(current, plan)
+    return guard
+
+
+def merge_into_configmap(module, params, request, cluster, labels):
+    """Read, merge and write aws-auth (retrying on conflicts); returns (converge()'s outcome, the backup file or None)."""
+    backup = Backup(params["backup_path"]) if params["backup"] and params["backup_path"] else None
     try:
         sts = module.client("sts") if cluster and not has_explicit_kube_auth(params) else None
         store = ConfigMapStore(api_client(params, cluster=cluster, sts_client=sts))
-        return converge(store.read, store.write, store.create, lambda data: plan_change(data, request, params["state"]),
-                        check_mode=module.check_mode, retries=params["conflict_retries"])
-    except (KubeClientError, MalformedMappingsError, ConflictRetriesExhausted) as error:
-        module.fail_json(msg=str(error))
+        outcome = converge(store.read, store.write, store.create, lambda data: plan_change(data, request, params["state"]),
+                           check_mode=module.check_mode, retries=params["conflict_retries"],
+                           guard=make_guard(params, request, labels), before_write=backup)
+        return outcome, backup.written if backup else None
+    except (KubeClientError, MalformedMappingsError, ConflictRetriesExhausted, ExtraGroupsRefused, ConfigMapTooLarge, BackupFailed) as error:
+        module.fail_json(msg=str(error), **({"backup_file": backup.written} if backup and backup.written else {}))
     except ApiException as error:
-        module.fail_json(msg=f"{NAMESPACE}/{NAME}: {api_error_message(error)}", status=getattr(error, "status", None))
-    return None
+        module.fail_json(msg=f"{NAMESPACE}/{NAME}: {api_error_message(error)}", status=getattr(error, "status", None),
+                         **({"backup_file": backup.written} if backup and backup.written else {}))
+    return None, None
 
 
 def mapping_warnings(request, before_entries, linux_roles):
@@ -534,13 +630,18 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"))
     params = module.params
     request, warnings, linux_roles, cluster = prepare(module, params)
-    outcome = merge_into_configmap(module, params, request, cluster)
+    outcome, backup_file = merge_into_configmap(module, params, request, cluster, node_role_labels(params, linux_roles))
 
     plan, before = outcome["plan"], outcome["before"]
     before_data = None if before is None else dict(before.get("data") or {})
     changed = plan["changed"]
     warnings += mapping_warnings(request, parse_all(before_data)[ROLES], linux_roles)
     warnings += duplicate_warnings(plan["duplicates"])
+    extra = extra_node_groups(plan["entries"][ROLES], request[ROLES]) if params["state"] == "present" else []
+    if extra:
+        warnings.append(extra_groups_message(extra, node_role_labels(params, linux_roles), allowed=True))
+    if params["backup_path"] and not params["backup"]:
+        warnings.append("backup_path is ignored without backup=true; set backup: true to write the previous ConfigMap there.")
     if cluster and cluster["authentication_mode"] == "API" and changed and not module.check_mode:
         warnings.append(f"Cluster {cluster['name']} is in authentication mode API, where EKS ignores aws-auth; "
                         f"authorize roles there with eksnodes.windows.access_entry.")
@@ -563,9 +664,8 @@ def main():
         result["resource_version"] = (outcome["after"].get("metadata") or {}).get("resourceVersion")
     if params["backup"]:
         result["backup"] = manifest(before)
-        if params["backup_path"] and changed and not module.check_mode and before is not None:
-            version = (before.get("metadata") or {}).get("resourceVersion")
-            result["backup_file"] = write_backup(params["backup_path"], result["backup"], version)
+    if backup_file:
+        result["backup_file"] = backup_file
     if module._diff:
         result["diff"] = {
             "before_header": f"{NAMESPACE}/{NAME}",

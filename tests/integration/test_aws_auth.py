@@ -267,3 +267,79 @@ def test_ten_simultaneous_processes_all_end_up_present(lab, aws_auth):
     assert sum(attempts.values()) > len(arns), "the writers were expected to collide at least once"
     mapped = [e["rolearn"] for e in aws_auth.roles()]
     assert all(mapped.count(arn) == 1 for arn in arns + [lab.facts["linux_node_role_arn"]])
+
+
+def _state(aws_auth):
+    """What a refusal must leave byte for byte: the data and the resourceVersion."""
+    current = aws_auth.read()
+    return current.metadata.resource_version, dict(current.data or {})
+
+
+def test_a_backup_path_in_a_missing_directory_is_refused_before_anything_is_written(lab, ansible, aws_auth, tmp_path):
+    before = _state(aws_auth)
+    missing = tmp_path / "no" / "such" / "dir"
+    args = {"node_roles": [{"arn": role(lab, unique("win")), "os": "windows"}], "backup": True, "backup_path": str(missing / "aws-auth.yaml")}
+    results = run(ansible, ("file in a missing directory", args), ("check mode", args, {"check_mode": True}),
+                  ("missing directory", dict(args, backup_path=f"{missing}/")))
+    for name, result in results.items():
+        assert result["failed"] and result["changed"] is False, name
+        assert result["msg"].startswith("backup_path: ") and f"mkdir -p {missing}" in result["msg"], result["msg"]
+        assert "Nothing was read or written" in result["msg"]
+    assert _state(aws_auth) == before
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_backup_is_written_before_the_configmap_so_a_failed_write_keeps_it(lab, ansible, aws_auth, tmp_path):
+    before = _state(aws_auth)
+    windows = role(lab, unique("win"))
+    lab.control.kube_fault("PUT", f"{PATH}$", 403, count=1)  # the write is forbidden (RBAC): the backup is already there
+    result = ansible.task(MODULE, {"node_roles": [{"arn": windows, "os": "windows"}], "backup": True, "backup_path": str(tmp_path)})
+    assert result["failed"] and "Forbidden" in result["msg"]
+    assert _state(aws_auth) == before
+    backup = yaml.safe_load(open(result["backup_file"], encoding="utf-8"))
+    assert backup["data"] == before[1] and f".{before[0]}." in result["backup_file"]
+
+    done = ansible.task(MODULE, {"node_roles": [{"arn": windows, "os": "windows"}], "backup": True, "backup_path": str(tmp_path / "b.yaml")})
+    assert done["changed"] and done["backup_file"] == str(tmp_path / "b.yaml")
+    assert yaml.safe_load(open(done["backup_file"], encoding="utf-8"))["data"] == before[1]
+    assert windows in [e["rolearn"] for e in aws_auth.roles()]
+
+
+def test_extra_groups_on_a_node_role_are_refused_unless_allowed(lab, ansible, aws_auth):
+    windows = role(lab, unique("win"))
+    admin_entry = f"- rolearn: {windows}\n  username: {NODE_USER}\n  groups:\n  - system:masters\n  - system:nodes\n"
+    aws_auth.put({"mapRoles": aws_auth.data()["mapRoles"] + admin_entry})
+    before = _state(aws_auth)
+    args = {"node_roles": [{"arn": windows, "os": "windows"}]}
+    results = run(ansible, ("refused", args), ("refused in check mode", args, {"check_mode": True}))
+    for name, result in results.items():
+        assert result["failed"], name
+        assert result["msg"].startswith(f"node_roles[0].arn: {windows} is mapped in kube-system/aws-auth with the groups system:masters "
+                                        "besides the node groups; every node using the role gets them (system:masters makes every such "
+                                        "node a cluster administrator).")
+        assert "Nothing was changed" in result["msg"] and "allow_extra_groups: true" in result["msg"]
+    assert _state(aws_auth) == before
+
+    allowed = ansible.task(MODULE, dict(args, allow_extra_groups=True))
+    assert allowed["changed"] and any("kept because allow_extra_groups is true" in w and "system:masters" in w for w in allowed["warnings"])
+    assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == ["system:masters", "system:nodes", "system:bootstrappers",
+                                                                           "eks:kube-proxy-windows"]
+    again = ansible.task(MODULE, args)  # unchanged, but still an administrator on every node: still refused
+    assert again["failed"] and "system:masters" in again["msg"]
+
+
+def test_a_change_that_would_make_the_configmap_too_large_is_refused_before_writing(lab, ansible, aws_auth):
+    data = aws_auth.data()
+    used = sum(len(value.encode()) for value in data.values())
+    padding = "x" * (1024 * 1024 - used - 50)  # fits now; one more entry does not
+    aws_auth.put(dict(data, notes=padding))
+    before = _state(aws_auth)
+    result = ansible.task(MODULE, {"node_roles": [{"arn": role(lab, unique("win")), "os": "windows"}]})
+    assert result["failed"] and result["changed"] is False
+    assert "kube-system/aws-auth would hold " in result["msg"] and f"({1024 * 1024 - 50} now)" in result["msg"]
+    assert "above the 1048576-byte (1 MiB) limit kube-apiserver accepts" in result["msg"] and "access_entry" in result["msg"]
+    assert _state(aws_auth) == before
+    # removing an entry still works: it makes the ConfigMap smaller
+    linux = lab.facts["linux_node_role_arn"]
+    shrink = ansible.task(MODULE, {"state": "absent", "node_roles": [{"arn": linux, "os": "linux"}]})
+    assert shrink["changed"], shrink

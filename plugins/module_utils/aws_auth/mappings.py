@@ -40,6 +40,8 @@ KUBE_PROXY_WINDOWS = "eks:kube-proxy-windows"
 # How a requested entry applies to an existing one with the same ARN:
 # EXACT sets username and groups to what was asked (a None leaves that field as it is);
 # NODE makes it a node mapping: the node username, and the node groups added to any it already has.
+# Groups a NODE entry already had besides the node groups (extra_node_groups()) are kept only when the
+# caller allows it: they would be given to every node with the role.
 EXACT = "exact"
 NODE = "node"
 
@@ -313,3 +315,22 @@ def merge_entries(existing: List[Any], requests: List[Dict[str, Any]], key: str,
             result.append(entry)
             added.append(entry)
     return {"entries": result, "added": added, "changed": changed, "removed": removed}
+
+
+def extra_node_groups(entries: List[Any], requests: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """[{arn, groups}] for each NODE request whose mapRoles entry (in entries, after a merge) has groups besides the
+    node groups of either OS, in request order. Such groups go to every node with the role (system:masters: admin)."""
+    node_groups = set(WINDOWS_NODE_GROUPS) | set(LINUX_NODE_GROUPS)
+    by_arn = {}
+    for entry in entries:
+        if isinstance(entry, dict):
+            by_arn.setdefault(arn_key(entry.get(IDENTITY_FIELD[ROLES], "")), entry)
+    found = []
+    for request in requests:
+        entry = by_arn.get(arn_key(request["arn"]))
+        if request["mode"] != NODE or entry is None:
+            continue
+        extra = [group for group in entry.get("groups") or [] if group not in node_groups]
+        if extra:
+            found.append({"arn": request["arn"], "groups": extra})
+    return found

@@ -7,7 +7,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configma
     converge,
     plan_change,
 )
-from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings import MalformedMappingsError
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings import MalformedMappingsError, extra_node_groups
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import build_request
 
 LINUX = "arn:aws:iam::111122223333:role/linux-nodes"
@@ -181,3 +181,78 @@ def test_diff_before_shows_changed_keys_as_they_will_be_written():
     assert shown["mapRoles"] == f"- rolearn: {LINUX}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups:\n" \
                                 "    - system:bootstrappers\n    - system:nodes\n"
     assert plan["data"]["mapRoles"].startswith(shown["mapRoles"])  # so the diff is only the added entry
+
+
+ADMIN_WINDOWS = f"- rolearn: {WINDOWS}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups: [system:masters, system:nodes]\n"
+
+
+def test_extra_groups_of_a_node_role_are_found_after_the_merge():
+    plan = plan_change({"mapRoles": ADMIN_WINDOWS + SEEDED_ROLES}, windows_request(), "present")
+    request = windows_request()
+    assert extra_node_groups(plan["entries"]["mapRoles"], request["mapRoles"]) == [{"arn": WINDOWS, "groups": ["system:masters"]}]
+    # the merge itself keeps them: refusing or keeping is the caller's decision, made before any write
+    assert plan["entries"]["mapRoles"][0]["groups"] == ["system:masters", "system:nodes", "system:bootstrappers", "eks:kube-proxy-windows"]
+    # groups of the other OS's node mapping are not extra, nor are entries that are not node requests
+    linux_with_windows_group = f"- rolearn: {LINUX}\n  username: x\n  groups: [system:nodes, eks:kube-proxy-windows]\n"
+    linux = build_request("present", node_roles=[{"arn": LINUX, "os": "linux"}])[0]
+    assert extra_node_groups(plan_change({"mapRoles": linux_with_windows_group}, linux, "present")["entries"]["mapRoles"], linux["mapRoles"]) == []
+    ops = build_request("present", map_roles=[{"rolearn": WINDOWS, "username": "ops", "groups": ["system:masters"]}])[0]
+    assert extra_node_groups(plan_change(None, ops, "present")["entries"]["mapRoles"], ops["mapRoles"]) == []
+
+
+def test_extra_groups_message_names_the_option_and_both_fixes():
+    found = [{"arn": WINDOWS, "groups": ["system:masters"]}]
+    refusal = configmap.extra_groups_message(found, {WINDOWS.lower(): "node_roles[0].arn"}, allowed=False)
+    assert refusal.startswith(f"node_roles[0].arn: {WINDOWS} is mapped in kube-system/aws-auth with the groups system:masters")
+    assert "cluster administrator" in refusal and "Nothing was changed" in refusal and "allow_extra_groups: true" in refusal
+    assert configmap.extra_groups_message(found, {}, allowed=True).endswith("They are kept because allow_extra_groups is true.")
+
+
+def test_a_guard_refusal_comes_before_any_write_in_check_mode_too():
+    for check_mode in (False, True):
+        store = FakeStore({"mapRoles": ADMIN_WINDOWS})
+        calls = []
+
+        def guard(current, plan):
+            calls.append(current["metadata"]["resourceVersion"])
+            raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError):
+            run(store, windows_request(), check_mode=check_mode, guard=guard, before_write=lambda current: calls.append("backup"))
+        assert calls == ["1"] and store.writes == 0
+
+
+def test_before_write_runs_before_each_write_with_what_that_write_replaces():
+    def interfere(store, attempt):
+        if attempt == 1:
+            store._bump(dict(store.obj["data"], other="x"))
+
+    store = FakeStore(DATA, interfere)
+    seen = []
+    outcome = run(store, windows_request(), before_write=lambda current: seen.append((current["metadata"]["resourceVersion"], store.writes)))
+    assert seen == [("1", 0), ("2", 0)] and outcome["attempts"] == 2 and store.writes == 1
+    nothing = FakeStore(DATA)
+    run(nothing, build_request("present", node_roles=[{"arn": LINUX, "os": "linux"}])[0], before_write=lambda current: seen.append("no"))
+    assert "no" not in seen  # no change, no write, no backup
+
+
+def test_size_counts_value_bytes_and_decoded_binary_data():
+    assert configmap.data_bytes({"a": "é" * 3, "b": "xy"}) == 8
+    assert configmap.data_bytes({}, {"bin": "AAEC"}) == 3  # base64 of three bytes
+
+
+def test_a_change_that_would_not_fit_is_refused_with_sizes_and_a_fix():
+    big = {"mapRoles": SEEDED_ROLES, "padding": "x" * (configmap.MAX_DATA_BYTES - len(SEEDED_ROLES))}
+    plan = plan_change(big, windows_request(), "present")
+    assert plan["changed"]
+    with pytest.raises(configmap.ConfigMapTooLarge) as raised:
+        configmap.check_size({"data": big}, plan)
+    message = str(raised.value)
+    assert f"{raised.value.size} bytes of data after this change ({configmap.MAX_DATA_BYTES} now)" in message
+    assert "1048576-byte (1 MiB) limit" in message and "Nothing was changed" in message and "access_entry" in message
+    # an unchanged ConfigMap is never refused, even when it is already too large
+    configmap.check_size({"data": big}, plan_change(big, build_request("present", node_roles=[{"arn": LINUX, "os": "linux"}])[0], "present"))
+    store = FakeStore(big)
+    with pytest.raises(configmap.ConfigMapTooLarge):
+        run(store, windows_request(), guard=configmap.check_size)
+    assert store.writes == 0
