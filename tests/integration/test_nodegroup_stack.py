@@ -119,7 +119,8 @@ def test_create_noop_update_and_delete(lab, ansible, cleanup):
         lab.control.set_nodesim(paused=False)
     assert not throttled.get("failed") and throttled["changed"] is False, throttled
 
-    # a real update: instance type and AMI; the same group rolls its instances
+    # a real update: instance type and AMI; the same group, and the same instances: the template has no rolling
+    # update policy, eksnodes.windows.nodes_replace replaces them after draining them
     run = ansible.playbook(play(
         task("instance type", dict(args, instance_type="m5.xlarge")),
         task("older ami", dict(args, instance_type="m5.xlarge", image_id=older_ami)),
@@ -130,11 +131,12 @@ def test_create_noop_update_and_delete(lab, ansible, cleanup):
     assert bigger["parameter_changes"] == {"NodeInstanceType": {"before": "m5.large", "after": "m5.xlarge"}}
     assert {change["logical_resource_id"] for change in bigger["changes"]} >= {"NodeLaunchTemplate"}
     assert bigger["outputs"]["node_autoscaling_group"] == outputs["node_autoscaling_group"]
-    assert {item["instance_type"] for item in bigger["instances"]} == {"m5.xlarge"}
+    assert {item["instance_type"] for item in bigger["instances"]} == {"m5.large"}
+    assert sorted(bigger["instance_ids"]) == sorted(created["instance_ids"])
     older = run.result("older ami")
     assert older["changed"] is True and older["outputs"]["node_image_id"] == older_ami
     image_ids = {i["ImageId"] for r in lab.aws_client("ec2").describe_instances(InstanceIds=older["instance_ids"])["Reservations"] for i in r["Instances"]}
-    assert image_ids == {older_ami}
+    assert image_ids == {amis["image_id"]} and sorted(older["instance_ids"]) == sorted(created["instance_ids"])
 
     # delete, then delete again
     run = ansible.playbook(play(
