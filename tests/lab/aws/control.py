@@ -52,6 +52,17 @@ class AwsLabControl:
             body["after_seconds"] = after_seconds
         return self._call("POST", "cluster-status", body)
 
+    # CloudFormation ------------------------------------------------------------------------------------------
+    def set_rolling_update(self, pause_scale: Optional[float] = None, run_async: Optional[bool] = None) -> dict[str, Any]:
+        """How AutoScalingRollingUpdate runs: PauseTime x ``pause_scale`` between batches, in the background while the
+        stack is UPDATE_IN_PROGRESS (``run_async``) or all at once. Returns the settings."""
+        body: dict[str, Any] = {}
+        if pause_scale is not None:
+            body["pause_scale"] = pause_scale
+        if run_async is not None:
+            body["async"] = run_async
+        return self._call("POST", "rolling-update", body)
+
     def set_kube(self, endpoint: str, ca_pem: str) -> dict[str, Any]:
         return self._call("POST", "kube", {"endpoint": endpoint, "ca_pem": ca_pem})
 

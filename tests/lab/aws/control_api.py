@@ -17,6 +17,8 @@
                          "root_device_name"?, "description"?}`` publishes an AWS-owned image and returns its ``image_id``;
                          ``{"image_id", "delete": true}`` removes one.
 ``POST /_lab/kube``      ``{"endpoint", "ca_pem"}`` points every EKS cluster at another API server.
+``POST /_lab/rolling-update``  ``{"pause_scale"?, "async"?}``: rolling updates of Auto Scaling groups wait PauseTime x
+                         ``pause_scale`` (default 0.01) between batches, in the background (``async``, default true) or at once.
 =======================  =========================================================================================
 """
 
@@ -149,6 +151,19 @@ def kube(body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"endpoint": endpoint}
 
 
+def rolling_update(body: dict[str, Any]) -> tuple[int, Any]:
+    """``{"pause_scale"?, "async"?}``: how the lab's CloudFormation runs AutoScalingRollingUpdate (GET: the settings)."""
+    settings = LAB_STATE.settings
+    if "pause_scale" in body:
+        scale = float(body["pause_scale"])
+        if scale < 0:
+            raise ControlError("pause_scale must be a non-negative number")
+        settings.rolling_pause_scale = scale
+    if "async" in body:
+        settings.rolling_update_async = bool(body["async"])
+    return 200, {"pause_scale": settings.rolling_pause_scale, "async": settings.rolling_update_async}
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/_lab/healthz"): healthz,
     ("POST", "/_lab/stack-failure"): arm_stack_failure,
@@ -161,6 +176,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/_lab/ssm"): ssm_parameter,
     ("POST", "/_lab/ami"): ami,
     ("POST", "/_lab/kube"): kube,
+    ("POST", "/_lab/rolling-update"): rolling_update,
+    ("GET", "/_lab/rolling-update"): rolling_update,
 }
 
 

@@ -25,6 +25,10 @@ class LabSettings:
     kube_endpoint: str = "https://127.0.0.1:6443"
     kube_ca_pem: str = ""
     transition_seconds: float = 0.0  # how long EKS cluster updates and add-on changes stay in progress
+    # CloudFormation rolling updates of Auto Scaling groups: in the background (the stack stays UPDATE_IN_PROGRESS while
+    # batches roll) with each PauseTime multiplied by rolling_pause_scale (PT5M -> 3 s at 0.01), or all at once.
+    rolling_update_async: bool = True
+    rolling_pause_scale: float = 0.01
 
 
 @dataclass(frozen=True)

@@ -536,7 +536,9 @@ def test_stack_create_update_and_delete(client: Callable[[str], Any], facts: dic
         ("NodeLaunchTemplate", "Modify"), ("NodeGroup", "Modify")}
     cloudformation.delete_change_set(StackName="windows-ng", ChangeSetName="newer-ami")
     cloudformation.update_stack(StackName="windows-ng", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"], Parameters=previous)
-    assert cloudformation.describe_stacks(StackName="windows-ng")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    # the rolling update runs in batches while the stack is UPDATE_IN_PROGRESS (PauseTime PT5M scaled down by the lab)
+    assert cloudformation.describe_stacks(StackName="windows-ng")["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
+    cloudformation.get_waiter("stack_update_complete").wait(StackName="windows-ng", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     assert output(client, "windows-ng", "NodeAutoScalingGroup") == group_name
     rolled = group_instances(client, group_name)
     assert len(rolled) == 2 and {instance["ImageId"] for instance in rolled} == {newer}

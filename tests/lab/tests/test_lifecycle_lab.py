@@ -301,3 +301,70 @@ def test_k8s_drain_cordons_evicts_within_the_budget_and_ignores_daemonset_pods(f
     finally:
         _ignore_404(workloads.core.delete_namespaced_pod, agent.metadata.name, "default", grace_period_seconds=0)
         _ignore_404(workloads.apps.delete_namespaced_daemon_set, daemonset.metadata.name, "default")
+
+
+# --------------------------------------------------------------------------- rolling Auto Scaling group updates
+
+ROLLING_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ImageId: {Type: String}
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>"}
+Resources:
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateData: {ImageId: !Ref ImageId, InstanceType: m5.large}
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      LaunchTemplate: {LaunchTemplateId: !Ref Template, Version: !GetAtt Template.LatestVersionNumber}
+      MinSize: 3
+      MaxSize: 4
+      DesiredCapacity: 3
+      VPCZoneIdentifier: !Ref Subnets
+    UpdatePolicy:
+      AutoScalingRollingUpdate: {MaxBatchSize: 1, MinInstancesInService: 2, PauseTime: PT5M}
+Outputs:
+  Group: {Value: !Ref Group}
+"""
+
+
+def test_rolling_update_replaces_instances_in_batches_while_the_stack_is_in_progress(fast_lab: Any):
+    cloudformation = fast_lab.aws_client("cloudformation")
+    images = next(iter(fast_lab.facts["windows_amis"].values()))["images"]
+    name = f"rolling-{uuid.uuid4().hex[:6]}"
+    subnets = ",".join(fast_lab.facts["private_subnet_ids"])
+    cloudformation.create_stack(StackName=name, TemplateBody=ROLLING_TEMPLATE, Parameters=[
+        {"ParameterKey": "ImageId", "ParameterValue": images[0]["image_id"]}, {"ParameterKey": "Subnets", "ParameterValue": subnets}])
+    group = next(o["OutputValue"] for o in cloudformation.describe_stacks(StackName=name)["Stacks"][0]["Outputs"] if o["OutputKey"] == "Group")
+    autoscaling = fast_lab.aws_client("autoscaling")
+    old = {i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]}
+    fast_lab.control.aws.set_rolling_update(pause_scale=0.004)  # PT5M -> 1.2 s between batches
+    try:
+        mark = fast_lab.control.lifecycle_mark()
+        cloudformation.update_stack(StackName=name, UsePreviousTemplate=True, Parameters=[
+            {"ParameterKey": "ImageId", "ParameterValue": images[1]["image_id"]}, {"ParameterKey": "Subnets", "UsePreviousValue": True}])
+        assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
+        cloudformation.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    finally:
+        fast_lab.control.aws.set_rolling_update(pause_scale=0.01)
+    records = [r for r in fast_lab.control.lifecycle(mark, ["instance_launch", "instance_terminate", "asg_rolling_batch"]) if r["asg"] == group]
+    batches = [r for r in records if r["kind"] == "asg_rolling_batch"]
+    assert [(len(b["terminated"]), len(b["launched"]), b["launched_first"]) for b in batches] == [(1, 1, False)] * 3
+    assert {i for b in batches for i in b["terminated"]} == old
+    # One instance at a time: each termination is followed by its replacement's launch before the next termination,
+    # so the group never has fewer than MinInstancesInService (2) instances.
+    in_service, lowest = len(old), len(old)
+    for record in records:
+        in_service += {"instance_launch": 1, "instance_terminate": -1}.get(record["kind"], 0)
+        lowest = min(lowest, in_service)
+    assert lowest == 2 and in_service == 3
+    assert [r["kind"] for r in records if r["kind"] != "asg_rolling_batch"] == ["instance_terminate", "instance_launch"] * 3
+    rolled = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]
+    assert len(rolled) == 3 and not {i["InstanceId"] for i in rolled} & old
+    reasons = [e.get("ResourceStatusReason", "") for e in reversed(cloudformation.describe_stack_events(StackName=name)["StackEvents"])
+               if e["LogicalResourceId"] == "Group" and e["ResourceStatus"] == "UPDATE_IN_PROGRESS"]
+    assert reasons[1].startswith("Rolling update initiated. Terminating 3 obsolete instance(s) in batches of 1")
+    assert [r for r in reasons if r.startswith("Successfully terminated")][-1].endswith("(Progress 100%).")
+    cloudformation.delete_stack(StackName=name)

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import copy
 import importlib
+import logging
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Optional
@@ -35,9 +38,11 @@ from moto.ssm import ssm_backends
 from werkzeug.exceptions import HTTPException
 
 from lab.aws.cloudformation import events
+from lab.aws.patches.autoscaling import PENDING_ROLL_ATTRIBUTE, run_roll
 from lab.aws.patches.cloudformation import SSM_PREFIX, raw_parameter_values
 from lab.aws.state import LAB_STATE, StackFailure
 
+LOG = logging.getLogger("lab.aws.cloudformation")
 UPDATABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 IAM_TYPES = ("AWS::IAM::AccessKey", "AWS::IAM::Group", "AWS::IAM::GroupPolicy", "AWS::IAM::InstanceProfile", "AWS::IAM::ManagedPolicy",
              "AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::RolePolicy", "AWS::IAM::User", "AWS::IAM::UserPolicy",
@@ -339,10 +344,11 @@ class LabCloudFormationBackend(CloudFormationBackend):
         resource_map.update(stack.template_dict, parameters)
         modified = list(diff["Modify"]) + self._update_dependents(resource_map, stack.template_dict, before, set(diff["Add"]) | set(diff["Modify"]))
         stack.output_map = stack._create_output_map()  # pylint: disable=protected-access
+        rolling = [ref for ref in (events.ref_of(stack, logical_id) for logical_id in modified)
+                   if getattr(ref.model, PENDING_ROLL_ATTRIBUTE, None) is not None]
+        rolling_ids = {ref.logical_id for ref in rolling}
         events.completed(stack, [events.ref_of(stack, logical_id) for logical_id in diff["Add"]], "CREATE")
-        events.completed(stack, [events.ref_of(stack, logical_id) for logical_id in modified], "UPDATE")
-        events.stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        events.deleted(stack, removed)
+        events.completed(stack, [events.ref_of(stack, logical_id) for logical_id in modified if logical_id not in rolling_ids], "UPDATE")
         stack.role_arn = role_arn
         if parameters:
             stack.parameters = parameters
@@ -350,9 +356,41 @@ class LabCloudFormationBackend(CloudFormationBackend):
             stack.tags = tags
         for export in stack.exports:
             self.exports[export.name] = export
+        if not rolling:
+            self._complete_update(stack, removed)
+            return
+        for ref in rolling:
+            events.resource_event(stack, ref, "UPDATE_IN_PROGRESS")
+        threading.Thread(target=self._roll_then_complete, args=(stack, rolling, removed), name=f"rolling-update-{stack.name}", daemon=True).start()
+
+    @staticmethod
+    def _complete_update(stack: Stack, removed: list[events.ResourceRef]) -> None:
+        events.stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        events.deleted(stack, removed)
         setattr(stack, "last_updated_time", utcnow())
         stack.status = "UPDATE_COMPLETE"
         events.stack_event(stack, "UPDATE_COMPLETE")
+
+    def _roll_then_complete(self, stack: Stack, rolling: list[events.ResourceRef], removed: list[events.ResourceRef]) -> None:
+        """The Auto Scaling groups' rolling updates, batch by batch with PauseTime scaled by the lab, while the stack is
+        UPDATE_IN_PROGRESS; then the rest of the update."""
+        def pause(seconds: float) -> bool:
+            time.sleep(seconds * LAB_STATE.settings.rolling_pause_scale)
+            return stack.status == "UPDATE_IN_PROGRESS" and stack.stack_id in self.stacks
+        try:
+            for ref in rolling:
+                policy = getattr(ref.model, PENDING_ROLL_ATTRIBUTE)
+                setattr(ref.model, PENDING_ROLL_ATTRIBUTE, None)
+                run_roll(ref.model, policy, lambda message, ref=ref: events.resource_event(stack, ref, "UPDATE_IN_PROGRESS", message), pause)
+                if stack.stack_id not in self.stacks:
+                    return  # deleted meanwhile
+                events.resource_event(stack, ref, "UPDATE_COMPLETE")
+        except Exception as error:  # pylint: disable=broad-except  # a lab bug must not leave the stack in progress for ever
+            LOG.exception("rolling update of stack %s failed", stack.name)
+            stack.status = "UPDATE_ROLLBACK_FAILED"
+            events.stack_event(stack, "UPDATE_ROLLBACK_FAILED", f"Rolling update failed in the lab: {error}")
+            return
+        self._complete_update(stack, removed)
 
     def _update_dependents(self, resource_map: ResourceMap, template: dict[str, Any], before: dict[str, Any], handled: set[str]) -> list[str]:
         """Update resources whose resolved properties changed because a resource or value they reference changed."""

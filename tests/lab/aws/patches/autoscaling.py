@@ -13,11 +13,16 @@ implements the CloudFormation update as delete + create: a new group with a new 
 from __future__ import annotations
 
 import random
-from typing import Any, Optional
+import re
+from typing import Any, Callable, Optional
 
 from moto.autoscaling.models import ASG_NAME_TAG, FakeAutoScalingGroup, InstanceState
 
+from lab.aws.state import LAB_STATE
+from lab.lifecycle import LIFECYCLE
+
 UPDATE_MESSAGES_ATTRIBUTE = "lab_update_messages"  # read by the lab's CloudFormation to emit stack events
+PENDING_ROLL_ATTRIBUTE = "lab_pending_roll"  # an AutoScalingRollingUpdate policy the lab's CloudFormation has yet to carry out
 
 
 def _subnet_with_fewest_instances(group: FakeAutoScalingGroup) -> Optional[str]:
@@ -79,32 +84,66 @@ def _terminate(group: FakeAutoScalingGroup, states: list[InstanceState]) -> None
     group.instance_states = [state for state in group.instance_states if state not in states]
 
 
-def roll_instances(group: FakeAutoScalingGroup, policy: dict[str, Any]) -> list[str]:
-    """Replace the group's obsolete instances batch by batch; returns the stack-event messages AWS would emit."""
+def pause_seconds(pause_time: Any) -> float:
+    """An ISO 8601 duration (``PT5M``, ``PT1H30M``, ``PT45S``) in seconds; AWS's default PauseTime is PT0S."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", str(pause_time or "PT0S").strip())
+    if not match:
+        return 0.0
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def run_roll(group: FakeAutoScalingGroup, policy: dict[str, Any], emit: Callable[[str], None], pause: Callable[[float], bool]) -> None:
+    """Replace the group's obsolete instances batch by batch, calling ``emit`` with each stack-event message AWS would
+    emit and ``pause(seconds)`` where CloudFormation waits PauseTime (``pause`` returns False to stop).
+
+    A batch whose termination would leave fewer than MinInstancesInService launches its replacements first (the group is
+    temporarily larger), waits, then terminates; otherwise the old instances go first, their replacements are launched,
+    and CloudFormation waits before the next batch."""
     obsolete = _obsolete_instances(group)
     if not obsolete:
-        return []
+        return
     batch_size = max(int(policy.get("MaxBatchSize", 1)), 1)
     min_in_service = int(policy.get("MinInstancesInService", 0))
-    pause = policy.get("PauseTime", "PT0S")
-    messages = [f"Rolling update initiated. Terminating {len(obsolete)} obsolete instance(s) in batches of {batch_size}, while keeping at "
-                f"least {min_in_service} instance(s) in service. Waiting on resource signals with a timeout of {pause} when new instances "
-                "are added to the autoscaling group."]
+    pause_time = policy.get("PauseTime", "PT0S")
+    wait = pause_seconds(pause_time)
+    emit(f"Rolling update initiated. Terminating {len(obsolete)} obsolete instance(s) in batches of {batch_size}, while keeping at "
+         f"least {min_in_service} instance(s) in service. Waiting on resource signals with a timeout of {pause_time} when new instances "
+         "are added to the autoscaling group.")
     done = 0
-    for start in range(0, len(obsolete), batch_size):
-        batch = obsolete[start:start + batch_size]
+    for number, start in enumerate(range(0, len(obsolete), batch_size), 1):
+        batch = [state for state in obsolete[start:start + batch_size] if state in group.instance_states]
+        if not batch:
+            continue
         ids = ", ".join(state.instance.id for state in batch)
+        before = {state.instance.id for state in group.instance_states}
         launch_first = len(group.instance_states) - len(batch) < min_in_service
         if launch_first:
             launch_instances(group, len(batch), group.get_propagated_tags())
-            messages.append(f"Temporarily setting autoscaling group MinSize and DesiredCapacity to {len(group.instance_states)}.")
-        messages.append(f"Terminating instance(s) [{ids}]; replacing with {len(batch)} new instance(s).")
-        _terminate(group, batch)
-        if not launch_first:
+            emit(f"Temporarily setting autoscaling group MinSize and DesiredCapacity to {len(group.instance_states)}.")
+            emit(f"New instance(s) added to autoscaling group - Waiting on {len(batch)} resource signal(s) with a timeout of {pause_time}.")
+            if not pause(wait):
+                return
+            emit(f"Terminating instance(s) [{ids}]; replacing with 0 new instance(s).")
+            _terminate(group, batch)
+        else:
+            emit(f"Terminating instance(s) [{ids}]; replacing with {len(batch)} new instance(s).")
+            _terminate(group, batch)
             launch_instances(group, len(batch), group.get_propagated_tags())
-        messages.append(f"New instance(s) added to autoscaling group - Waiting on {len(batch)} resource signal(s) with a timeout of {pause}.")
+            emit(f"New instance(s) added to autoscaling group - Waiting on {len(batch)} resource signal(s) with a timeout of {pause_time}.")
+        launched = sorted({state.instance.id for state in group.instance_states} - before)
+        LIFECYCLE.record("asg_rolling_batch", asg=group.name, batch=number, terminated=[state.instance.id for state in batch], launched=launched,
+                         launched_first=launch_first, min_instances_in_service=min_in_service, pause_seconds=wait)
+        if not launch_first and not pause(wait):
+            return
         done += len(batch)
-        messages.append(f"Successfully terminated instance(s) [{ids}] (Progress {round(100 * done / len(obsolete))}%).")
+        emit(f"Successfully terminated instance(s) [{ids}] (Progress {round(100 * done / len(obsolete))}%).")
+
+
+def roll_instances(group: FakeAutoScalingGroup, policy: dict[str, Any]) -> list[str]:
+    """The whole rolling update at once, without pauses; returns the stack-event messages."""
+    messages: list[str] = []
+    run_roll(group, policy, messages.append, lambda _seconds: True)
     return messages
 
 
@@ -127,7 +166,11 @@ def update_group_in_place(cls: type, original_resource: FakeAutoScalingGroup, ne
     if "Tags" in properties:
         group.tags = [dict(tag) for tag in properties["Tags"]]
     rolling = (cloudformation_json.get("UpdatePolicy") or {}).get("AutoScalingRollingUpdate")
-    setattr(group, UPDATE_MESSAGES_ATTRIBUTE, roll_instances(group, rolling) if rolling is not None else [])
+    if rolling is not None and LAB_STATE.settings.rolling_update_async and _obsolete_instances(group):
+        setattr(group, PENDING_ROLL_ATTRIBUTE, dict(rolling))  # the lab's CloudFormation rolls it in the background
+        setattr(group, UPDATE_MESSAGES_ATTRIBUTE, [])
+    else:
+        setattr(group, UPDATE_MESSAGES_ATTRIBUTE, roll_instances(group, rolling) if rolling is not None else [])
     return group
 
 
