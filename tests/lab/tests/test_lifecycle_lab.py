@@ -4,6 +4,8 @@ taints in the scheduler, the lifecycle record, kubernetes.core.k8s_drain, and ro
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
 from typing import Any, Iterator
 
@@ -257,7 +259,28 @@ def test_pods_of_a_deleted_node_are_recreated_on_the_other_nodes(fast_lab: Any, 
     assert [(r["node"], r["via"], r["actor"]) for r in records[1:]] == [(node_a, "delete", "lab")]
 
 
-# --------------------------------------------------------------------------- kubernetes.core.k8s_drain
+# --------------------------------------------------------------------------- kubectl drain and kubernetes.core.k8s_drain
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_drain_evicts_through_the_eviction_api(fast_lab: Any, workloads: Workloads):
+    node_a, node_b = workloads.node("a"), workloads.node("b")
+    app = workloads.deployment(f"kctl-{workloads.pool}", replicas=2)
+    pods = workloads.ready_pods(app, 2)
+    pdb = workloads.pdb(f"{app}-pdb", selector={"matchLabels": {"app": app}}, minAvailable=1)
+    workloads.budget(pdb, observed_generation=1, disruptions_allowed=1)
+    kubectl = ["kubectl", "--kubeconfig", str(fast_lab.kubeconfig)]
+    listed = subprocess.run(kubectl + ["get", "pdb", pdb, "--no-headers"], capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    assert listed[:4] == [pdb, "1", "N/A", "1"]
+    mark = fast_lab.control.lifecycle_mark()
+    drained = subprocess.run(kubectl + ["drain", node_a, "--ignore-daemonsets", "--timeout=30s"], capture_output=True, text=True, timeout=60,
+                             check=False)
+    on_a = next(p.metadata.name for p in pods if p.spec.node_name == node_a)
+    assert drained.returncode == 0, drained.stderr
+    assert f"node/{node_a} cordoned" in drained.stdout and f"pod/{on_a} evicted" in drained.stdout and f"node/{node_a} drained" in drained.stdout
+    assert [(e["pod"], e["allowed"], e["pdb"]) for e in fast_lab.control.evictions(mark)] == [(on_a, True, pdb)]
+    assert {p.spec.node_name for p in workloads.ready_pods(app, 2)} == {node_b}
+
 
 
 def test_k8s_drain_cordons_evicts_within_the_budget_and_ignores_daemonset_pods(fast_lab: Any, workloads: Workloads, ansible: AnsibleRunner):
