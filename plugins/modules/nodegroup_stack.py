@@ -709,17 +709,21 @@ def desired_stack(module, cloudformation, params):
         purge_tags=params["purge_tags"],
         capabilities=params["capabilities"],
         list_parameters=list_names,
-        marker=ownership_logic.marker_tags(values.get("ClusterName"), values.get("NodeGroupName")),
+        marker=ownership_logic.marker_tags(**expected_owner(params)),
     )
 
 
 def expected_owner(params):
     """The cluster and node group the stack must belong to (template_parameters override the options)."""
     extra = params.get("template_parameters") or {}
-    return {
+    owner = {
         "cluster_name": extra.get("ClusterName") or params.get("cluster_name"),
         "nodegroup_name": extra.get("NodeGroupName") or params.get("nodegroup_name"),
     }
+    if params.get("state", "present") == "present":
+        # What the marker of the stack this task makes says (a template without a name gets the unknown mark).
+        return {key: value or ownership_logic.UNKNOWN for key, value in owner.items()}
+    return owner
 
 
 def main():

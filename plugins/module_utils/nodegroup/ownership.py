@@ -27,6 +27,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 MARKER_PREFIX = "eksnodes.windows/"
 CLUSTER_TAG = MARKER_PREFIX + "cluster-name"
 NODEGROUP_TAG = MARKER_PREFIX + "nodegroup-name"
+# Tag values cannot be empty, and no cluster or node group name starts with a hyphen.
+UNKNOWN = "-"
 
 # Parameters that both the collection's template and AWS's amazon-eks-windows-nodegroup.yaml declare.
 NODEGROUP_PARAMETERS = (
@@ -54,10 +56,8 @@ ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):
 
 
 def marker_tags(cluster_name: Optional[str], nodegroup_name: Optional[str]) -> Dict[str, str]:
-    """The tags that mark a stack as this node group's; empty when either name is unknown."""
-    if not cluster_name or not nodegroup_name:
-        return {}
-    return {CLUSTER_TAG: cluster_name, NODEGROUP_TAG: nodegroup_name}
+    """The tags that mark a stack as ours; UNKNOWN for a name another template does not take."""
+    return {CLUSTER_TAG: cluster_name or UNKNOWN, NODEGROUP_TAG: nodegroup_name or UNKNOWN}
 
 
 def reserved_tag_errors(tags: Optional[Mapping[str, Any]]) -> List[str]:
@@ -96,6 +96,7 @@ def summary(stack: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def _expected_mismatch(found: Mapping[str, Optional[str]], cluster_name: Optional[str], nodegroup_name: Optional[str]) -> Optional[str]:
+    """What differs from the expected names (None: not compared; UNKNOWN expects a stack made without the name)."""
     wrong = []
     if cluster_name is not None and found["cluster"] != cluster_name:
         wrong.append(f"cluster {found['cluster']!r}, not {cluster_name!r}")

@@ -1,0 +1,202 @@
+"""nodegroup_stack and nodegroup_stack_info never take over or delete a stack of the node group's name that is not ours.
+
+Refusals are checked on the whole state: the stack's template body, parameters, tags, outputs, resources and
+events, and the list of stacks, before and after.
+"""
+
+import json
+import uuid
+
+import pytest
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE
+
+MODULE = "eksnodes.windows.nodegroup_stack"
+INFO = "eksnodes.windows.nodegroup_stack_info"
+MARKER = {"eksnodes.windows/cluster-name", "eksnodes.windows/nodegroup-name"}
+TOPIC_TEMPLATE = json.dumps({
+    "Description": "Order notifications of the data team",
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "orders"}}},
+    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+})
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def stack_args(lab, nodegroup, **extra):
+    facts = lab.facts
+    args = {
+        "stack_name": f"lab-nodegroup-{nodegroup}",
+        "cluster_name": lab.cluster_name,
+        "nodegroup_name": nodegroup,
+        "control_plane_security_group": facts["control_plane_sg_id"],
+        "vpc_id": facts["vpc_id"],
+        "security_groups": [facts["linux_node_sg_id"]],
+        "subnets": facts["private_subnet_ids"],
+        "api_server_endpoint": facts["cluster_endpoint"],
+        "certificate_authority_data": "Y2E=",
+        "service_cidr": "10.100.0.0/16",
+        "min_size": 0,
+        "desired_capacity": 0,
+        "max_size": 1,
+        "wait_timeout": 300,
+    }
+    args.update(extra)
+    return args
+
+
+def legacy_parameters(args):
+    """The parameters today's nodegroup_stack passes for args (the collection's template, before the marker tags)."""
+    values = {
+        "ClusterName": args["cluster_name"], "NodeGroupName": args["nodegroup_name"],
+        "ClusterControlPlaneSecurityGroup": args["control_plane_security_group"], "VpcId": args["vpc_id"],
+        "NodeSecurityGroups": ",".join(args["security_groups"]), "Subnets": ",".join(args["subnets"]),
+        "ApiServerEndpoint": args["api_server_endpoint"], "CertificateAuthorityData": args["certificate_authority_data"],
+        "ServiceCidr": args["service_cidr"], "DnsClusterIp": "10.100.0.10",
+        "NodeAutoScalingGroupMinSize": "0", "NodeAutoScalingGroupDesiredCapacity": "0", "NodeAutoScalingGroupMaxSize": "1",
+        "NodeImageIdSSMParam": "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id",
+    }
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+@pytest.fixture
+def cleanup(lab):
+    names = []
+    yield names
+    client = lab.aws_client("cloudformation")
+    for name in names:
+        client.delete_stack(StackName=name)
+
+
+def create_topic_stack(lab, name):
+    client = lab.aws_client("cloudformation")
+    client.create_stack(StackName=name, TemplateBody=TOPIC_TEMPLATE.replace("orders", unique("orders")),
+                        Tags=[{"Key": "team", "Value": "data"}])
+    return client.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+
+
+def stack_state(lab, name):
+    """Everything CloudFormation says about one stack, and the list of stacks."""
+    client = lab.aws_client("cloudformation")
+    stack = client.describe_stacks(StackName=name)["Stacks"][0]
+    return {
+        "stack": stack,
+        "template": client.get_template(StackName=name, TemplateStage="Original")["TemplateBody"],
+        "resources": client.describe_stack_resources(StackName=name)["StackResources"],
+        "events": client.describe_stack_events(StackName=name)["StackEvents"],
+        "change_sets": client.list_change_sets(StackName=name)["Summaries"],
+        "stacks": sorted((item["StackId"], item["StackStatus"]) for item in client.list_stacks()["StackSummaries"]),
+        "topics": lab.aws_client("sns").list_topics()["Topics"],
+    }
+
+
+def test_launch_onto_an_unrelated_stack_of_the_same_name_is_refused_and_changes_nothing(lab, ansible, cleanup):
+    nodegroup = unique("taken")
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    create_topic_stack(lab, args["stack_name"])
+    before = stack_state(lab, args["stack_name"])
+
+    info = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "lab", "nodegroup_name": nodegroup})
+    result = ansible.task(MODULE, args)
+    checked = ansible.task(MODULE, args, check=True)
+
+    assert info["owned"] is False and "lacks the node group parameters" in info["ownership"]["reason"], info
+    assert info["ownership"]["found"]["tags"] == {"team": "data"}
+    for refused in (result, checked):
+        assert refused.get("failed") and refused["changed"] is False, refused
+        assert f"Stack {args['stack_name']} exists and is not this node group's stack" in refused["msg"]
+        assert "team=data" in refused["msg"] and "TopicArn" in refused["msg"] and "Choose another nodegroup_name" in refused["msg"]
+        assert refused["ownership"]["owned"] is False
+    assert stack_state(lab, args["stack_name"]) == before
+
+
+def test_remove_of_an_unrelated_stack_of_the_same_name_is_refused_and_changes_nothing(lab, ansible, cleanup):
+    nodegroup = unique("taken")
+    name = f"lab-nodegroup-{nodegroup}"
+    cleanup.append(name)
+    create_topic_stack(lab, name)
+    before = stack_state(lab, name)
+
+    by_name = ansible.task(MODULE, {"stack_name": name, "state": "absent"})
+    with_owner = ansible.task(MODULE, {"stack_name": name, "state": "absent", "cluster_name": "lab", "nodegroup_name": nodegroup})
+
+    for refused in (by_name, with_owner):
+        assert refused.get("failed") and refused["changed"] is False, refused
+        assert "is not this node group's stack" in refused["msg"] and "Nothing was deleted" in refused["msg"]
+    assert stack_state(lab, name) == before
+
+
+def test_a_node_group_stack_of_another_cluster_or_node_group_is_refused(lab, ansible, cleanup):
+    nodegroup = unique("mine")
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    created = ansible.task(MODULE, args)
+    assert created.get("changed") and not created.get("failed"), created
+    before = stack_state(lab, args["stack_name"])
+
+    other_nodegroup = ansible.task(MODULE, dict(args, nodegroup_name="other", max_size=2))
+    other_delete = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent", "cluster_name": "lab", "nodegroup_name": "other"})
+    info = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "lab", "nodegroup_name": "other"})
+
+    for refused in (other_nodegroup, other_delete):
+        assert refused.get("failed") and refused["ownership"]["marked"] is True, refused
+        assert f"node group {nodegroup!r}, not 'other'" in refused["msg"]
+    assert info["owned"] is False and info["ownership"]["marked"] is True
+    assert stack_state(lab, args["stack_name"]) == before
+
+
+def test_a_stack_made_before_the_marker_is_recognised_updated_with_the_marker_and_removed(lab, ansible, cleanup):
+    nodegroup = unique("legacy")
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    client = lab.aws_client("cloudformation")
+    client.create_stack(StackName=args["stack_name"], TemplateBody=TEMPLATE, Parameters=legacy_parameters(args),
+                        Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "team", "Value": "platform"}])
+    resources_before = {item["LogicalResourceId"]: item.get("PhysicalResourceId")
+                        for item in client.describe_stack_resources(StackName=args["stack_name"])["StackResources"]}
+
+    info = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "lab", "nodegroup_name": nodegroup})
+    wrong_cluster = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "prod", "nodegroup_name": nodegroup})
+    updated = ansible.task(MODULE, args)
+    again = ansible.task(MODULE, args)
+
+    assert info["owned"] is True and info["ownership"]["marked"] is False, info
+    assert wrong_cluster["owned"] is False and "cluster 'lab', not 'prod'" in wrong_cluster["ownership"]["reason"]
+    assert updated.get("changed") and updated["operation"] == "update" and not updated.get("failed"), updated
+    stack = client.describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+    tags = {item["Key"]: item["Value"] for item in stack["Tags"]}
+    assert tags == {"team": "platform", "eksnodes.windows/cluster-name": "lab", "eksnodes.windows/nodegroup-name": nodegroup}
+    resources_after = {item["LogicalResourceId"]: item.get("PhysicalResourceId")
+                       for item in client.describe_stack_resources(StackName=args["stack_name"])["StackResources"]}
+    assert resources_after == resources_before, "the update replaced resources"
+    assert again.get("changed") is False and not again.get("failed"), again
+
+    removed = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent", "cluster_name": "lab", "nodegroup_name": nodegroup})
+    assert removed.get("changed") and removed["stack_status"] == "DELETE_COMPLETE", removed
+    assert args["stack_name"] not in [item["StackName"] for item in client.list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]]
+
+
+def test_a_legacy_stack_is_removed_by_name_alone(lab, ansible, cleanup):
+    nodegroup = unique("legacy")
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    client = lab.aws_client("cloudformation")
+    client.create_stack(StackName=args["stack_name"], TemplateBody=TEMPLATE, Parameters=legacy_parameters(args), Capabilities=["CAPABILITY_IAM"])
+
+    removed = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent"})
+
+    assert removed.get("changed") and removed["stack_status"] == "DELETE_COMPLETE", removed
+
+
+def test_reserved_marker_tags_are_refused_before_any_call(lab, ansible):
+    nodegroup = unique("forged")
+    args = stack_args(lab, nodegroup, tags={"eksnodes.windows/nodegroup-name": "other"})
+    stacks_before = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
+
+    result = ansible.task(MODULE, args)
+
+    assert result.get("failed") and "eksnodes.windows/nodegroup-name" in result["msg"] and "remove them" in result["msg"], result
+    assert lab.aws_client("cloudformation").list_stacks()["StackSummaries"] == stacks_before
