@@ -37,8 +37,9 @@ REPLACE = "replace"
 CLEANUP = "cleanup"
 
 # Stack tags that tie a replacement node group to the one it replaces, so that a rerun finds it.
-REPLACES_TAG = "eksnodes.windows/replaces-nodegroup"
-REPLACES_ROLE_TAG = "eksnodes.windows/replaces-role"
+REPLACES_TAG = "eksnodes.windows.upgrade/replaces-nodegroup"
+# (Not under eksnodes.windows/: nodegroup_stack reserves that prefix for its own ownership markers.)
+REPLACES_ROLE_TAG = "eksnodes.windows.upgrade/replaces-role"
 
 # Kubernetes version skew policy: kubelet may be up to three minor versions older than kube-apiserver
 # since 1.28 (KEP-3935), two before.
@@ -142,7 +143,12 @@ def request_findings(strategy: str, batch_size: int, min_in_service: Optional[in
 
 
 # 3. the group ---------------------------------------------------------------------------------------------
-def group_findings(stack_name_: str, nodegroup_name: str, group_size: Optional[int], max_size: Optional[int], batch_size: int,
+def default_min_in_service(group_size: int, batch_size: int) -> int:
+    """nodes_replace's default: the desired capacity minus a batch."""
+    return max(group_size - max(batch_size or 1, 1), 0)
+
+
+def group_findings(stack_name_: str, nodegroup_name: str, group_size: Optional[int], batch_size: int,
                    min_in_service: Optional[int], strategy: str) -> List[Finding]:
     """The group must exist (it has a stack), and the batch must fit in it."""
     if group_size is None:
@@ -159,14 +165,12 @@ def group_findings(stack_name_: str, nodegroup_name: str, group_size: Optional[i
         found.append(finding_logic.error(
             "min_in_service", f"min_in_service {min_in_service} is more than the {group_size} node(s) of {nodegroup_name!r}.",
             f"set min_in_service between 0 and {group_size}."))
-    if strategy == ROLLING and min_in_service is not None and max_size is not None and batch_size:
-        surge = min_in_service + batch_size - group_size
-        if surge > 0 and group_size + surge > max_size:
-            found.append(finding_logic.error(
-                "min_in_service",
-                f"keeping {min_in_service} node(s) in service while {batch_size} are replaced needs {group_size + surge} instances, "
-                f"and the group's maximum size is {max_size}.",
-                "lower min_in_service or batch_size, or raise the group's maximum size (nodes_max) first."))
+    elif strategy == ROLLING and min_in_service is not None and group_size > 0 and min_in_service >= group_size:
+        # nodes_replace terminates an old node before its replacement joins: one node at least must be able to leave.
+        found.append(finding_logic.error(
+            "min_in_service", f"min_in_service {min_in_service} keeps every node of {nodegroup_name!r} ({group_size}) in service, "
+            "so no node could ever be replaced.",
+            f"set min_in_service between 0 and {group_size - 1}, or leave it unset for {default_min_in_service(group_size, batch_size)}."))
     return found
 
 
@@ -313,15 +317,14 @@ def carried_settings(parameters: Mapping[str, str]) -> Dict[str, Any]:
     settings["security_groups"] = [item for item in (parameters.get("NodeSecurityGroups") or "").split(",") if item]
     settings["disable_imdsv1"] = str(parameters.get("DisableIMDSv1", "true")).lower() == "true"
     settings["attach_cni_policy"] = str(parameters.get("AttachCNIPolicy", "false")).lower() == "true"
+    settings["disable_pod_imds"] = str(parameters.get("HttpPutResponseHopLimit", "2")) == "1"
     return settings
 
 
-def group_size(parameters: Mapping[str, str]) -> Tuple[Optional[int], Optional[int]]:
-    """(desired capacity, maximum size) from the stack parameters."""
-    def number(name: str) -> Optional[int]:
-        value = str(parameters.get(name, ""))
-        return int(value) if value.isdigit() else None
-    return number("NodeAutoScalingGroupDesiredCapacity"), number("NodeAutoScalingGroupMaxSize")
+def group_size(parameters: Mapping[str, str]) -> Optional[int]:
+    """The desired capacity in the stack parameters."""
+    value = str(parameters.get("NodeAutoScalingGroupDesiredCapacity", ""))
+    return int(value) if value.isdigit() else None
 
 
 def summary(plan: Mapping[str, Any]) -> str:
