@@ -1,0 +1,131 @@
+"""The launch playbook refuses bad inputs, and what it can read and find wrong, before its first change.
+
+Each refused run is compared with the lab's state before it: aws-auth and amazon-vpc-cni (data and
+resourceVersion), the stacks, the instances, the IAM roles and the access entries, byte for byte.
+Windows IPAM is off before each run, so a run that enabled it before refusing would show.
+"""
+
+import json
+
+import pytest
+import yaml
+
+from integration_helpers import AnsibleRunner
+
+BASE_VARS = {"cluster_name": "lab", "node_type": "m5.large", "nodes": 2, "node_ami_family": "WindowsServer2022CoreContainer"}
+
+
+def config_map(core, name):
+    raw = json.loads(core.read_namespaced_config_map(name, "kube-system", _preload_content=False).data)
+    return {"data": raw.get("data"), "resourceVersion": raw["metadata"]["resourceVersion"]}
+
+
+def snapshot(lab, deleted_stacks=True):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(lab.kube_api_client())
+    cloudformation, ec2 = lab.aws_client("cloudformation"), lab.aws_client("ec2")
+    stacks = [s for s in cloudformation.list_stacks()["StackSummaries"] if deleted_stacks or s["StackStatus"] != "DELETE_COMPLETE"]
+    return {
+        "aws-auth": config_map(core, "aws-auth"),
+        "amazon-vpc-cni": config_map(core, "amazon-vpc-cni"),
+        "stacks": sorted((s["StackId"], s["StackStatus"], str(s.get("LastUpdatedTime"))) for s in stacks),
+        "templates": {s["StackName"]: cloudformation.get_template(StackName=s["StackId"])["TemplateBody"]
+                      for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"},
+        "instances": sorted((i["InstanceId"], i["State"]["Name"]) for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]),
+        "roles": sorted(r["Arn"] for r in lab.aws_client("iam").list_roles()["Roles"]),
+        "access_entries": access_entries(lab),
+        "nodes": sorted(n.metadata.name for n in core.list_node().items),
+    }
+
+
+def access_entries(lab):
+    eks = lab.aws_client("eks")
+    if eks.describe_cluster(name="lab")["cluster"]["accessConfig"]["authenticationMode"] == "CONFIG_MAP":
+        return []
+    return sorted(eks.list_access_entries(clusterName="lab")["accessEntries"])
+
+
+@pytest.fixture
+def ipam_off(lab):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(lab.kube_api_client())
+    before = core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data["enable-windows-ipam"]
+    core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "false"}})
+    yield core
+    core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": before}})
+
+
+def refused(lab, extra_vars, *fragments):
+    before = snapshot(lab)
+    result = AnsibleRunner(lab.env).playbook("eksnodes.windows.launch", extra_vars={**BASE_VARS, **extra_vars}, callback="default")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    for fragment in fragments:
+        assert fragment in output, f"{fragment!r} not in:\n{output[-3000:]}"
+    assert snapshot(lab) == before, "a refused launch changed the lab"
+    return output
+
+
+def linux_image(lab):
+    return lab.facts["linux_ami_id"]
+
+
+CASES = {
+    "nodes_min above nodes_max": ({"nodes_min": 3, "nodes_max": 2}, ["nodes_min (3) is above nodes_max (2)"]),
+    "nodes above nodes_max": ({"nodes": 4, "nodes_max": 3}, ["nodes (4) must be below nodes_max (3)"]),
+    "negative nodes": ({"nodes": -1, "nodes_min": 0}, ["nodes (-1) must be 0 or more"]),
+    "nodes as a word": ({"nodes": "two"}, ["nodes", "two"]),
+    "nodes as a fraction": ({"nodes": "2.5"}, ["nodes", "2.5"]),
+    "small volume": ({"node_volume_size": 20}, ["node_volume_size (20) is below 50 GiB"]),
+    "family typo": ({"node_ami_family": "WindowsServer2022CoreContainr"}, ["node_ami_family", "WindowsServer2022CoreContainr"]),
+    "family EKS never published": ({"node_ami_family": "WindowsServer2016FullContainer"}, ["node_ami_family", "WindowsServer2016FullContainer"]),
+    "node group name that makes no stack name": ({"nodegroup_name": "Win_NG"}, ["nodegroup_name Win_NG"]),
+    "bootstrap arguments set the cluster": ({"bootstrap_arguments": "-EKSClusterName other"},
+                                            ["bootstrap_arguments must not set -EKSClusterName"]),
+    "AMI that does not exist": ({"nodegroup_ami_id": "ami-0000000000000dead"}, ["nodegroup_ami_id", "ami-0000000000000dead does not exist"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_before_any_change(lab, ipam_off, case):  # pylint: disable=unused-argument
+    extra_vars, fragments = CASES[case]
+    output = refused(lab, {"nodegroup_name": "refused", **extra_vars}, *fragments)
+    assert "windows_release" not in output, "the message names a variable the user never set"
+
+
+def test_a_linux_image_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+    image = linux_image(lab)
+    refused(lab, {"nodegroup_name": "refused", "nodegroup_ami_id": image}, "nodegroup_ami_id", f"{image}", "is not a Windows image")
+
+
+def test_a_malformed_aws_auth_is_found_before_any_change(lab, ipam_off):
+    core = ipam_off
+    saved = core.read_namespaced_config_map("aws-auth", "kube-system").data
+    core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": {"mapRoles": "- rolearn: [unclosed\n"}})
+    try:
+        refused(lab, {"nodegroup_name": "refused"}, "aws-auth")
+    finally:
+        core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": saved})
+
+
+def test_a_stack_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+    cloudformation = lab.aws_client("cloudformation")
+    template = yaml.safe_dump({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}}})
+    cloudformation.create_stack(StackName="lab-nodegroup-foreign", TemplateBody=template, Tags=[{"Key": "team", "Value": "data"}])
+    try:
+        refused(lab, {"nodegroup_name": "foreign"}, "lab-nodegroup-foreign", "is not node group foreign")
+        assert cloudformation.describe_stack_resources(StackName="lab-nodegroup-foreign")["StackResources"][0]["ResourceType"] == "AWS::SNS::Topic"
+    finally:
+        cloudformation.delete_stack(StackName="lab-nodegroup-foreign")
+
+
+def test_check_diff_on_a_new_node_group_shows_the_whole_plan(lab, ipam_off):  # pylint: disable=unused-argument
+    # Check mode creates and deletes a change set: a deleted stack's record may stay, as on AWS.
+    before = snapshot(lab, deleted_stacks=False)
+    result = AnsibleRunner(lab.env).playbook("eksnodes.windows.launch", extra_vars={**BASE_VARS, "nodegroup_name": "planned"},
+                                             check=True, diff=True, callback="default")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "+NodeGroupName: planned" in result.stdout, "the stack to create is not shown"
+    assert "lab-nodegroup-planned-NodeInstanceRole-PLANNED" in result.stdout, "the aws-auth entry to add is not shown"
+    assert "enable-windows-ipam" in result.stdout, "the IPAM change is not shown"
+    assert snapshot(lab, deleted_stacks=False) == before, "check mode changed the lab"
