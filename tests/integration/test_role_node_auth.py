@@ -141,3 +141,53 @@ def test_api_cluster_without_aws_auth(lab_factory):
     entry = api_lab.aws_client("eks").describe_access_entry(clusterName=api_lab.cluster_name, principalArn=windows)["accessEntry"]
     assert entry["type"] == "EC2_WINDOWS"
     assert AwsAuth(api_lab).read() is None
+
+
+def _state(handle):
+    current = handle.read()
+    return current.metadata.resource_version, dict(current.data or {})
+
+
+def test_a_windows_role_that_is_a_linux_node_role_fails_before_any_change(lab, ansible, aws_auth):
+    account = lab.facts["account_id"]
+    self_managed_linux = f"arn:aws:iam::{account}:role/linux-self-managed-{uuid.uuid4().hex[:8]}"
+    given_linux = f"arn:aws:iam::{account}:role/win-{uuid.uuid4().hex[:8]}"
+    linux_entry = f"- rolearn: {self_managed_linux}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n"
+    aws_auth.put({"mapRoles": aws_auth.data()["mapRoles"] + linux_entry})
+    before = _state(aws_auth)
+    config_map = cluster_facts(lab, "CONFIG_MAP")
+    result = ansible.playbook(play(
+        # mapped in aws-auth as a Linux node (a self-managed Linux node group), the role given with a path
+        case("mapped as linux", {"node_auth_cluster": config_map,
+                                 "node_auth_windows_role_arn": self_managed_linux.replace(":role/", ":role/eks/")}),
+        case("given as linux", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": given_linux,
+                                "node_auth_linux_role_arns": [given_linux]}),
+        case("no role yet", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": None}),
+    ))
+    mapped = failure(result, "mapped as linux")["msg"]
+    assert mapped.startswith(f"node_auth_windows_role_arn: {self_managed_linux.replace(':role/', ':role/eks/')} (in the launch playbook, "
+                             "the NodeInstanceRole of the nodegroup_name node group's stack) is also a Linux node role "
+                             "(aws-auth linux node mapping).")
+    assert "Nothing was changed" in mapped and "new nodegroup_name" in mapped and "os: windows" in mapped
+    assert "is also a Linux node role (node_auth_linux_role_arns)" in failure(result, "given as linux")["msg"]
+    assert "node_auth_windows_role_arn" in failure(result, "no role yet")["msg"]
+    assert _state(aws_auth) == before
+
+
+def test_extra_groups_of_the_windows_role_need_node_auth_allow_extra_groups(lab, ansible, aws_auth):
+    windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
+    admin_entry = f"- rolearn: {windows}\n  username: admin\n  groups:\n  - system:masters\n"
+    aws_auth.put({"mapRoles": aws_auth.data()["mapRoles"] + admin_entry})
+    before = _state(aws_auth)
+    role_vars = {"node_auth_cluster": cluster_facts(lab, "CONFIG_MAP"), "node_auth_windows_role_arn": windows}
+    refused = ansible.playbook(play(case("refused", role_vars)))
+    message = failure(refused, "refused")["msg"]
+    assert message.startswith(f"node_roles[0].arn: {windows} is mapped in kube-system/aws-auth with the groups system:masters")
+    assert "node_auth_allow_extra_groups" in message
+    assert _state(aws_auth) == before
+
+    allowed = ansible.playbook(play(case("allowed", dict(role_vars, node_auth_allow_extra_groups=True))))
+    assert outcome(allowed, "allowed")["changed"] is True
+    write = allowed.result(f"{ROLE} : Map the Windows node role in aws-auth, keeping the Linux node roles mapped")
+    assert any("kept because allow_extra_groups is true" in w for w in write["warnings"])
+    assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == ["system:masters"] + WINDOWS_GROUPS
