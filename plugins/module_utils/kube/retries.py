@@ -13,10 +13,13 @@ CoreV1Api, AppsV1Api, VersionApi... is covered without a try/except at each call
    (API servers answer those during control-plane updates and scaling, and under priority and fairness);
 3. a transient failure is retried only if sending the request again cannot do harm (safe_to_repeat):
    reads, JSON merge and apply patches (idempotent by definition), deletes (a repeat finds 404 at worst),
-   and writes that carry a resourceVersion (a repeat of one that was applied is refused with 409
-   Conflict, which the caller handles by reading again, as for any concurrent writer); a 429 is retried
-   whatever the request, since the server refused it before doing anything. A create (POST) is not
-   retried on 5xx: a repeat of one that was applied would answer 409 AlreadyExists;
+   and writes that carry a resourceVersion (the server refuses a stale one with 409 Conflict); a 429 is
+   retried whatever the request, since the server refused it before doing anything. A create (POST) is
+   not retried on 5xx: a repeat of one that was applied would answer 409 AlreadyExists;
+   a replace (PUT) that carries a resourceVersion reads the object again before it is repeated
+   (after_failed_replace): unchanged, the PUT is sent again; changed into what was sent, the write was
+   applied before the error and the object read is its answer; changed otherwise, the caller gets 409
+   Conflict and reads, merges and writes again as for any concurrent writer (aws_auth's loop does);
 4. it waits as long as the server's Retry-After asks, else a full-jitter exponential delay;
 5. at most MAX_ATTEMPTS attempts and MAX_SECONDS in all, then the last error is raised as it came.
 
@@ -30,10 +33,12 @@ with a MaxRetryError.
 """
 
 import email.utils
+import json
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
+from urllib.parse import urlsplit
 
 try:
     from kubernetes.client.rest import ApiException
@@ -112,11 +117,11 @@ def _root_cause(error: BaseException) -> BaseException:
 
 
 def is_transient(error: BaseException) -> bool:
-    if isinstance(error, ApiException) and not isinstance(error, KubeConnectionError):
+    if isinstance(error, KubeConnectionError):
+        error = error.__cause__ or error
+    elif isinstance(error, ApiException):
         return getattr(error, "status", None) in RETRY_STATUSES
     cause = _root_cause(error)
-    if isinstance(error, KubeConnectionError):
-        cause = error.__cause__ or cause
     return isinstance(cause, (ProtocolError, ConnectionResetError, ConnectionAbortedError)) and not isinstance(cause, SSLError)
 
 
@@ -182,6 +187,54 @@ class KubeRetry:
 
 DEFAULT_POLICY = KubeRetry()
 
+# after_failed_replace() outcomes
+RESEND, APPLIED, CONFLICT = "resend", "applied", "conflict"
+NOT_CONTENT = ("apiVersion", "kind", "metadata", "status")
+
+
+def after_failed_replace(sent: Mapping[str, Any], current: Optional[Mapping[str, Any]]) -> str:
+    """What to do after a replace carrying sent's resourceVersion failed transiently, given the object read back."""
+    if current is None:
+        return CONFLICT  # deleted meanwhile: the caller decides
+    sent_meta, current_meta = sent.get("metadata") or {}, current.get("metadata") or {}
+    if current_meta.get("resourceVersion") == sent_meta.get("resourceVersion"):
+        return RESEND
+    same_content = all(sent.get(key) == current.get(key) for key in set(sent) | set(current) if key not in NOT_CONTENT)
+    same_meta = all((sent_meta.get(key) or {}) == (current_meta.get(key) or {}) for key in ("labels", "annotations"))
+    return APPLIED if same_content and same_meta else CONFLICT
+
+
+def conflict_after(error: BaseException, path: str) -> ApiException:
+    """The 409 Conflict a caller handles by reading again, for a write that may or may not have been applied."""
+    conflict = ApiException(status=409, reason="Conflict")
+    message = (f"Operation cannot be fulfilled on {path}: the object was changed by another writer while this write failed "
+               f"with {getattr(error, 'status', None) or error}; read it again")
+    conflict.body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                                "message": message}).encode()
+    conflict.headers = {}
+    return conflict
+
+
+def _guarded_replace(request: KubeRequest, send: Callable[[], T], read_back: Callable[[], Tuple[Optional[Dict[str, Any]], Any]]) -> Callable[[], T]:
+    """send() for a PUT carrying a resourceVersion: after a transient failure, each retry first reads the object back."""
+    failed: List[BaseException] = []
+
+    def attempt() -> T:
+        if failed:
+            current, response = read_back()
+            outcome = after_failed_replace(request.body, current)
+            if outcome == APPLIED:
+                return response
+            if outcome == CONFLICT:
+                raise conflict_after(failed[-1], urlsplit(request.url).path)
+        try:
+            return send()
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            if should_retry(request, error):
+                failed.append(error)
+            raise
+    return attempt
+
 
 def install(api_client, policy: Optional[KubeRetry] = None, source: str = "", fix: str = ""):
     """Make every request of a kubernetes.client.ApiClient go through the policy; returns the client.
@@ -196,18 +249,35 @@ def install(api_client, policy: Optional[KubeRetry] = None, source: str = "", fi
     host = api_client.configuration.host
     chosen = policy or DEFAULT_POLICY
 
+    def sent(method, url, **kwargs):
+        try:
+            return send(method, url, **kwargs)
+        except (HTTPError, ConnectionError) as error:
+            raise KubeConnectionError(host, str(_root_cause(error)), source, fix) from error
+
     def request(method, url, query_params=None, headers=None, body=None, post_params=None, _preload_content=True, _request_timeout=None):
-        content_type = (headers or {}).get("Content-Type") or "application/json"
+        described = KubeRequest(method.upper(), url, body, (headers or {}).get("Content-Type") or "application/json")
 
         def once():
-            try:
-                # rest.request() edits the headers it is given (Content-Type), so each attempt gets a copy.
-                return send(method, url, query_params=query_params, headers=dict(headers or {}), body=body, post_params=post_params,
-                            _preload_content=_preload_content, _request_timeout=_request_timeout)
-            except (HTTPError, ConnectionError) as error:
-                raise KubeConnectionError(host, str(_root_cause(error)), source, fix) from error
+            # rest.request() edits the headers it is given (Content-Type), so each attempt gets a copy.
+            return sent(method, url, query_params=query_params, headers=dict(headers or {}), body=body, post_params=post_params,
+                        _preload_content=_preload_content, _request_timeout=_request_timeout)
 
-        return chosen.call(KubeRequest(method.upper(), url, body, content_type), once)
+        def read_back():
+            """The object the PUT was for (None when gone), and the response to answer the PUT with."""
+            read = KubeRequest("GET", url)
+            try:
+                response = chosen.call(read, lambda: sent("GET", url, headers=dict(headers or {}), _preload_content=True,
+                                                          _request_timeout=_request_timeout))
+            except ApiException as error:
+                if getattr(error, "status", None) == 404:
+                    return None, None
+                raise
+            return json.loads(response.data or b"{}"), response
+
+        if described.method == "PUT" and carries_resource_version(body):
+            return chosen.call(described, _guarded_replace(described, once, read_back))
+        return chosen.call(described, once)
 
     rest.request = request
     rest.eksnodes_retry = chosen

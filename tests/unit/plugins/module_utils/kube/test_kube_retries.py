@@ -81,11 +81,31 @@ def test_other_errors_are_not_retried(code):
     assert len(pool.requests) == 1 and policy.slept == []
 
 
-def test_a_replace_that_carries_a_resource_version_is_retried_with_the_same_version():
-    api, pool, _policy = core((500, status(500)))
-    api.replace_namespaced_config_map("a", "ns", CONFIG_MAP)
-    assert [method for method, _url, _body in pool.requests] == ["PUT", "PUT"]
-    assert all(json.loads(body)["metadata"]["resourceVersion"] == "7" for _method, _url, body in pool.requests)
+def written(version, data):
+    return dict(CONFIG_MAP, metadata=dict(CONFIG_MAP["metadata"], resourceVersion=version), data=data)
+
+
+def test_a_replace_that_failed_reads_back_and_is_sent_again_when_the_object_is_unchanged():
+    api, pool, _policy = core((500, status(500)), (200, CONFIG_MAP))
+    api.replace_namespaced_config_map("a", "ns", written("7", {"k": "new"}))
+    assert [method for method, _url, _body in pool.requests] == ["PUT", "GET", "PUT"]
+    assert all(json.loads(body)["metadata"]["resourceVersion"] == "7" for method, _url, body in pool.requests if method == "PUT")
+
+
+def test_a_replace_applied_before_its_error_is_not_sent_again_and_answers_with_the_object():
+    api, pool, _policy = core((504, status(504)), (200, written("8", {"k": "new"})))
+    result = api.replace_namespaced_config_map("a", "ns", written("7", {"k": "new"}))
+    assert [method for method, _url, _body in pool.requests] == ["PUT", "GET"]
+    assert result.metadata.resource_version == "8" and result.data == {"k": "new"}
+
+
+@pytest.mark.parametrize("read_back", [(200, written("8", {"k": "someone else's"})), (404, status(404))])
+def test_a_replace_overtaken_by_another_writer_is_a_conflict_for_the_caller_to_read_again(read_back):
+    api, pool, _policy = core((503, status(503)), read_back)
+    with pytest.raises(ApiException) as raised:
+        api.replace_namespaced_config_map("a", "ns", written("7", {"k": "new"}))
+    assert raised.value.status == 409 and "changed by another writer while this write failed with 503" in api_error_message(raised.value)
+    assert [method for method, _url, _body in pool.requests] == ["PUT", "GET"]
 
 
 def test_a_replace_without_a_resource_version_is_not_retried():
@@ -172,8 +192,11 @@ def test_backoff_grows_exponentially_up_to_its_cap():
     assert all(0.0 <= jittered.delay(4) <= 4.0 for _ in range(50))
 
 
-def test_a_connection_reset_on_a_read_is_retried():
-    reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+@pytest.mark.parametrize("reset", [
+    ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+    MaxRetryError(None, "/api/v1/nodes", ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))),
+])
+def test_a_connection_reset_on_a_read_is_retried(reset):
     api, pool, _policy = core(reset)
     api.list_node()
     assert len(pool.requests) == 2
