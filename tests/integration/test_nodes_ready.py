@@ -62,11 +62,11 @@ class Fleet:
         self.iam.add_role_to_instance_profile(InstanceProfileName=f"{name}-profile", RoleName=name)
         return arn, profile["Arn"]
 
-    def create(self, size=1, release="2022", user_data=None, subnets=None, role_path="/", instance_type="m5.large"):
+    def create(self, size=1, release="2022", user_data=None, subnets=None, role_path="/", instance_type="m5.large", image=None):
         name = f"nr-{uuid.uuid4().hex[:8]}"
         role_arn, profile_arn = self.role(f"{name}-role", role_path)
         ssm = self.lab.aws_client("ssm")
-        image = ssm.get_parameter(Name=f"/aws/service/ami-windows-latest/Windows_Server-{release}-English-Core-EKS_Optimized-"
+        image = image or ssm.get_parameter(Name=f"/aws/service/ami-windows-latest/Windows_Server-{release}-English-Core-EKS_Optimized-"
                                        f"{self.lab.info['kubernetes_version']}/image_id")["Parameter"]["Value"]
         template = self.ec2.create_launch_template(LaunchTemplateName=f"{name}-lt", LaunchTemplateData={
             "ImageId": image, "InstanceType": instance_type, "IamInstanceProfile": {"Arn": profile_arn},
@@ -357,6 +357,9 @@ def broken(lab, ansible):
         fleet.map(groups["no_public_ip"]["role_arn"])
         groups["kube_proxy"] = fleet.create()
         fleet.map(groups["kube_proxy"]["role_arn"], NODE_GROUPS)
+        base_image = lab.control.aws.add_image("Windows_Server-2022-English-Core-Base-2026.11.12", platform="windows")
+        groups["base_image"] = fleet.create(image=base_image)
+        fleet.map(groups["base_image"]["role_arn"])
         groups["stopped"] = fleet.create()
         fleet.ec2.stop_instances(InstanceIds=groups["stopped"]["instance_ids"])
         ids = {name: group["instance_ids"][0] for name, group in groups.items()}
@@ -374,10 +377,10 @@ def broken(lab, ansible):
 def test_the_diagnosis_is_the_failure(broken):
     ids, result = broken[0], broken[2]
     assert result["failed"] and result["done"] is False and result["ready_count"] == 0
-    assert result["msg"].startswith("Timed out after 1s: 0/8 Windows nodes Ready")
+    assert result["msg"].startswith("Timed out after 1s: 0/9 Windows nodes Ready")
     assert sorted(e["instance_id"] for e in result["diagnosis"]) == sorted(ids.values())
     assert all(e["unchecked"] == [] for e in result["diagnosis"])
-    assert result["msg"].count("  Fix: ") == 8
+    assert result["msg"].count("  Fix: ") == 9
 
 
 def test_instance_not_running(broken):
@@ -413,6 +416,13 @@ def test_bootstrap_names_another_cluster(broken):
     ids, result = broken[0], broken[2]
     entry = diagnosis_of(result, ids["other_cluster"])
     assert codes(entry) == ["bootstrap_other_cluster"] and "'lab-old', not 'lab'" in entry["causes"][0]["cause"]
+
+
+def test_an_image_without_the_eks_bootstrap(broken):
+    ids, groups, result = broken
+    entry = diagnosis_of(result, ids["base_image"])
+    assert codes(entry) == ["image_not_eks_optimized"]
+    assert "Windows_Server-2022-English-Core-Base-2026.11.12" in entry["causes"][0]["cause"]
 
 
 def test_no_route_out_of_the_subnet(broken):

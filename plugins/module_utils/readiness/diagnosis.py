@@ -122,6 +122,28 @@ def cluster_causes(instance: Dict[str, Any], cluster: Dict[str, Any], group_name
     return []
 
 
+def image_causes(instance: Dict[str, Any]) -> List[Dict[str, str]]:
+    """image: {image_id, exists, name, public, windows, eks_optimized}.
+
+    A private image may be a custom one built from an EKS optimized AMI: only public images are judged by name.
+    """
+    image = instance.get("image")
+    if not image:
+        return []
+    fix = ("Launch the node group from an EKS optimized Windows AMI for the cluster's Kubernetes version (leave the AMI "
+           "unset and the collection finds it), then replace the instances.")
+    if not image["exists"]:
+        return [cause("image_not_found", f"the instance's image {image['image_id']} does not exist (deregistered, private, "
+                      "or never in this region), so no instance of the group can start from it", fix)]
+    if not image["windows"]:
+        return [cause("image_not_windows", f"the instance's image {image['image_id']} ({image.get('name')}) is not a Windows image, "
+                      "so it has no Windows bootstrap script and never joins as a Windows node", fix)]
+    if image.get("public") and not image["eks_optimized"]:
+        return [cause("image_not_eks_optimized", f"the instance's image {image['image_id']} ({image.get('name')}) is not an EKS "
+                      "optimized Windows AMI, so it has no EKS bootstrap script, kubelet or kube-proxy", fix)]
+    return []
+
+
 def bootstrap_causes(instance: Dict[str, Any], cluster: Dict[str, Any]) -> List[Dict[str, str]]:
     bootstrap = instance.get("bootstrap")
     if not bootstrap:
@@ -315,7 +337,7 @@ def diagnose_instance(instance: Dict[str, Any], cluster: Dict[str, Any], auth: D
         entry["causes"] = causes
         return entry
     if node is None:
-        causes = (cluster_causes(instance, cluster, group_name) + bootstrap_causes(instance, cluster)
+        causes = (cluster_causes(instance, cluster, group_name) + image_causes(instance) + bootstrap_causes(instance, cluster)
                   + network_causes(instance) + authorization_causes(instance, cluster, auth))
         entry["causes"] = causes or [_unexplained_not_registered()]
         return entry

@@ -19,6 +19,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_rou
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_subnets
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ..ami.families import is_windows, parse_image_name
+from ..ami.lookup import describe_images
 from ..eks.clusters import describe_cluster
 from . import aws
 from .bootstrap import bootstrap_call
@@ -174,6 +176,20 @@ class Gatherer:
             return versions[0].get("LaunchTemplateData") or {} if versions else {}
         return self._cached(("lt", tuple(selector.items()), version), read)
 
+    def image(self, image_id: Optional[str]) -> Optional[Dict[str, Any]]:
+        """What the rules need of the instance's image; exists is False when EC2 no longer knows it."""
+        if not image_id:
+            return None
+
+        def read():
+            images = describe_images(self.ec2, image_ids=[image_id])
+            if not images:
+                return {"image_id": image_id, "exists": False}
+            image = images[0]
+            return {"image_id": image_id, "exists": True, "name": image.get("Name"), "public": bool(image.get("Public")),
+                    "windows": is_windows(image), "eks_optimized": parse_image_name(image.get("Name")) is not None}
+        return self._cached(("image", image_id), read)
+
     def role_of(self, profile_arn: str) -> Optional[str]:
         name = profile_arn.rsplit("/", 1)[-1]
         profile = self._cached(("profile", name), lambda: aws.get_instance_profile(self.iam, name)) or {}
@@ -291,6 +307,10 @@ def instance_facts(gatherer: Gatherer, instance_id: str, instance: Optional[Dict
     )
     if facts["windows"] is None:
         facts["windows"] = str(instance.get("Platform") or "").lower() == "windows" or "windows" in str(instance.get("PlatformDetails") or "").lower()
+    try:
+        facts["image"] = gatherer.image(instance.get("ImageId"))
+    except AnsibleAWSError as error:
+        unchecked["image"] = str(error)
     launch = {}
     try:
         launch = gatherer.launch_data(instance, group)

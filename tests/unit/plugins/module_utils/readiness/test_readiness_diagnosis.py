@@ -331,3 +331,24 @@ def test_summary_names_each_cause_once_with_its_fix():
     assert lines[2].startswith(f"i-2, i-3 (not registered): role {ROLE} (the instance's role) is not mapped")
     assert lines[3].startswith("  Fix: Map it:")
     assert lines[4].startswith("the group: Auto Scaling group ng has 3 of the 4 instances expected")
+
+
+EKS_IMAGE = {"image_id": "ami-1", "exists": True, "name": "Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12",
+             "public": True, "windows": True, "eks_optimized": True}
+
+
+@pytest.mark.parametrize("image, code", [
+    ({"image_id": "ami-1", "exists": False}, "image_not_found"),
+    ({**EKS_IMAGE, "name": "al2023-ami-2023.6", "windows": False, "eks_optimized": False}, "image_not_windows"),
+    ({**EKS_IMAGE, "name": "Windows_Server-2022-English-Core-Base-2026.11.12", "eks_optimized": False}, "image_not_eks_optimized"),
+])
+def test_an_image_that_cannot_join_is_named(image, code):
+    entry = diagnose_instance(instance(image=image), cluster(), auth())
+    assert codes(entry) == [code]
+    assert "ami-1" in entry["causes"][0]["cause"] and "EKS optimized Windows AMI" in entry["causes"][0]["fix"]
+
+
+def test_an_eks_image_or_a_private_custom_one_is_no_cause():
+    assert codes(diagnose_instance(instance(image=EKS_IMAGE), cluster(), auth())) == ["not_registered"]
+    custom = {**EKS_IMAGE, "name": "acme-windows-2022-eks", "public": False, "eks_optimized": False}
+    assert codes(diagnose_instance(instance(image=custom), cluster(), auth())) == ["not_registered"]
