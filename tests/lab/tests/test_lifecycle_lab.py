@@ -15,7 +15,7 @@ from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from .conftest import MERGE_PATCH, Kube
+from .conftest import WINDOWS_GROUPS, Kube, NodeGroups
 
 REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 
@@ -324,6 +324,84 @@ def test_k8s_drain_cordons_evicts_within_the_budget_and_ignores_daemonset_pods(f
     finally:
         _ignore_404(workloads.core.delete_namespaced_pod, agent.metadata.name, "default", grace_period_seconds=0)
         _ignore_404(workloads.apps.delete_namespaced_daemon_set, daemonset.metadata.name, "default")
+
+
+# --------------------------------------------------------------------------- drain, then terminate: what the record shows
+
+
+def deleted_without_eviction(records: list[dict]) -> list[dict]:
+    """The pod deletions of the record that no allowed eviction of the same pod preceded."""
+    evicted: set = set()
+    found = []
+    for record in records:
+        if record["kind"] == "eviction" and record["allowed"]:
+            evicted.add((record["namespace"], record["pod"]))
+        elif record["kind"] == "pod_delete" and (record["namespace"], record["pod"]) not in evicted:
+            found.append(record)
+    return found
+
+
+def test_record_tells_a_drained_node_from_one_terminated_under_its_pods(fast_lab: Any, kube: Kube, node_groups: NodeGroups,
+                                                                         ansible: AnsibleRunner):
+    previous_ipam = kube.config_map("amazon-vpc-cni").data.get("enable-windows-ipam", "false")
+    kube.set_ipam("true")
+    group = node_groups.create(size=2)
+    kube.map_role(group.role_arn, WINDOWS_GROUPS)
+    nodes = {node_groups.node_name(instance_id): instance_id for instance_id in group.instance_ids}
+    for name in nodes:
+        kube.wait_node_ready(name)
+    app = f"win-{group.name}"
+    policy = kclient.PolicyV1Api(fast_lab.kube_api_client())
+    kube.apps.create_namespaced_deployment("default", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": app}}, "template": {"metadata": {"labels": {"app": app}}, "spec": {
+            "nodeSelector": {"kubernetes.io/os": "windows"},
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": sorted(nodes)}]}]}}},
+            "containers": [{"name": "iis", "image": "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"}]}}}})
+    policy.create_namespaced_pod_disruption_budget("default", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {
+        "name": app}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": app}}}})
+    autoscaling = fast_lab.aws_client("autoscaling")
+    try:
+        def one_running_pod_per_node() -> list:
+            pods = kube.core.list_namespaced_pod("default", label_selector=f"app={app}").items
+            if len(pods) != 2 or not all(p.status.phase == "Running" for p in pods):
+                return []
+            if pods[0].spec.node_name == pods[1].spec.node_name:  # scheduled in a pass that saw one node Ready only
+                kube.core.delete_namespaced_pod(pods[0].metadata.name, "default", grace_period_seconds=0)
+                return []
+            return pods
+        pods = kube.wait("a running pod on each node", one_running_pod_per_node, timeout=20)
+        kube.wait("a budget that allows one disruption",
+                  lambda: policy.read_namespaced_pod_disruption_budget_status(app, "default").status.disruptions_allowed == 1)
+        first, second = sorted({p.spec.node_name for p in pods})
+        mark = fast_lab.control.lifecycle_mark()
+
+        drained = ansible.task("kubernetes.core.k8s_drain", {"name": first, "delete_options": {"ignore_daemonsets": True, "wait_timeout": 30}})
+        assert not drained.get("failed"), drained.get("msg")
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=nodes[first], ShouldDecrementDesiredCapacity=True)
+        kube.wait(f"node {first} gone with its instance", lambda: kube.node(first) is None, timeout=15)
+        drained_records = fast_lab.control.lifecycle(mark)
+        terminated_at = next(r["seq"] for r in drained_records if r["kind"] == "instance_terminate" and r["instance_id"] == nodes[first])
+        evictions = [r for r in drained_records if r["kind"] == "eviction" and r["node"] == first]
+        assert evictions and all(r["allowed"] and r["seq"] < terminated_at for r in evictions)
+        assert deleted_without_eviction(drained_records) == []
+
+        # The other instance goes without a drain: its pods are deleted by the pod garbage collector after their node is gone.
+        mark = fast_lab.control.lifecycle_mark()
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=nodes[second], ShouldDecrementDesiredCapacity=True)
+        kube.wait(f"node {second} gone with its instance", lambda: kube.node(second) is None, timeout=15)
+        kube.wait("its pods deleted", lambda: all(p.spec.node_name != second for p in kube.core.list_namespaced_pod(
+            "default", label_selector=f"app={app}").items))
+        records = fast_lab.control.lifecycle(mark)
+        kinds = [(r["kind"], r.get("instance_id") or r.get("node")) for r in records if r["kind"] in ("instance_terminate", "node_delete")]
+        assert kinds == [("instance_terminate", nodes[second]), ("node_delete", second)]
+        violations = deleted_without_eviction(records)
+        assert len(violations) == 2 and all((v["node"], v["via"], v["actor"]) == (second, "delete", "lab") for v in violations)
+        assert all(v["seq"] > records[0]["seq"] for v in violations)
+    finally:
+        policy.delete_namespaced_pod_disruption_budget(app, "default")
+        kube.apps.delete_namespaced_deployment(app, "default")
+        kube.set_ipam(previous_ipam)
 
 
 # --------------------------------------------------------------------------- rolling Auto Scaling group updates
