@@ -13,7 +13,9 @@ Differences from moto 5.2.5's ``CloudFormationBackend`` (this subclass is regist
 * ChangeSetType omitted means UPDATE; CREATE on an existing stack is refused instead of creating a second
   stack of the same name; a change set without changes ends FAILED with AWS's reason; a CREATE change set
   produces a complete stack (outputs included) when executed, and executing one deletes the stack's others;
-* updates are refused outside the states AWS allows them in; termination protection is enforced.
+* updates are refused outside the states AWS allows them in; termination protection is enforced;
+* an Auto Scaling group's AutoScalingRollingUpdate runs batch by batch in a background thread while the stack is
+  UPDATE_IN_PROGRESS, PauseTime scaled by ``LAB_STATE.settings.rolling_pause_scale`` (moto: no rolling at all).
 """
 
 from __future__ import annotations
