@@ -21,6 +21,10 @@ description:
     kubeconfig or another connection option, when given, is used instead.
   - Returns a kubeconfig for the cluster (RV(kubeconfig)) that the C(kubernetes.core) modules accept as
     their O(kubeconfig) option.
+  - Checks the region against botocore's endpoint data. A name of no AWS partition's shape (such as C(us-east1))
+    fails before any call. A name of a partition's shape that botocore does not list for EKS (such as
+    C(eu-nowhere-9)) fails, naming the region, when no cluster is found there or the endpoint cannot be reached; when
+    the cluster is found there (a region newer than the installed botocore), the module warns and goes on.
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:
@@ -269,12 +273,15 @@ try:
 except ImportError:
     kclient = None  # api_client() reports the missing library
 
+from ansible.module_utils.common.warnings import warn
+
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.kubeconfig import kubeconfig
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.regions import LISTED, MALFORMED, botocore_regions, classify, region_message
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import ClusterWaitError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_active
@@ -296,6 +303,24 @@ def validate(module):
     for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
         if params[option] < lowest:
             module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
+
+
+def check_region(module):
+    """Fails on a region of no partition's shape. For a region botocore does not list, returns (the refusal to use if
+    nothing is found there, the warning to give if the cluster is found there); else None."""
+    region = module.region
+    if not region:
+        return None
+    listed, patterns, version = botocore_regions("eks")
+    kind = classify(region, listed, patterns)
+    if kind == LISTED:
+        return None
+    option = "region" if module.params.get("region") else "region (here from AWS_REGION, AWS_DEFAULT_REGION or the profile)"
+    message = region_message(region, kind, option, listed, version)
+    if kind == MALFORMED:
+        module.fail_json(msg=message, exists=False, cluster={})
+    return message, (f"{option}: {region} is not listed for EKS in the endpoint data of botocore {version}, but the cluster "
+                     f"{module.params['name']} was found there; upgrade botocore and boto3 to a release that knows {region}.")
 
 
 def health_issues(cluster):
@@ -362,12 +387,21 @@ def main():
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)
+    unlisted = check_region(module)
     params = module.params
     name = params["name"]
     eks = module.client("eks")
     try:
+        if unlisted:
+            # one plain look first: an unknown region must not be waited on, nor reported as "no such cluster"
+            if describe_cluster(eks, name) is None:
+                module.fail_json(msg=f"{unlisted[0]} No cluster named {name} was found there.", exists=False, cluster={})
+            warn(unlisted[1])
         described = wait(module, eks, name) if params["wait"] else describe_cluster(eks, name)
     except AnsibleAWSError as error:
+        if unlisted:
+            first_line = (str(error).splitlines() or [""])[0]
+            module.fail_json(msg=f"{unlisted[0]} The EKS API there could not be used: {first_line}", exists=False, cluster={})
         module.fail_json_aws_error(error)
     if described is None:
         module.exit_json(changed=False, exists=False, cluster={})

@@ -113,3 +113,25 @@ def test_the_token_kubeconfig_works_with_kubernetes_core(ansible, lab):
     assert run.result("describe")["kubeconfig"]["users"][0]["user"]["token"].startswith("k8s-aws-v1.")
     names = [node["metadata"]["name"] for node in run.result("list nodes")["resources"]]
     assert lab.facts["linux_node_name"] in names
+
+
+def test_an_unknown_region_is_named_with_the_fix(lab, ansible):
+    eks = lab.aws_client("eks")
+    clusters = eks.list_clusters()["clusters"]
+    run = ansible.playbook(play(
+        {"name": "unknown", MODULE: {"name": lab.cluster_name, "region": "eu-nowhere-9"}},
+        {"name": "unknown, waited for", MODULE: {"name": lab.cluster_name, "region": "eu-nowhere-9", "wait": True, "wait_timeout": 600}},
+        {"name": "typo", MODULE: {"name": lab.cluster_name, "region": "us-east1"}},
+    ), env={"AWS_MAX_ATTEMPTS": "1"})
+    for name in ("unknown", "unknown, waited for"):
+        result = run.result(name)
+        assert result["failed"] and result["exists"] is False, result
+        assert result["msg"].startswith("region: eu-nowhere-9 is not a region botocore "), result["msg"]
+        assert "knows for EKS. Did you mean eu-north-1? Fix: set region to the cluster's region" in result["msg"]
+        assert "upgrade botocore and boto3" in result["msg"]
+    typo = run.result("typo")
+    assert typo["failed"]
+    assert typo["msg"] == ("region: 'us-east1' is not an AWS region name (regions look like us-east-1, eu-west-2, cn-north-1 or "
+                           "us-gov-west-1). Did you mean us-east-1? Fix: set region to the cluster's region, for example us-east-1.")
+    assert eks.list_clusters()["clusters"] == clusters
+    assert eks.describe_cluster(name=lab.cluster_name)["cluster"]["status"] == "ACTIVE"
