@@ -111,6 +111,20 @@ def test_one_500_on_the_aws_auth_put_is_merged_once(lab, ansible, aws_auth):
     assert [entry for entry in after if entry["rolearn"] != windows] == before
 
 
+def test_a_timeout_after_the_aws_auth_put_was_committed_is_reported_as_the_change_it_was(lab, ansible, aws_auth):
+    before = map_roles(aws_auth)
+    windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
+    lab.control.kube_fault("PUT", f"^{AWS_AUTH_PATH}$", 504, count=1, after=True)
+    result = ansible.task(AWS_AUTH, {"node_roles": [{"arn": windows, "os": "windows"}]})
+    assert lab.control.kube_faults() == [], "the 504 was not met: the test proves nothing"
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["attempts"] == 1
+    after = map_roles(aws_auth)
+    assert [entry["rolearn"] for entry in after].count(windows) == 1
+    assert [entry for entry in after if entry["rolearn"] != windows] == before
+    assert result["resource_version"] == aws_auth.read_namespaced_config_map("aws-auth", "kube-system").metadata.resource_version
+
+
 def test_an_unreachable_api_server_is_named_with_the_fix_and_nothing_is_written(lab, ansible, aws_auth):
     version = aws_auth.read_namespaced_config_map("aws-auth", "kube-system").metadata.resource_version
     host = f"https://127.0.0.1:{closed_port()}"

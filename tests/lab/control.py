@@ -61,9 +61,11 @@ class LabControl:
         return json.loads(raw) if raw else None
 
     # Kubernetes API server -------------------------------------------------------------------------
-    def kube_fault(self, method: str, path: str, status: int, count: int = 1) -> Any:
-        """Make the next ``count`` requests matching method and path (a regex) fail with ``status``."""
-        return self._request(self.kube_url, "POST", "/_lab/faults", {"method": method, "path": path, "status": status, "count": count})
+    def kube_fault(self, method: str, path: str, status: int, count: int = 1, after: bool = False) -> Any:
+        """Make the next ``count`` requests matching method and path (a regex) fail with ``status``
+        (with ``after``, once the request has taken effect)."""
+        body = {"method": method, "path": path, "status": status, "count": count, "after": after}
+        return self._request(self.kube_url, "POST", "/_lab/faults", body)
 
     def clear_kube_faults(self) -> Any:
         """Remove every Kubernetes fault, count- and share-based."""

@@ -1,6 +1,7 @@
 """Injected failures of two kinds, for requests matching a method and a path pattern:
 
-* count-based: the next N matching requests get an error Status;
+* count-based: the next N matching requests get an error Status (with ``after``, once the request has
+  taken effect, as when an API server times out after the write was committed);
 * share-based: each matching request fails with probability ``share``, with a status drawn from
   ``statuses`` (a random generator per rule, seeded with ``seed`` when given, for runs that repeat).
 
@@ -28,14 +29,17 @@ class Fault:
     remaining: int
     reason: str
     message: str
+    after: bool = False  # the request takes effect first, then its answer is this error (a timeout after the commit)
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "status": self.status, "count": self.remaining,
-                "reason": self.reason, "message": self.message}
+                "reason": self.reason, "message": self.message, "after": self.after}
 
     def error(self) -> ApiError:
         headers = {"Retry-After": "1"} if self.status == 429 else {}
-        return ApiError(self.status, self.reason, self.message, headers=headers)
+        error = ApiError(self.status, self.reason, self.message, headers=headers)
+        error.after = self.after
+        return error
 
 
 @dataclass
@@ -89,7 +93,7 @@ class FaultInjector:
     def add(self, spec: dict) -> Fault | ShareFault:
         """Register a fault from a control request body.
 
-        Count-based: method, path (regex), status, count, message, reason. Share-based (``share`` given):
+        Count-based: method, path (regex), status, count, message, reason, after (apply the request, then fail). Share-based (``share`` given):
         method, path, share (0..1), statuses (default 500, 503, 504), seed.
         """
         if not isinstance(spec, dict):
@@ -112,7 +116,8 @@ class FaultInjector:
             raise bad_request(f"invalid fault: {error}") from error
         method = spec.get("method")
         reason = spec.get("reason") or reason_for(status)
-        fault = Fault(method.upper() if method else None, pattern, status, count, reason, spec.get("message") or f"injected fault: {reason}")
+        fault = Fault(method.upper() if method else None, pattern, status, count, reason, spec.get("message") or f"injected fault: {reason}",
+                      bool(spec.get("after")))
         with self._lock:
             self._faults.append(fault)
         return fault
