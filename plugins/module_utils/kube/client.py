@@ -93,9 +93,13 @@ def eks_configuration(endpoint: str, certificate_authority_b64: str, token_sourc
 
 
 def kubeconfig_source(params: Dict[str, Any]) -> Tuple[str, str]:
-    """(the variable the kubeconfig path comes from, the path) as kubernetes.core resolves it; ("", "") when none."""
+    """(the variable the kubeconfig path comes from, the path) as kubernetes.core resolves it; ("", "") when none.
+
+    A kubeconfig given as a dictionary (in memory) has no path: ("kubeconfig", "").
+    """
     if params.get("kubeconfig") is not None:
-        return "kubeconfig", str(params["kubeconfig"])
+        value = params["kubeconfig"]
+        return "kubeconfig", value if isinstance(value, str) else ""
     for name in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
         if os.environ.get(name):
             return name, os.environ[name]
@@ -110,14 +114,28 @@ def connection_source(params: Dict[str, Any]) -> str:
         return "from K8S_AUTH_HOST"
     name, path = kubeconfig_source(params)
     context = params.get("context") or os.environ.get("K8S_AUTH_CONTEXT")
-    where = f"{name}={path}" if name else "~/.kube/config"
-    return f"from the kubeconfig {where}" + (f", context {context}" if context else "")
+    return f"from the kubeconfig {kubeconfig_name(name, path)}" + (f", context {context}" if context else "")
+
+
+def kubeconfig_name(name: str, path: str) -> str:
+    if not name:
+        return "~/.kube/config"
+    return f"{name}={path}" if path else f"given in {name}"
+
+
+def explicit_fix(params: Dict[str, Any]) -> str:
+    """What to do when the API server named by the kubernetes.core options cannot be reached."""
+    if params.get("host") or os.environ.get("K8S_AUTH_HOST"):
+        name = "host" if params.get("host") else "K8S_AUTH_HOST"
+        return f"set {name} to the cluster's endpoint, reachable from this machine (aws eks describe-cluster --name <cluster> --query cluster.endpoint)."
+    return (f"check the server of the cluster in the kubeconfig {kubeconfig_name(*kubeconfig_source(params))}: it must be the API server's "
+            f"address and reachable from this machine (aws eks update-kubeconfig --name <cluster> writes the cluster's endpoint).")
 
 
 def missing_kubeconfig(params: Dict[str, Any]) -> Optional[KubeClientError]:
     """The error for a kubeconfig path that does not exist, or None."""
     name, value = kubeconfig_source(params)
-    if not name or params.get("host") or os.environ.get("K8S_AUTH_HOST"):
+    if not value or params.get("host") or os.environ.get("K8S_AUTH_HOST"):
         return None
     paths = value.split(os.pathsep) if name == "KUBECONFIG" else [value]
     missing = [path for path in paths if path and not os.path.exists(os.path.expanduser(path))]
@@ -168,14 +186,7 @@ def api_client(params: Dict[str, Any], cluster: Optional[Dict[str, Any]] = None,
     client = kubernetes.client.ApiClient(configuration)
     for header, value in headers.items():
         _set_header(client, header, value)
-    source = connection_source(params)
-    if "kubeconfig" in source:
-        fix = (f"check the server of the cluster in the kubeconfig ({source[len('from the kubeconfig '):]}): it must be the API server's "
-               f"address and reachable from this machine (aws eks update-kubeconfig --name <cluster> writes the cluster's endpoint).")
-    else:
-        fix = (f"set {source[len('from '):].replace('the ', '').replace(' option', '')} to the cluster's endpoint, reachable from this "
-               f"machine (aws eks describe-cluster --name <cluster> --query cluster.endpoint).")
-    return install(client, source=source, fix=fix)
+    return install(client, source=connection_source(params), fix=explicit_fix(params))
 
 
 def api_error_message(error: Exception) -> str:

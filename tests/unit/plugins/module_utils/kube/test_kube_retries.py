@@ -271,3 +271,19 @@ def test_clients_built_from_a_kubeconfig_retry(monkeypatch, tmp_path):
     monkeypatch.setattr(client.rest_client.eksnodes_retry, "sleep", lambda seconds: None)
     kubernetes.client.CoreV1Api(client).list_node()
     assert len(pool.requests) == 2, "building the client asked the server nothing, and the list was retried"
+
+
+def test_an_in_memory_kubeconfig_is_not_mistaken_for_a_missing_file_and_an_unreachable_server_names_it(monkeypatch):
+    for name in ("K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    client = api_client({"kubeconfig": {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": HOST, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+    }, "context": "c"})
+    client.rest_client.pool_manager = Pool(MaxRetryError(None, "/api/v1/nodes", NewConnectionError(None, "Connection refused")))
+    with pytest.raises(KubeConnectionError) as raised:
+        kubernetes.client.CoreV1Api(client).list_node()
+    assert str(raised.value).startswith(f"cannot reach the Kubernetes API server at {HOST} (from the kubeconfig given in kubeconfig, context c): ")
+    assert "Fix: check the server of the cluster in the kubeconfig given in kubeconfig" in str(raised.value)
