@@ -9,8 +9,6 @@ import uuid
 
 import pytest
 
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE
-
 MODULE = "eksnodes.windows.nodegroup_stack"
 INFO = "eksnodes.windows.nodegroup_stack_info"
 MARKER = {"eksnodes.windows/cluster-name", "eksnodes.windows/nodegroup-name"}
@@ -47,18 +45,18 @@ def stack_args(lab, nodegroup, **extra):
     return args
 
 
-def legacy_parameters(args):
-    """The parameters today's nodegroup_stack passes for args (the collection's template, before the marker tags)."""
-    values = {
-        "ClusterName": args["cluster_name"], "NodeGroupName": args["nodegroup_name"],
-        "ClusterControlPlaneSecurityGroup": args["control_plane_security_group"], "VpcId": args["vpc_id"],
-        "NodeSecurityGroups": ",".join(args["security_groups"]), "Subnets": ",".join(args["subnets"]),
-        "ApiServerEndpoint": args["api_server_endpoint"], "CertificateAuthorityData": args["certificate_authority_data"],
-        "ServiceCidr": args["service_cidr"], "DnsClusterIp": "10.100.0.10",
-        "NodeAutoScalingGroupMinSize": "0", "NodeAutoScalingGroupDesiredCapacity": "0", "NodeAutoScalingGroupMaxSize": "1",
-        "NodeImageIdSSMParam": "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id",
-    }
-    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+def make_legacy_stack(lab, ansible, args, tags):
+    """The stack today's nodegroup_stack makes for args: created by the module, then its marker tags taken off."""
+    created = ansible.task(MODULE, dict(args, tags=tags))
+    assert created.get("changed") and not created.get("failed"), created
+    client = lab.aws_client("cloudformation")
+    stack = client.describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+    client.update_stack(StackName=args["stack_name"], UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                        Parameters=[{"ParameterKey": item["ParameterKey"], "UsePreviousValue": True} for item in stack["Parameters"]],
+                        Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
+    stack = client.describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+    assert {item["Key"] for item in stack["Tags"]} == set(tags)
+    return stack
 
 
 @pytest.fixture
@@ -153,10 +151,7 @@ def test_a_stack_made_before_the_marker_is_recognised_updated_with_the_marker_an
     args = stack_args(lab, nodegroup)
     cleanup.append(args["stack_name"])
     client = lab.aws_client("cloudformation")
-    client.create_stack(StackName=args["stack_name"], TemplateBody=TEMPLATE, Parameters=legacy_parameters(args),
-                        Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "team", "Value": "platform"}])
-    resources_before = {item["LogicalResourceId"]: item.get("PhysicalResourceId")
-                        for item in client.describe_stack_resources(StackName=args["stack_name"])["StackResources"]}
+    outputs_before = make_legacy_stack(lab, ansible, args, {"team": "platform"})["Outputs"]
 
     info = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "lab", "nodegroup_name": nodegroup})
     wrong_cluster = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "prod", "nodegroup_name": nodegroup})
@@ -169,9 +164,8 @@ def test_a_stack_made_before_the_marker_is_recognised_updated_with_the_marker_an
     stack = client.describe_stacks(StackName=args["stack_name"])["Stacks"][0]
     tags = {item["Key"]: item["Value"] for item in stack["Tags"]}
     assert tags == {"team": "platform", "eksnodes.windows/cluster-name": "lab", "eksnodes.windows/nodegroup-name": nodegroup}
-    resources_after = {item["LogicalResourceId"]: item.get("PhysicalResourceId")
-                       for item in client.describe_stack_resources(StackName=args["stack_name"])["StackResources"]}
-    assert resources_after == resources_before, "the update replaced resources"
+    assert updated["parameter_changes"] == {}, updated["parameter_changes"]
+    assert stack["Outputs"] == outputs_before, "the update replaced the node role, group, security group or launch template"
     assert again.get("changed") is False and not again.get("failed"), again
 
     removed = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent", "cluster_name": "lab", "nodegroup_name": nodegroup})
@@ -183,8 +177,7 @@ def test_a_legacy_stack_is_removed_by_name_alone(lab, ansible, cleanup):
     nodegroup = unique("legacy")
     args = stack_args(lab, nodegroup)
     cleanup.append(args["stack_name"])
-    client = lab.aws_client("cloudformation")
-    client.create_stack(StackName=args["stack_name"], TemplateBody=TEMPLATE, Parameters=legacy_parameters(args), Capabilities=["CAPABILITY_IAM"])
+    make_legacy_stack(lab, ansible, args, {"team": "platform"})
 
     removed = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent"})
 
