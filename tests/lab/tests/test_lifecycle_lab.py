@@ -239,8 +239,11 @@ def test_replacements_go_only_to_schedulable_nodes(fast_lab: Any, workloads: Wor
     # A NoExecute taint the pods do not tolerate drives them off the node; with nowhere left, they stay Pending and say why.
     mark = fast_lab.control.lifecycle_mark()
     workloads.core.patch_node(node_a, {"spec": {"taints": [{"key": "retire", "effect": "NoExecute"}]}})
-    pending = workloads.kube.wait("pending replacements", lambda: [p for p in workloads.pods(app) if p.status.phase == "Pending"
-                                                                    and not p.spec.node_name] if len(workloads.pods(app)) == 3 else [])
+
+    def unscheduled() -> list:
+        pods = workloads.pods(app)
+        return [p for p in pods if p.status.phase == "Pending" and not p.spec.node_name] if len(pods) == 3 else []
+    pending = workloads.kube.wait("pending replacements", unscheduled)
     message = next(c.message for c in pending[0].status.conditions if c.type == "PodScheduled")
     assert "1 node(s) were unschedulable" in message
     deletions = fast_lab.control.pod_deletions(mark)
@@ -282,22 +285,21 @@ def test_kubectl_drain_evicts_through_the_eviction_api(fast_lab: Any, workloads:
     assert {p.spec.node_name for p in workloads.ready_pods(app, 2)} == {node_b}
 
 
-
 def test_k8s_drain_cordons_evicts_within_the_budget_and_ignores_daemonset_pods(fast_lab: Any, workloads: Workloads, ansible: AnsibleRunner):
     node_a, node_b = workloads.node("a"), workloads.node("b")
     app = workloads.deployment(f"drain-{workloads.pool}", replicas=2)
     pods = workloads.ready_pods(app, 2)
     pdb = workloads.pdb(f"{app}-pdb", selector={"matchLabels": {"app": app}}, minAvailable=1)
     workloads.budget(pdb, observed_generation=1, disruptions_allowed=1)
-    daemonset = workloads.apps.create_namespaced_daemon_set("default", {"apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": f"agent-{workloads.pool}"}, "spec": {"selector": {"matchLabels": {"agent": workloads.pool}},
-                                                                 "template": {"metadata": {"labels": {"agent": workloads.pool}}, "spec": {
-                                                                     "containers": [{"name": "agent", "image": "registry.k8s.io/pause:3.9"}]}}}})
-    agent = workloads.core.create_namespaced_pod("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": f"agent-{workloads.pool}-a", "labels": {"agent": workloads.pool},
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": daemonset.metadata.name, "uid": daemonset.metadata.uid,
-                             "controller": True}]},
-        "spec": {"nodeName": node_a, "containers": [{"name": "agent", "image": "registry.k8s.io/pause:3.9"}]}})
+    labels = {"agent": workloads.pool}
+    container = {"name": "agent", "image": "registry.k8s.io/pause:3.9"}
+    daemonset = workloads.apps.create_namespaced_daemon_set("default", {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": f"agent-{workloads.pool}"},
+        "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}})
+    owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": daemonset.metadata.name, "uid": daemonset.metadata.uid, "controller": True}
+    agent = workloads.core.create_namespaced_pod("default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"agent-{workloads.pool}-a", "labels": labels, "ownerReferences": [owner]},
+        "spec": {"nodeName": node_a, "containers": [container]}})
     try:
         mark = fast_lab.control.lifecycle_mark()
         drained = ansible.task("kubernetes.core.k8s_drain", {"name": node_a, "state": "drain", "delete_options": {
@@ -341,8 +343,7 @@ def deleted_without_eviction(records: list[dict]) -> list[dict]:
     return found
 
 
-def test_record_tells_a_drained_node_from_one_terminated_under_its_pods(fast_lab: Any, kube: Kube, node_groups: NodeGroups,
-                                                                         ansible: AnsibleRunner):
+def test_record_tells_a_drained_node_from_one_terminated_under_its_pods(fast_lab: Any, kube: Kube, node_groups: NodeGroups, ansible: AnsibleRunner):
     previous_ipam = kube.config_map("amazon-vpc-cni").data.get("enable-windows-ipam", "false")
     kube.set_ipam("true")
     group = node_groups.create(size=2)
