@@ -191,3 +191,17 @@ def test_extra_groups_of_the_windows_role_need_node_auth_allow_extra_groups(lab,
     write = allowed.result(f"{ROLE} : Map the Windows node role in aws-auth, keeping the Linux node roles mapped")
     assert any("kept because allow_extra_groups is true" in w for w in write["warnings"])
     assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == ["system:masters"] + WINDOWS_GROUPS
+
+
+def test_check_mode_before_the_node_group_exists_reports_the_pending_authorization(lab, ansible, aws_auth):
+    before = _state(aws_auth)
+    facts = {"prerequisites_cluster": cluster_facts(lab, "CONFIG_MAP"), "nodegroup_facts": {"node_instance_role_arn": None}}
+    result = ansible.playbook(play(case("check", {}), play_vars=facts), check=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    pending = outcome(result, "check")
+    assert pending["changed"] is True and pending["windows_role_arn"] == "" and pending["mechanism"] == "aws_auth"
+    assert pending["pending"].startswith("Check mode: the Windows node role does not exist yet (unset)")
+    assert _state(aws_auth) == before
+    # outside check mode the same input is an error that names the variable
+    failed = ansible.playbook(play(case("real", {}), play_vars=facts))
+    assert "node_auth_windows_role_arn" in failure(failed, "real")["msg"]
