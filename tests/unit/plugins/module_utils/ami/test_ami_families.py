@@ -137,3 +137,56 @@ def test_image_facts():
     facts = f.image_facts({"ImageId": "ami-1", "Name": "n", "ImageOwnerAlias": "amazon", "PlatformDetails": "Windows", "RootDeviceName": "/dev/sda1"})
     assert facts["image_id"] == "ami-1" and facts["owner_alias"] == "amazon" and facts["platform"] == "Windows"
     assert f.image_facts(None)["image_id"] is None
+
+
+EKS_NAME = "Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12"
+
+
+def eks_image(name=EKS_NAME, image_id="ami-1", created="2026-11-12T08:00:00.000Z", platform="windows", state="available"):
+    return {"ImageId": image_id, "Name": name, "CreationDate": created, "Platform": platform,
+            "PlatformDetails": "Windows" if platform == "windows" else "Linux/UNIX", "State": state}
+
+
+def test_image_names_are_parsed_only_when_they_are_eks_optimized_windows_amis():
+    assert f.parse_image_name(EKS_NAME) == ("2022", "core", "1.31")
+    assert f.parse_image_name("Windows_Server-2019-English-Full-EKS_Optimized-1.29-2026.10.14") == ("2019", "full", "1.29")
+    assert f.parse_image_name("Windows_Server-2022-English-Core-Base-2026.11.12") is None
+    assert f.parse_image_name(None) is None
+
+
+@pytest.mark.parametrize("found, custom, words", [
+    (None, False, ["does not exist"]),
+    (eks_image(state="deregistered"), False, ["deregistered, not available"]),
+    (eks_image(name="al2023-ami-2023.6", platform=None), False, ["not a Windows image"]),
+    (eks_image(name="Windows_Server-2022-English-Core-Base-2026.11.12"), False, ["not an EKS optimized Windows AMI"]),
+    (eks_image(name="Windows_Server-2022-English-Core-EKS_Optimized-1.30-2026.11.12"), False, ["built for Kubernetes 1.30", "runs 1.31"]),
+    (eks_image(name="al2023-ami-2023.6", platform=None), True, ["not a Windows image"]),
+])
+def test_an_image_given_by_id_is_refused_with_the_reason(found, custom, words):
+    problems = f.image_problems(found, "ami-1", "1.31", custom)
+    assert len(problems) == 1
+    for word in words:
+        assert word in problems[0]
+
+
+def test_an_eks_image_of_the_cluster_version_or_a_custom_windows_image_is_accepted():
+    assert f.image_problems(eks_image(), "ami-1", "1.31") == []
+    assert f.image_problems(eks_image(name="acme-windows-2022"), "ami-1", "1.31", custom=True) == []
+
+
+def test_the_current_image_is_kept_when_of_the_asked_family_and_a_newer_one_is_reported():
+    newer = eks_image(name="Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.09", image_id="ami-2", created="2026-12-09T08:00:00.000Z")
+    assert f.compare_current(eks_image(), newer, "2022", "core", "1.31") == {"keep": True, "newer_available": True}
+    assert f.compare_current(eks_image(), eks_image(), "2022", "core", "1.31") == {"keep": True, "newer_available": False}
+
+
+def test_a_control_plane_upgrade_is_reported_as_an_update_and_not_applied():
+    newest_132 = eks_image(name="Windows_Server-2022-English-Core-EKS_Optimized-1.32-2026.11.12", image_id="ami-3")
+    assert f.compare_current(eks_image(), newest_132, "2022", "core", "1.32") == {"keep": True, "newer_available": True}
+
+
+def test_another_family_asked_for_is_not_kept():
+    newest_full = eks_image(name="Windows_Server-2022-English-Full-EKS_Optimized-1.31-2026.11.12", image_id="ami-4")
+    assert f.compare_current(eks_image(), newest_full, "2022", "full", "1.31")["keep"] is False
+    custom = eks_image(name="acme-windows-2022")
+    assert f.compare_current(custom, eks_image(), "2022", "core", "1.31")["keep"] is False
