@@ -426,18 +426,24 @@ Resources:
       DesiredCapacity: 3
       VPCZoneIdentifier: !Ref Subnets
     UpdatePolicy:
-      AutoScalingRollingUpdate: {MaxBatchSize: 1, MinInstancesInService: 2, PauseTime: PT5M}
+      AutoScalingRollingUpdate: {MaxBatchSize: 1, MinInstancesInService: MIN_IN_SERVICE, PauseTime: PT5M}
 Outputs:
   Group: {Value: !Ref Group}
 """
 
 
-def test_rolling_update_replaces_instances_in_batches_while_the_stack_is_in_progress(fast_lab: Any):
+@pytest.mark.parametrize("min_in_service, launched_first, order", [
+    (2, False, ["instance_terminate", "instance_launch"] * 3),   # 3 - 1 >= 2: each old instance goes first
+    (3, True, ["instance_launch", "instance_terminate"] * 3),    # 3 - 1 < 3: each replacement comes first
+])
+def test_rolling_update_replaces_instances_in_batches_while_the_stack_is_in_progress(fast_lab: Any, min_in_service: int, launched_first: bool,
+                                                                                     order: list):
     cloudformation = fast_lab.aws_client("cloudformation")
     images = next(iter(fast_lab.facts["windows_amis"].values()))["images"]
     name = f"rolling-{uuid.uuid4().hex[:6]}"
     subnets = ",".join(fast_lab.facts["private_subnet_ids"])
-    cloudformation.create_stack(StackName=name, TemplateBody=ROLLING_TEMPLATE, Parameters=[
+    template = ROLLING_TEMPLATE.replace("MIN_IN_SERVICE", str(min_in_service))
+    cloudformation.create_stack(StackName=name, TemplateBody=template, Parameters=[
         {"ParameterKey": "ImageId", "ParameterValue": images[0]["image_id"]}, {"ParameterKey": "Subnets", "ParameterValue": subnets}])
     group = next(o["OutputValue"] for o in cloudformation.describe_stacks(StackName=name)["Stacks"][0]["Outputs"] if o["OutputKey"] == "Group")
     autoscaling = fast_lab.aws_client("autoscaling")
@@ -453,16 +459,15 @@ def test_rolling_update_replaces_instances_in_batches_while_the_stack_is_in_prog
         fast_lab.control.aws.set_rolling_update(pause_scale=0.01)
     records = [r for r in fast_lab.control.lifecycle(mark, ["instance_launch", "instance_terminate", "asg_rolling_batch"]) if r["asg"] == group]
     batches = [r for r in records if r["kind"] == "asg_rolling_batch"]
-    assert [(len(b["terminated"]), len(b["launched"]), b["launched_first"]) for b in batches] == [(1, 1, False)] * 3
+    assert [(len(b["terminated"]), len(b["launched"]), b["launched_first"]) for b in batches] == [(1, 1, launched_first)] * 3
     assert {i for b in batches for i in b["terminated"]} == old
-    # One instance at a time: each termination is followed by its replacement's launch before the next termination,
-    # so the group never has fewer than MinInstancesInService (2) instances.
+    # One instance at a time, so the group never has fewer than MinInstancesInService instances.
     in_service, lowest = len(old), len(old)
     for record in records:
         in_service += {"instance_launch": 1, "instance_terminate": -1}.get(record["kind"], 0)
         lowest = min(lowest, in_service)
-    assert lowest == 2 and in_service == 3
-    assert [r["kind"] for r in records if r["kind"] != "asg_rolling_batch"] == ["instance_terminate", "instance_launch"] * 3
+    assert lowest == min_in_service and in_service == 3
+    assert [r["kind"] for r in records if r["kind"] != "asg_rolling_batch"] == order
     rolled = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]
     assert len(rolled) == 3 and not {i["InstanceId"] for i in rolled} & old
     reasons = [e.get("ResourceStatusReason", "") for e in reversed(cloudformation.describe_stack_events(StackName=name)["StackEvents"])
