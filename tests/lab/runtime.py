@@ -288,7 +288,10 @@ class _ControlHandler(BaseHTTPRequestHandler):
         elif path == "/_lab/nodesim":
             self._reply(200, self.runtime.nodesim_status())
         elif path == "/_lab/lifecycle":
-            self._reply(200, lifecycle_entries(self.path))
+            try:
+                self._reply(200, lifecycle_entries(self.path))
+            except ValueError as err:
+                self._reply(400, {"error": f"since must be an integer: {err}"})
         else:
             self._reply(404, {"error": f"no such control path {path}"})
 
