@@ -194,6 +194,38 @@ def test_eviction_is_allowed_then_refused_with_429_by_the_budget(fast_lab: Any, 
     _evict(workloads.core, second.metadata.name)
 
 
+def test_eviction_waits_for_the_budget_to_be_observed_and_refuses_two_budgets(fast_lab: Any, workloads: Workloads):
+    workloads.node("a")
+    app = workloads.deployment(f"two-{workloads.pool}", replicas=2)
+    pod = workloads.ready_pods(app, 2)[0]
+    fast_lab.control.set_nodesim(paused=True)  # no disruption controller pass: the new budget stays unobserved
+    try:
+        pdb = workloads.pdb(f"{app}-new", selector={"matchLabels": {"app": app}}, minAvailable=1)
+        with pytest.raises(ApiException) as unobserved:
+            _evict(workloads.core, pod.metadata.name)
+    finally:
+        fast_lab.control.set_nodesim(paused=False)
+    body = json.loads(unobserved.value.body)
+    assert (unobserved.value.status, body["message"], unobserved.value.headers["Retry-After"]) == (429, REFUSED, "10")
+    assert body["details"]["causes"][0]["message"] == f"The disruption budget {pdb} is still being processed by the server."
+    workloads.budget(pdb, observed_generation=1, disruptions_allowed=1)
+
+    # A dry run checks without taking the disruption or deleting the pod.
+    before = workloads.core.read_namespaced_pod(pod.metadata.name, "default")
+    workloads.core.create_namespaced_pod_eviction(pod.metadata.name, "default", {"apiVersion": "policy/v1", "kind": "Eviction",
+                                                                                 "metadata": {"name": pod.metadata.name}}, dry_run="All")
+    assert workloads.core.read_namespaced_pod(pod.metadata.name, "default").metadata.resource_version == before.metadata.resource_version
+    assert workloads.policy.read_namespaced_pod_disruption_budget_status(pdb, "default").status.disruptions_allowed == 1
+
+    workloads.pdb(f"{app}-other", selector={"matchLabels": {"app": app}}, maxUnavailable=1)
+    with pytest.raises(ApiException) as ambiguous:
+        _evict(workloads.core, pod.metadata.name)
+    assert ambiguous.value.status == 500
+    assert json.loads(ambiguous.value.body)["message"] == "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+    after = workloads.core.read_namespaced_pod(pod.metadata.name, "default")
+    assert after.metadata.resource_version == before.metadata.resource_version and after.metadata.deletion_timestamp is None
+
+
 def test_an_evicted_pod_terminates_gracefully_and_is_replaced_at_once(fast_lab: Any, workloads: Workloads):
     workloads.node("a")
     app = workloads.deployment(f"grace-{workloads.pool}", replicas=1)
