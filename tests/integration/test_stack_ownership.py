@@ -193,3 +193,20 @@ def test_reserved_marker_tags_are_refused_before_any_call(lab, ansible):
 
     assert result.get("failed") and "eksnodes.windows/nodegroup-name" in result["msg"] and "remove them" in result["msg"], result
     assert lab.aws_client("cloudformation").list_stacks()["StackSummaries"] == stacks_before
+
+
+def test_the_launch_playbook_stops_at_an_unrelated_stack_of_the_node_group_name(lab, ansible, cleanup):
+    from test_remove_playbook import aws_auth  # pylint: disable=import-outside-toplevel
+    nodegroup = unique("taken")
+    name = f"lab-nodegroup-{nodegroup}"
+    cleanup.append(name)
+    create_topic_stack(lab, name)
+    stack_before, auth_before = stack_state(lab, name), aws_auth(lab)
+
+    launched = ansible.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup, "nodes": 1})
+
+    assert launched.returncode != 0
+    failed = [task for task in launched.tasks if task["result"].get("failed")]
+    assert failed and "is not this node group's stack" in failed[0]["result"]["msg"], [task["name"] for task in failed]
+    assert stack_state(lab, name) == stack_before
+    assert aws_auth(lab) == auth_before

@@ -211,9 +211,10 @@ class NodegroupStack:
             return stack
         if not self.wait:
             raise StackOperationError(
-                f"Stack {self.stack_name} is {status}: another operation is running on it. Run the task again when it "
-                "has finished, or set wait=true to wait for it",
+                f"Stack {self.stack_name} is {status}: another operation is running on it (another run is changing it). "
+                "Wait for it to finish and run the task again, or set wait=true to wait for it",
                 stack_status=status,
+                concurrent_run=True,
             )
         after = stacks.newest_event_id(self.cloudformation, stack["StackId"])
         settled = self._wait(stack["StackId"], after, done=is_settled, what=f"operation already running ({status})")
