@@ -336,9 +336,6 @@ backup_file:
   sample: /var/backups/eks/aws-auth.48212.20250101T120000Z.yaml
 """
 
-import os
-import time
-
 try:
     from kubernetes.client import CoreV1Api
 except ImportError:
@@ -350,6 +347,7 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key, strip_role_path
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.backup import Backup, BackupFailed, backup_path_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configmap import (
     NAME,
     NAMESPACE,
@@ -374,7 +372,6 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings
     ROLES,
     MalformedMappingsError,
     extra_node_groups,
-    render_document,
 )
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, node_roles_in_mappings
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import RequestError, build_request, check_node_role_conflicts
@@ -461,61 +458,6 @@ def discover_node_group_roles(eks, cluster_name):
         if nodegroup:
             nodegroups.append(nodegroup)
     return linux_node_group_roles(nodegroups)
-
-
-def backup_path_problem(path):
-    """Why the previous ConfigMap could not be written at path, or None."""
-    if os.path.isdir(path):
-        if not os.access(path, os.W_OK | os.X_OK):
-            return f"backup_path: the directory {path} is not writable. Fix: make it writable, or choose another directory."
-        return None
-    if path.endswith(os.sep) or os.path.exists(path) and not os.path.isfile(path):
-        return (f"backup_path: {path} is not an existing directory or a file. Fix: create the directory first "
-                f"(mkdir -p {path}), or give a file name in an existing directory.")
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
-        return (f"backup_path: the directory {parent} of {path} does not exist. Fix: create it first (mkdir -p {parent}), "
-                f"or give a file name in an existing directory.")
-    if not os.access(path if os.path.exists(path) else parent, os.W_OK):
-        return f"backup_path: {path} cannot be written. Fix: make it writable, or choose another file."
-    return None
-
-
-def write_backup(path, document, resource_version):
-    if os.path.isdir(path):
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        path = os.path.join(path, f"{NAME}.{resource_version or 'new'}.{stamp}.yaml")
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(render_document(document))
-    return path
-
-
-class BackupFailed(Exception):
-    pass
-
-
-class Backup:
-    """Writes the ConfigMap a write is about to replace; a file of an earlier round lost to a conflict is removed."""
-
-    def __init__(self, path):
-        self.path = path
-        self.written = None
-
-    def __call__(self, current):
-        if current is None:
-            return
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        try:
-            written = write_backup(self.path, manifest(current), version)
-            if self.written and self.written != written and os.path.exists(self.written):
-                os.remove(self.written)
-        except OSError as error:
-            raise BackupFailed(
-                f"backup_path: the previous ConfigMap could not be written to {self.path} ({error}). "
-                f"Nothing was changed. Fix: choose a writable file or directory."
-            ) from error
-        self.written = written
 
 
 def node_role_arns(request, os_name):

@@ -7,6 +7,7 @@ from ansible.module_utils.testing import patch_module_args
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.backup import write_backup
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configmap import WriteConflict
 from ansible_collections.eksnodes.windows.plugins.modules import aws_auth
 
@@ -98,7 +99,7 @@ def test_other_api_errors_pass_through():
 
 
 def test_backup_file_in_a_directory(tmp_path):
-    path = aws_auth.write_backup(str(tmp_path), {"kind": "ConfigMap", "data": {"mapRoles": "[]\n"}}, "7")
+    path = write_backup(str(tmp_path), {"kind": "ConfigMap", "data": {"mapRoles": "[]\n"}}, "7")
     assert path.startswith(str(tmp_path / "aws-auth.7.")) and path.endswith(".yaml")
     assert oct((tmp_path / path.rsplit("/", 1)[1]).stat().st_mode & 0o777) == "0o600"
     assert open(path, encoding="utf-8").read() == "kind: ConfigMap\ndata:\n  mapRoles: |\n    []\n"
