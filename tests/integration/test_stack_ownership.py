@@ -170,7 +170,8 @@ def test_a_stack_made_before_the_marker_is_recognised_updated_with_the_marker_an
 
     removed = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent", "cluster_name": "lab", "nodegroup_name": nodegroup})
     assert removed.get("changed") and removed["stack_status"] == "DELETE_COMPLETE", removed
-    assert args["stack_name"] not in [item["StackName"] for item in client.list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]]
+    living = client.list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
+    assert args["stack_name"] not in [item["StackName"] for item in living]
 
 
 def test_a_legacy_stack_is_removed_by_name_alone(lab, ansible, cleanup):
