@@ -151,10 +151,16 @@ class Registry:
             return self._delete_object(resource, old, dry_run)
 
     def delete_collection(self, resource: ResourceType, namespace: Optional[str], labels: LabelSelector, fields: FieldSelector,
-                          dry_run: bool = False) -> list[dict]:
+                          dry_run: bool = False, options: Optional[dict] = None) -> list[dict]:
         with self.store.lock:
             matching = [obj for obj in self.store.list(resource, namespace) if object_matches(obj, labels, fields)]
+            if resource == PODS:
+                return [self._delete_pod(obj, options, dry_run) for obj in matching]
             return [self._delete_object(resource, obj, dry_run)[0] for obj in matching]
+
+    def _delete_pod(self, pod: dict, options: Optional[dict], dry_run: bool) -> dict:
+        grace = pod_grace_seconds(pod, options)
+        return (self._delete_pod_gracefully(pod, grace, dry_run) if grace > 0 else self._delete_object(PODS, pod, dry_run))[0]
 
     def bind_pod(self, namespace: str, name: str, binding: Any, dry_run: bool = False) -> dict:
         """pods/binding, what the scheduler does: set spec.nodeName once and mark the pod PodScheduled."""

@@ -49,7 +49,13 @@ class ResourceHandler:
             created = self.registry.create(target.resource, target.namespace, request.json(), _dry_run(request))
             return Response(201, self._render(request, target.resource, created))
         if request.method == "DELETE" and "deletecollection" in target.resource.verbs:
-            deleted = self.registry.delete_collection(target.resource, target.namespace, *_selectors(request), dry_run=_dry_run(request))
+            options = _delete_options(request)
+            dry_run = _dry_run(request) or "All" in (options.get("dryRun") or [])
+            before = {obj["metadata"]["name"]: obj for obj in self.store.list(target.resource, target.namespace)}
+            deleted = self.registry.delete_collection(target.resource, target.namespace, *_selectors(request), dry_run=dry_run, options=options)
+            if not dry_run:
+                for obj in deleted:
+                    record_deletion(target.resource, before.get(obj["metadata"]["name"]), obj, "delete", _actor(request))
             return Response(200, _list_body(target.resource, [_without_type(obj) for obj in deleted], {}))
         raise method_not_allowed()
 
@@ -97,7 +103,7 @@ class ResourceHandler:
         return Response(200, self._render(request, resource, obj))
 
     def _delete(self, request: Request, target: ResourceTarget) -> Response:
-        options = request.json(default={}) or {}
+        options = _delete_options(request)
         dry_run = _dry_run(request) or "All" in (options.get("dryRun") or [])
         before = self.store.get(target.resource, target.namespace, target.name or "")
         obj, gone = self.registry.delete(target.resource, target.namespace, target.name or "", options, dry_run)
@@ -152,6 +158,19 @@ class ResourceHandler:
         if table_version and request.method == "GET":
             return as_table(resource, [obj], table_version, request.query.get("includeObject", "Metadata"))
         return obj
+
+
+def _delete_options(request: Request) -> dict:
+    """DeleteOptions from the body, or else from the query (``?gracePeriodSeconds=0``), as kube-apiserver decodes them."""
+    body = request.json(default={}) or {}
+    if body:
+        return body
+    options: dict = {}
+    if request.query.get("gracePeriodSeconds", "") != "":
+        options["gracePeriodSeconds"] = _int_param(request, "gracePeriodSeconds", 0)
+    if request.query.get("propagationPolicy"):
+        options["propagationPolicy"] = request.query["propagationPolicy"]
+    return options
 
 
 def _actor(request: Request) -> str:

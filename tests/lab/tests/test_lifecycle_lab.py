@@ -243,6 +243,19 @@ def test_an_evicted_pod_terminates_gracefully_and_is_replaced_at_once(fast_lab: 
         fast_lab.control.set_nodesim(termination_seconds=1.0)
 
 
+def test_deleting_a_collection_of_pods_is_graceful_too(fast_lab: Any, workloads: Workloads):
+    workloads.node("a")
+    app = workloads.deployment(f"coll-{workloads.pool}", replicas=2)
+    pods = {p.metadata.name for p in workloads.ready_pods(app, 2)}
+    mark = fast_lab.control.lifecycle_mark()
+    workloads.core.delete_collection_namespaced_pod("default", label_selector=f"app={app}", grace_period_seconds=20)
+    assert [(r["pod"], r["via"], r["grace_seconds"], r["actor"]) for r in sorted(fast_lab.control.pod_deletions(mark), key=lambda r: r["pod"])] == [
+        (name, "delete", 20, "client") for name in sorted(pods)]
+    terminating = [p for p in workloads.pods(app, include_terminating=True) if p.metadata.name in pods]
+    assert len(terminating) in (0, 2) and all(p.metadata.deletion_grace_period_seconds == 20 for p in terminating)
+    workloads.kube.wait("the old pods removed and replaced", lambda: not pods & {p.metadata.name for p in workloads.ready_pods(app, 2)})
+
+
 def test_pods_without_a_node_and_grace_zero_are_deleted_at_once(workloads: Workloads):
     workloads.node("a", ready=False)
     app = workloads.deployment(f"pending-{workloads.pool}", replicas=1)
