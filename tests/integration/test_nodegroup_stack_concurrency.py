@@ -86,3 +86,48 @@ def test_the_run_that_lost_the_race_says_another_run_is_changing_the_stack(lab, 
     rerun = ansible.task(MODULE, dict(args, max_size=2))
     assert rerun.get("changed") and not rerun.get("failed"), rerun
     assert parameters(cloudformation.describe_stacks(StackName=args["stack_name"])["Stacks"][0])["NodeAutoScalingGroupMaxSize"] == "2"
+
+
+def live_stacks(cloudformation, stack_name):
+    return [item for item in cloudformation.list_stacks()["StackSummaries"] if item["StackName"] == stack_name and item["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_two_launches_of_one_new_node_group_make_one_stack_and_the_loser_says_why(lab, ansible, cleanup):
+    nodegroup = f"race-{uuid.uuid4().hex[:8]}"
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    cloudformation = lab.aws_client("cloudformation")
+
+    lab.control.set_nodesim(paused=True)
+    # Both runs wait on their change set, so both have made one before either can execute it.
+    lab.control.aws.add_fault("cloudformation", "DescribeChangeSet", "Throttling", count=100000, message="Rate exceeded")
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ansible.task, MODULE, args)
+            deadline = time.monotonic() + 180
+            while len(live_stacks(cloudformation, args["stack_name"])) < 1 or len(change_set_ids(cloudformation, args["stack_name"])) < 1:
+                assert time.monotonic() < deadline, "the first run made no change set"
+                time.sleep(0.2)
+            second = pool.submit(ansible.task, MODULE, args)
+            while len(change_set_ids(cloudformation, args["stack_name"])) < 2:
+                assert time.monotonic() < deadline, "the second run made no change set"
+                time.sleep(0.2)
+            lab.control.aws.clear_faults()
+            results = [first.result(timeout=600), second.result(timeout=600)]
+    finally:
+        lab.control.aws.clear_faults()
+        lab.control.set_nodesim(paused=False)
+
+    winners = [result for result in results if not result.get("failed")]
+    losers = [result for result in results if result.get("failed")]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert winners[0]["changed"] is True and winners[0]["operation"] == "create"
+    assert losers[0].get("concurrent_run") is True, losers[0]
+    assert losers[0]["msg"].startswith(f"Another run is changing stack {args['stack_name']} (status CREATE_COMPLETE)"), losers[0]["msg"]
+    stacks = live_stacks(cloudformation, args["stack_name"])
+    assert [item["StackStatus"] for item in stacks] == ["CREATE_COMPLETE"]
+    tags = {item["Key"]: item["Value"] for item in cloudformation.describe_stacks(StackName=args["stack_name"])["Stacks"][0]["Tags"]}
+    assert tags == {"eksnodes.windows/cluster-name": "lab", "eksnodes.windows/nodegroup-name": nodegroup}
+
+    rerun = ansible.task(MODULE, args)
+    assert rerun.get("changed") is False and not rerun.get("failed"), rerun
