@@ -1,0 +1,193 @@
+"""The upgrade playbook end to end on labs of its own: a newer AMI with each strategy while the sample application and
+its PodDisruptionBudget keep a Ready replica, a control-plane upgrade followed by the nodes', and the requests it refuses
+before any change."""
+
+import re
+
+import pytest
+import yaml
+from kubernetes import client as kclient
+
+from integration_helpers import AnsibleRunner
+from lifecycle_helpers import ReadySampler, SampleApp
+
+FAST_KNOBS = {"join_delay": 0.5, "ready_delay": 0.3, "interval": 0.2}
+FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
+LAUNCH = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
+          "node_ami_family": "WindowsServer2022CoreContainer"}
+UPGRADE = {"cluster_name": "lab", "nodegroup_name": "win", "eviction_timeout": 120, "max_grace_period": 1, "wait_timeout": 300}
+RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
+
+
+def recap(stdout):
+    match = RECAP.search(stdout)
+    assert match, stdout[-3000:]
+    return int(match.group(1)), int(match.group(2))
+
+
+def launched_lab(lab_factory, **options):
+    lab = lab_factory(**{"join_delay": 0.5, "ready_delay": 0.3, **options})
+    lab.control.set_nodesim(interval=0.2)
+    ansible = AnsibleRunner(lab.env)
+    launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH, callback="default")
+    assert launched.returncode == 0, launched.stdout[-4000:] + launched.stderr[-2000:]
+    return lab, ansible
+
+
+def publish_newer_ami(lab, kubernetes_version="1.31", date="2026.12.01"):
+    """What AWS does after Patch Tuesday: a new image, and the SSM parameter pointing at it."""
+    name = f"{FAMILY}-{kubernetes_version}-{date}"
+    image_id = lab.control.aws.add_image(name, creation_date=f"{date.replace('.', '-')}T08:00:00.000Z")
+    lab.control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{FAMILY}-{kubernetes_version}/image_id", image_id)
+    return image_id
+
+
+def stack(lab, name):
+    stacks = lab.aws_client("cloudformation").describe_stacks()["Stacks"]
+    return next((s for s in stacks if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"), None)
+
+
+def output(found, key):
+    return next(o["OutputValue"] for o in found["Outputs"] if o["OutputKey"] == key)
+
+
+def group_instances(lab, stack_name):
+    """instance id -> AMI of the node group's Auto Scaling group's in-service instances."""
+    group = output(stack(lab, stack_name), "NodeAutoScalingGroup")
+    described = lab.aws_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+    ids = [i["InstanceId"] for i in described["Instances"] if i["LifecycleState"] == "InService"]
+    reservations = lab.aws_client("ec2").describe_instances(InstanceIds=ids)["Reservations"] if ids else []
+    return {i["InstanceId"]: i["ImageId"] for r in reservations for i in r["Instances"]}
+
+
+def windows_nodes(lab):
+    nodes = kclient.CoreV1Api(lab.kube_api_client()).list_node(label_selector="kubernetes.io/os=windows").items
+    return {n.spec.provider_id.rsplit("/", 1)[-1]: n for n in nodes}
+
+
+def is_ready(node):
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def mapped_roles(lab):
+    core = kclient.CoreV1Api(lab.kube_api_client())
+    return [entry["rolearn"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])]
+
+
+def lab_state(lab):
+    """What a refused upgrade must leave as it was, byte for byte."""
+    core = kclient.CoreV1Api(lab.kube_api_client())
+    stacks = sorted((s["StackName"], s["StackStatus"], str(s.get("LastUpdatedTime")), tuple(sorted((t["Key"], t["Value"]) for t in s.get("Tags") or [])))
+                    for s in lab.aws_client("cloudformation").describe_stacks()["Stacks"])
+    instances = sorted((i["InstanceId"], i["State"]["Name"], i["ImageId"])
+                       for r in lab.aws_client("ec2").describe_instances()["Reservations"] for i in r["Instances"])
+    config_maps = {name: (cm.metadata.resource_version, cm.data) for name in ("aws-auth", "amazon-vpc-cni")
+                   for cm in [core.read_namespaced_config_map(name, "kube-system")]}
+    nodes = sorted((n.metadata.name, bool(n.spec.unschedulable), str(n.spec.taints)) for n in core.list_node().items)
+    return {"stacks": stacks, "instances": instances, "config_maps": config_maps, "nodes": nodes}
+
+
+def no_pod_deleted_without_eviction(lab, mark, app):
+    records = [r for r in lab.control.lifecycle(mark, ["eviction", "pod_delete"]) if r.get("namespace") == app.namespace]
+    deletions = [r for r in records if r["kind"] == "pod_delete" and r["actor"] == "client"]
+    evicted = {r["pod"] for r in records if r["kind"] == "eviction" and r["allowed"]}
+    assert deletions, records
+    assert all(d["via"] == "eviction" and d["pod"] in evicted for d in deletions), records
+    assert not [r for r in records if r["kind"] == "pod_delete" and r["via"] != "eviction"], records
+
+
+@pytest.mark.parametrize("strategy", ["blue_green", "rolling"])
+def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_factory, strategy):
+    lab, ansible = launched_lab(lab_factory)
+    old_role = output(stack(lab, "lab-nodegroup-win"), "NodeInstanceRole")
+    old_instances = group_instances(lab, "lab-nodegroup-win")
+    app = SampleApp(lab, ansible)
+    app.deploy(replicas=2, minAvailable=1)
+    app.wait_ready(2)
+    new_image = publish_newer_ami(lab)
+    assert new_image not in old_instances.values()
+
+    # A launch rerun keeps the AMI the group runs: moving to the new one is the upgrade's job.
+    rerun = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH, callback="default")
+    assert rerun.returncode == 0 and recap(rerun.stdout) == (0, 0), rerun.stdout[-3000:]
+
+    preview = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, check=True, diff=True,
+                               callback="default")
+    assert preview.returncode == 0, preview.stdout[-4000:]
+    assert new_image in preview.stdout and "ip-" in preview.stdout
+    assert group_instances(lab, "lab-nodegroup-win") == old_instances, "check mode replaced nodes"
+
+    mark = lab.control.lifecycle_mark()
+    with ReadySampler(app) as sampler:
+        upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, callback="default",
+                                    timeout=900)
+    assert upgraded.returncode == 0, upgraded.stdout[-5000:] + upgraded.stderr[-2000:]
+    assert sampler.min_ready >= 1, sampler.samples
+    no_pod_deleted_without_eviction(lab, mark, app)
+
+    new_stack = "lab-nodegroup-win-v2" if strategy == "blue_green" else "lab-nodegroup-win"
+    instances = group_instances(lab, new_stack)
+    assert len(instances) == 2 and set(instances.values()) == {new_image}, instances
+    assert not set(instances) & set(old_instances)
+    nodes = windows_nodes(lab)
+    assert set(nodes) == set(instances) and all(is_ready(node) for node in nodes.values()), nodes
+    app.wait_ready(2)
+    assert {p.spec.node_name for p in app.ready_pods()} <= {n.metadata.name for n in nodes.values()}
+
+    if strategy == "blue_green":
+        assert stack(lab, "lab-nodegroup-win") is None
+        roles = mapped_roles(lab)
+        assert old_role not in roles and output(stack(lab, new_stack), "NodeInstanceRole") in roles
+        assert lab.facts["linux_node_role_arn"] in roles
+        # A rerun with the old name has nothing left to do, and the new name is up to date.
+        for name in ("win", "win-v2"):
+            again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "nodegroup_name": name}, callback="default")
+            assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
+    else:
+        again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, callback="default")
+        assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
+        assert "nothing to do" in again.stdout
+
+
+def test_after_a_control_plane_upgrade_the_nodes_follow_and_a_kubelet_ahead_is_refused(lab_factory):
+    lab, ansible = launched_lab(lab_factory)
+    lab.control.upgrade_control_plane("1.32")
+    assert lab.aws_client("eks").describe_cluster(name="lab")["cluster"]["version"] == "1.32"
+
+    before = lab_state(lab)
+    ahead = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "kubernetes_version": "1.33"}, callback="default")
+    assert ahead.returncode != 0
+    assert "[kubernetes_version] kubernetes_version 1.33 is newer than the control plane's 1.32" in ahead.stdout, ahead.stdout[-3000:]
+    assert lab_state(lab) == before
+
+    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
+    assert upgraded.returncode == 0, upgraded.stdout[-5000:] + upgraded.stderr[-2000:]
+    images = lab.aws_client("ec2").describe_images(ImageIds=list(set(group_instances(lab, "lab-nodegroup-win-v2").values())))["Images"]
+    assert [image["Name"].rsplit("-", 1)[0] for image in images] == [f"{FAMILY}-1.32"], images
+    nodes = windows_nodes(lab)
+    assert len(nodes) == 2 and all(n.status.node_info.kubelet_version.startswith("v1.32.") for n in nodes.values())
+    assert all(is_ready(node) for node in nodes.values())
+
+
+REFUSALS = [
+    ({"strategy": "fast"}, "strategy"),
+    ({"batch_size": 0}, "[batch_size] batch_size 0 replaces no node"),
+    ({"batch_size": 3}, "[batch_size] batch_size 3 is larger than node group 'win', which has 2 node(s)"),
+    ({"strategy": "rolling", "min_in_service": 2}, "[min_in_service] min_in_service 2 keeps every node"),
+    ({"nodegroup_name": "nothere"}, "[nodegroup_name] node group 'nothere' has no stack lab-nodegroup-nothere"),
+    ({"node_ami_family": "WindowsServer2025CoreContainer"},
+     "[node_ami_family] Windows Server 2025 EKS optimized AMIs need Kubernetes 1.35 or later"),
+    ({"kubernetes_version": "1.32"}, "[kubernetes_version] kubernetes_version 1.32 is newer than the control plane's 1.31"),
+    ({"new_nodegroup_name": "win"}, "[new_nodegroup_name] new_nodegroup_name is the old group's name"),
+]
+
+
+def test_bad_requests_are_refused_before_any_change_naming_the_variable(lab_factory):
+    lab, ansible = launched_lab(lab_factory)
+    publish_newer_ami(lab)
+    for extra, message in REFUSALS:
+        before = lab_state(lab)
+        refused = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, **extra}, callback="default")
+        assert refused.returncode != 0, (extra, refused.stdout[-3000:])
+        assert message in refused.stdout, (extra, refused.stdout[-3000:])
+        assert lab_state(lab) == before, extra
