@@ -84,7 +84,7 @@ class Replacer:
         while True:
             instances, desired, target = self.ops.observe()
             floor = self.min_in_service(desired)
-            decision = decide(instances, desired, target, self.options.batch_size, floor)
+            decision = decide(instances, desired, target, self.options.batch_size, floor, replacing=bool(self.report.terminated))
             now = self.clock()
             if decision.action == DONE:
                 self.memo.pop("waiting_since", None)

@@ -79,13 +79,21 @@ class Decision:
     reason: str = ""
 
 
-def decide(instances: List[Dict[str, Any]], desired: int, target: LaunchTarget, batch_size: int, min_in_service: int) -> Decision:
-    """The next thing to do (see the module docstring for the order)."""
+def decide(instances: List[Dict[str, Any]], desired: int, target: LaunchTarget, batch_size: int, min_in_service: int,
+           replacing: bool = False) -> Decision:
+    """The next thing to do (see the module docstring for the order).
+
+    replacing: this run has terminated instances, whose replacements it waits for before it is done.
+    """
     current = live(instances)
     old = old_instances(instances, target)
     started = [i for i in old if i.get("cordoned")]
     if started:
         return Decision(DRAIN, started, "finishing the batch that was started")
+    if not old and not replacing and len(live(instances)) == len(instances):
+        # Nothing to replace and nothing leaving: nodes still joining (a new group, a scale-out) are the readiness
+        # wait's business, not this one's.
+        return Decision(DONE)
     old_ids = {i["instance_id"] for i in old}
     waiting = [i for i in current if i["instance_id"] not in old_ids and not i.get("node_ready")]
     if len(current) < desired or waiting:

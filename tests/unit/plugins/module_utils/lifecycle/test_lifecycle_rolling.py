@@ -72,3 +72,11 @@ def test_old_instances_without_a_ready_node_go_first_and_cost_no_capacity():
 
 def test_done_when_everything_is_new():
     assert decide([inst("i-1"), inst("i-2")], desired=2, target=TARGET, batch_size=1, min_in_service=1).action == DONE
+
+
+def test_nothing_to_replace_is_done_without_waiting_for_joining_nodes():
+    # A new group (or a scale-out): its nodes join once authorized; waiting for them here would wait for ever.
+    joining = [inst("i-1", ready=False), inst("i-2", ready=False)]
+    assert decide(joining, desired=2, target=TARGET, batch_size=1, min_in_service=1).action == DONE
+    # Once this run has replaced an instance, its replacement is waited for.
+    assert decide(joining, desired=2, target=TARGET, batch_size=1, min_in_service=1, replacing=True).action == WAIT
