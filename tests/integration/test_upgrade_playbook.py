@@ -111,7 +111,7 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
     rerun = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH, callback="default")
     assert rerun.returncode == 0 and recap(rerun.stdout) == (0, 0), rerun.stdout[-3000:]
 
-    preview = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, check=True, diff=True,
+    preview = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "upgrade_strategy": strategy}, check=True, diff=True,
                                callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert new_image in preview.stdout and "ip-" in preview.stdout
@@ -119,7 +119,7 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
 
     mark = lab.control.lifecycle_mark()
     with ReadySampler(app) as sampler:
-        upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, callback="default",
+        upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "upgrade_strategy": strategy}, callback="default",
                                     timeout=900)
     assert upgraded.returncode == 0, upgraded.stdout[-5000:] + upgraded.stderr[-2000:]
     assert sampler.min_ready >= 1, sampler.samples
@@ -144,7 +144,7 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
             again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "nodegroup_name": name}, callback="default")
             assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
     else:
-        again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "strategy": strategy}, callback="default")
+        again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "upgrade_strategy": strategy}, callback="default")
         assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
         assert "nothing to do" in again.stdout
 
@@ -170,10 +170,10 @@ def test_after_a_control_plane_upgrade_the_nodes_follow_and_a_kubelet_ahead_is_r
 
 
 REFUSALS = [
-    ({"strategy": "fast"}, "strategy"),
+    ({"upgrade_strategy": "fast"}, "upgrade_strategy"),
     ({"batch_size": 0}, "[batch_size] batch_size 0 replaces no node"),
     ({"batch_size": 3}, "[batch_size] batch_size 3 is larger than node group 'win', which has 2 node(s)"),
-    ({"strategy": "rolling", "min_in_service": 2}, "[min_in_service] min_in_service 2 keeps every node"),
+    ({"upgrade_strategy": "rolling", "min_in_service": 2}, "[min_in_service] min_in_service 2 keeps every node"),
     ({"nodegroup_name": "nothere"}, "[nodegroup_name] node group 'nothere' has no stack lab-nodegroup-nothere"),
     ({"node_ami_family": "WindowsServer2025CoreContainer"},
      "[node_ami_family] Windows Server 2025 EKS optimized AMIs need Kubernetes 1.35 or later"),
