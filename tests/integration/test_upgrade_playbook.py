@@ -9,7 +9,7 @@ import yaml
 from kubernetes import client as kclient
 
 from integration_helpers import AnsibleRunner
-from lifecycle_helpers import ReadySampler, SampleApp
+from test_drain import ReadySampler, SampleApp
 
 FAST_KNOBS = {"join_delay": 0.5, "ready_delay": 0.3, "interval": 0.2}
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
