@@ -2,7 +2,8 @@
 
 - lab start-up: ``python -m lab up`` until ready, and ``down``;
 - Kubernetes API server: GET and merge-PATCH round trips of the aws-auth ConfigMap;
-- AWS side: DescribeCluster and DescribeImages (name filter) round trips.
+- AWS side: DescribeCluster and DescribeImages (name filter) round trips;
+- the upgrade playbook for 2 and 10 Windows nodes (``upgrade.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
+
+import upgrade as upgrade_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def timed(label: str, action: Callable[[], object], repeat: int) -> None:
@@ -58,7 +61,7 @@ def main() -> int:
             started = time.perf_counter()
             subprocess.run([*lab, "down", "--state-dir", state], check=True, capture_output=True)
             print(f"lab down: {time.perf_counter() - started:.2f} s")
-    return 0
+    return upgrade_benchmark.main([])
 
 
 if __name__ == "__main__":

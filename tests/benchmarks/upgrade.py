@@ -1,0 +1,127 @@
+"""Benchmark: the upgrade playbook's wall time on the lab, for 2 and 10 Windows nodes, and where it goes.
+
+For each size a lab of its own is started, a node group launched, a newer AMI published, and
+``ansible-playbook eksnodes.windows.upgrade`` timed. The wall time is split into:
+
+- our code: CPU time of the ansible-playbook process tree (Ansible itself, the collection's modules and
+  action plugins), from the children's rusage; the lab runs in another process and is not counted;
+- waiting on the lab: the rest of the wall time (its endpoints answering, the node simulator's join and
+  readiness delays, polling intervals).
+
+Per-task wall times come from the json callback; the longest tasks are printed. No pass/fail.
+Run on its own with ``python tests/benchmarks/upgrade.py [sizes...] [--strategy rolling]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-position
+from lab.runtime import lab_env, read_info  # noqa: E402  pylint: disable=wrong-import-position
+
+# The lab's default knobs: a node joins 3 s after its instance is seen and is Ready 1 s later.
+JOIN_DELAY = 3.0
+READY_DELAY = 1.0
+FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
+SHOWN_TASKS = 6
+
+
+def ansible_env(lab_state: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(lab_env(read_info(lab_state)))
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True",
+        "ANSIBLE_PYTHON_INTERPRETER": str(REPO / ".venv/bin/python"),
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    return env
+
+
+def playbook(name: str, extra_vars: dict[str, Any], env: dict[str, str], callback: str = "default") -> tuple[str, float, float]:
+    """Run a playbook; returns its stdout, wall seconds and the CPU seconds of its process tree."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(extra_vars, handle)
+        handle.flush()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", name, "-e", f"@{handle.name}"],
+                              env={**env, "ANSIBLE_STDOUT_CALLBACK": callback}, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return proc.stdout, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def task_times(stdout: str) -> list[tuple[str, float]]:
+    """(task name, wall seconds) from the json callback's document, longest first."""
+    start = re.search(r"^\{", stdout, re.MULTILINE)
+    document = json.loads(stdout[start.start():]) if start else {}
+    times: dict[str, float] = {}
+    for play in document.get("plays", []):
+        for task in play.get("tasks", []):
+            duration = task["task"].get("duration") or {}
+            if duration.get("start") and duration.get("end"):
+                seconds = (datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+                           - datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))).total_seconds()
+                times[task["task"]["name"]] = times.get(task["task"]["name"], 0.0) + seconds
+    return sorted(times.items(), key=lambda item: item[1], reverse=True)
+
+
+def publish_newer_ami(control: LabControl) -> str:
+    image_id = control.aws.add_image(f"{FAMILY}-1.31-2026.12.01", creation_date="2026-12-01T08:00:00.000Z")
+    control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{FAMILY}-1.31/image_id", image_id)
+    return image_id
+
+
+def measure(nodes: int, strategy: str) -> None:
+    lab = [sys.executable, "-m", "lab"]
+    with tempfile.TemporaryDirectory() as state:
+        subprocess.run([*lab, "up", "--state-dir", state, "--join-delay", str(JOIN_DELAY), "--ready-delay", str(READY_DELAY)],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+        try:
+            env = ansible_env(Path(state))
+            launch = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": nodes, "nodes_min": nodes, "nodes_max": nodes + 1}
+            _out, launch_wall, _cpu = playbook("eksnodes.windows.launch", launch, env)
+            publish_newer_ami(LabControl.from_state_dir(Path(state)))
+            upgrade = {"cluster_name": "lab", "nodegroup_name": "bench", "strategy": strategy, "max_grace_period": 1}
+            stdout, wall, cpu = playbook("eksnodes.windows.upgrade", upgrade, env, callback="json")
+            print(f"upgrade {strategy}, {nodes} nodes (launch took {launch_wall:.0f} s):")
+            print(f"  wall {wall:7.1f} s   our code (CPU of ansible-playbook and its modules) {cpu:6.1f} s   "
+                  f"waiting on the lab {max(wall - cpu, 0.0):6.1f} s")
+            for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
+                print(f"    {seconds:7.1f} s  {name}")
+        finally:
+            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[2, 10])
+    parser.add_argument("--strategy", default="blue_green", choices=["blue_green", "rolling"])
+    args = parser.parse_args(argv)
+    for size in args.sizes:
+        measure(size, args.strategy)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
