@@ -239,6 +239,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session import drain_options
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session import step_of
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session import validate_common
+from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.nodes import short_name
 
 
 def plan_entries(plan):
@@ -263,6 +264,8 @@ def run(module):
     to_do = [n for n, e in plan.items() if e["exists"] and (e["cordon"] or e["evict"])]
     if module.check_mode:
         pods = sum(len(e["evict"]) for e in plan.values())
+        result["lines"] = [f"{short_name(n)}: would {'cordon and ' if plan[n]['cordon'] else ''}evict "
+                           f"{', '.join(plan[n]['evict']) or 'no pod'}" for n in to_do]
         result.update(changed=bool(to_do), done=True, summary=f"{len(to_do)} node(s) would be drained, {pods} pod(s) evicted")
         if module._diff:
             result["diff"] = diff_of(plan)

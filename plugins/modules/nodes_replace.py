@@ -284,6 +284,7 @@ def run(module):
     names = ", ".join(node_label(dict(o, node_name=o["node_name"])) for o in old)
     if module.check_mode:
         result.update(changed=bool(old), done=True, summary=f"{len(old)} node(s) will be replaced" + (f": {names}" if old else ""))
+        result["lines"] = [result["summary"]]
         if module._diff:
             result["diff"] = dict(before={"instances": {o["instance_id"]: o["reason"] for o in old}},
                                   after={"instances": {o["instance_id"]: "replaced" for o in old}})
