@@ -14,7 +14,8 @@ CoreV1Api, AppsV1Api, VersionApi... is covered without a try/except at each call
 3. a transient failure is retried only if sending the request again cannot do harm (safe_to_repeat):
    reads, JSON merge and apply patches (idempotent by definition), deletes (a repeat finds 404 at worst),
    and writes that carry a resourceVersion (the server refuses a stale one with 409 Conflict); a 429 is
-   retried whatever the request, since the server refused it before doing anything. A create (POST) is
+   retried whatever the request, since the server refused it before doing anything, except an eviction's
+   (a PodDisruptionBudget's answer, which the drain waits out with its own message). A create (POST) is
    not retried on 5xx: a repeat of one that was applied would answer 409 AlreadyExists;
    a replace (PUT) that carries a resourceVersion reads the object again before it is repeated
    (after_failed_replace): unchanged, the PUT is sent again; changed into what was sent, the write was
@@ -125,9 +126,14 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(cause, (ProtocolError, ConnectionResetError, ConnectionAbortedError)) and not isinstance(cause, SSLError)
 
 
+def is_eviction(request: KubeRequest) -> bool:
+    return request.method == "POST" and urlsplit(request.url).path.rstrip("/").endswith("/eviction")
+
+
 def should_retry(request: KubeRequest, error: BaseException) -> bool:
     if getattr(error, "status", None) == 429:
-        return True
+        # An eviction's 429 is a PodDisruptionBudget's answer, not load: the drain waits for the budget itself.
+        return not is_eviction(request)
     return is_transient(error) and safe_to_repeat(request)
 
 

@@ -133,6 +133,14 @@ def test_a_create_is_not_retried_on_a_server_error_but_is_on_too_many_requests()
     assert len(pool.requests) == 2
 
 
+def test_an_eviction_refused_by_a_disruption_budget_is_left_to_the_drain():
+    api, pool, policy = core((429, status(429, "Cannot evict pod as it would violate the pod's disruption budget."), {"Retry-After": "10"}))
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p", "namespace": "ns"}}
+    with pytest.raises(ApiException) as raised:
+        api.create_namespaced_pod_eviction("p", "ns", eviction)
+    assert raised.value.status == 429 and len(pool.requests) == 1 and policy.slept == []
+
+
 @pytest.mark.parametrize("content_type, retried", [
     ("application/merge-patch+json", True),
     ("application/strategic-merge-patch+json", False),
