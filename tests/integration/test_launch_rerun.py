@@ -71,3 +71,41 @@ def test_a_failed_create_names_the_launch_variable_that_recovers_it(lab_factory)
     status = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]["StackStatus"]
     assert status == "CREATE_COMPLETE"
     assert len(group_instances(lab)) == 2
+
+
+def test_a_changed_instance_type_is_previewed_then_rolled_out_node_by_node_with_drain(lab_factory):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    lab = lab_factory(join_delay=1)
+    ansible = AnsibleRunner(lab.env)
+    first = ansible.playbook("eksnodes.windows.launch", extra_vars={**LAUNCH_VARS, "deploy_sample_app": True}, callback="default")
+    assert first.returncode == 0, first.stdout[-4000:]
+    old = [instance_id for instance_id, _ in group_instances(lab)]
+    core = client.CoreV1Api(lab.kube_api_client())
+    node_of = {n.spec.provider_id.rsplit("/", 1)[-1]: n.metadata.name for n in core.list_node().items}
+
+    changed = {**LAUNCH_VARS, "node_type": "m5.xlarge"}
+    preview = ansible.playbook("eksnodes.windows.launch", extra_vars=changed, check=True, diff=True, callback="default")
+    assert preview.returncode == 0, preview.stdout[-4000:]
+    assert "2 nodes will be replaced" in preview.stdout and all(instance_id in preview.stdout for instance_id in old)
+    assert [instance_id for instance_id, _ in group_instances(lab)] == old
+
+    mark = lab.control.lifecycle_mark()
+    rollout = ansible.playbook("eksnodes.windows.launch", extra_vars=changed, callback="default")
+    assert rollout.returncode == 0, rollout.stdout[-4000:]
+    assert "cordoned" in rollout.stdout and "drained" in rollout.stdout
+
+    now = [instance_id for instance_id, _ in group_instances(lab)]
+    assert len(now) == 2 and not set(now) & set(old)
+    reservations = lab.aws_client("ec2").describe_instances(InstanceIds=now)["Reservations"]
+    assert {i["InstanceType"] for r in reservations for i in r["Instances"]} == {"m5.xlarge"}
+
+    entries = lab.control.lifecycle(mark)
+    terminated = {e["instance_id"]: e["seq"] for e in entries if e["kind"] == "instance_terminate" and e["instance_id"] in old}
+    assert set(terminated) == set(old)
+    sample_pods_evicted = [e for e in entries if e["kind"] == "eviction" and e["allowed"] and e["namespace"] == "eks-sample-app"]
+    assert sample_pods_evicted, "the sample app's pods were not evicted"
+    for eviction in sample_pods_evicted:
+        instance_id = next(i for i, name in node_of.items() if name == eviction["node"])
+        assert eviction["seq"] < terminated[instance_id], f"{eviction['pod']} was evicted after its instance was terminated"
+    deleted_without_eviction = [e for e in entries if e["kind"] == "pod_delete" and e["via"] != "eviction" and e["actor"] == "client"]
+    assert deleted_without_eviction == []
