@@ -24,6 +24,7 @@ set that vanishes or can no longer run, or a stack created or changed under us b
 another run at work: ConcurrentRunError says so instead of CloudFormation's raw error.
 """
 
+import re
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional
@@ -51,16 +52,17 @@ class ConcurrentRunError(StackOperationError):
 
 
 # CloudFormation's answers when another run got in between: the change set is gone or obsolete, the stack
-# was created meanwhile, or it is busy with another operation.
+# was created or deleted meanwhile, or it is busy with another operation. ValidationError also says "does not
+# exist" of parameter values, so only the messages about the stack itself count.
 CONCURRENT_CODES = ("ChangeSetNotFound", "InvalidChangeSetStatus", "AlreadyExistsException", "OperationInProgressException")
-CONCURRENT_MESSAGES = ("already exists", "does not exist", "can not be updated", "cannot be executed", "is in progress")
+CONCURRENT_STACK_MESSAGE = re.compile(r"^Stack\b.*(already exists|does not exist|state and can ?not be updated)")
 
 
 def is_concurrent_change(error: Exception) -> bool:
     code = error_code(error)
     if code in CONCURRENT_CODES:
         return True
-    return code == "ValidationError" and any(text in error_message(error) for text in CONCURRENT_MESSAGES)
+    return code == "ValidationError" and bool(CONCURRENT_STACK_MESSAGE.search(error_message(error)))
 
 
 class DesiredStack:

@@ -119,6 +119,17 @@ def test_a_change_set_that_can_no_longer_run_is_a_concurrent_run(clients, code, 
     assert f"(status UPDATE_IN_PROGRESS): our change set could not run ({message})" in raised.value.message
 
 
+def test_a_stack_deleted_by_another_run_after_our_describe_is_a_concurrent_run(clients):
+    cfn = clients.cfn
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE", tags=[(CLUSTER_TAG, "lab"), (NODEGROUP_TAG, "windows")]), {"StackName": NAME})
+    cfn.add_response("get_template", {"TemplateBody": TEMPLATE}, {"StackName": STACK_ID, "TemplateStage": "Original"})
+    cfn.add_client_error("create_change_set", "ValidationError", f"Stack [{NAME}] does not exist", 400)
+    cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {NAME} does not exist", 400, expected_params={"StackName": NAME})
+    with pytest.raises(ops.ConcurrentRunError) as raised:
+        guarded(clients).present(desired(NodeInstanceType="m5.xlarge"))
+    assert raised.value.message.startswith(f"Another run is changing stack {NAME} (status gone): CloudFormation refused our UPDATE")
+
+
 def test_a_stack_created_by_another_run_after_our_describe_is_a_concurrent_run(clients):
     cfn = clients.cfn
     cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {NAME} does not exist", 400, expected_params={"StackName": NAME})
@@ -130,9 +141,13 @@ def test_a_stack_created_by_another_run_after_our_describe_is_a_concurrent_run(c
     assert raised.value.message.startswith(f"Another run is changing stack {NAME} (status CREATE_IN_PROGRESS): CloudFormation refused our CREATE")
 
 
-def test_other_create_change_set_errors_stay_what_they_are(clients):
+@pytest.mark.parametrize("code,message", [
+    ("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"),
+    ("ValidationError", "Parameter validation failed: parameter value sg-0 for parameter name NodeSecurityGroups does not exist"),
+])
+def test_other_create_change_set_errors_stay_what_they_are(clients, code, message):
     cfn = clients.cfn
     cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {NAME} does not exist", 400, expected_params={"StackName": NAME})
-    cfn.add_client_error("create_change_set", "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]", 400)
+    cfn.add_client_error("create_change_set", code, message, 400)
     with pytest.raises(ops.CloudFormationError):
         guarded(clients).present(desired())
