@@ -129,3 +129,37 @@ def test_check_diff_on_a_new_node_group_shows_the_whole_plan(lab, ipam_off):  # 
     assert "lab-nodegroup-planned-NodeInstanceRole-PLANNED" in result.stdout, "the aws-auth entry to add is not shown"
     assert "enable-windows-ipam" in result.stdout, "the IPAM change is not shown"
     assert snapshot(lab, deleted_stacks=False) == before, "check mode changed the lab"
+
+
+REMOVE_CASES = [
+    ({"wait_timeout": 0}, ["wait_timeout (0) must be 1 second or more"]),
+    ({"wait_timeout": "soon"}, ["wait_timeout", "soon"]),
+    ({"parallel": 0}, ["parallel (0) must be 1 or more"]),
+    ({"drain": "maybe"}, ["drain", "maybe"]),
+    ({"stack_name": "keep_it"}, ["The stack name keep_it"]),
+]
+
+
+def test_remove_refuses_bad_input_and_a_malformed_aws_auth_before_any_change(lab_factory):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    lab = lab_factory(join_delay=1)
+    ansible = AnsibleRunner(lab.env)
+    launched = ansible.playbook("eksnodes.windows.launch", extra_vars={**BASE_VARS, "nodegroup_name": "keep"}, callback="default")
+    assert launched.returncode == 0, launched.stdout[-4000:]
+
+    def refused_remove(extra_vars, *fragments):
+        before = snapshot(lab)
+        result = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "keep", **extra_vars},
+                                  callback="default")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-3000:]
+        for fragment in fragments:
+            assert fragment in output, f"{fragment!r} not in:\n{output[-3000:]}"
+        assert snapshot(lab) == before, f"a refused remove ({extra_vars}) changed the lab"
+
+    for extra_vars, fragments in REMOVE_CASES:
+        refused_remove(extra_vars, *fragments)
+
+    core = client.CoreV1Api(lab.kube_api_client())
+    core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": {"mapUsers": "- userarn: [unclosed\n"}})
+    refused_remove({}, "aws-auth")
