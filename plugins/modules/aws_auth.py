@@ -122,7 +122,10 @@ options:
     description:
       - Also keep mapped, as Linux node roles, the node roles of the O(cluster_name) cluster's managed node groups
         whose AMI type is not a Windows one.
-      - With it, a Windows node role that is a Linux node group's role is an error, before anything is written.
+      - With it, a Windows node role that is a Linux node group's role, or that aws-auth maps as a Linux node (without
+        C(eks:kube-proxy-windows)), is an error before anything is written. Without it, such an aws-auth mapping of a
+        Windows node role is re-mapped for Windows with a warning (the repair of a role mapped without
+        C(eks:kube-proxy-windows) by mistake).
       - Only with O(state=present). Needs C(eks:ListNodegroups) and C(eks:DescribeNodegroup).
     type: bool
     default: false
@@ -373,8 +376,17 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings
     MalformedMappingsError,
     extra_node_groups,
 )
-from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, node_roles_in_mappings
-from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import RequestError, build_request, check_node_role_conflicts
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import (
+    linux_node_group_roles,
+    node_roles_in_mappings,
+    windows_roles_mapped_as_linux,
+)
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import (
+    SEPARATE_ROLES,
+    RequestError,
+    build_request,
+    check_node_role_conflicts,
+)
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.common import EksError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
@@ -519,8 +531,18 @@ def node_role_labels(params, linux_roles):
 
 
 def make_guard(params, request, labels):
-    """Refuses, before any write and in check mode too, extra groups on node roles (unless allowed) and oversized data."""
+    """Refuses, before any write and in check mode too: with discover_linux_node_roles, a Windows node role that aws-auth
+    maps as a Linux node; extra groups on node roles (unless allowed); oversized data."""
     def guard(current, plan):
+        if params["state"] == "present" and params["discover_linux_node_roles"]:
+            before = parse_all(None if current is None else current.get("data"))[ROLES]
+            for arn in windows_roles_mapped_as_linux(node_role_arns(request, "windows"), before):
+                raise RequestError(
+                    f"{labels.get(arn_key(arn), 'node_roles')}: {arn} is also a Linux node role (aws-auth linux node mapping, "
+                    f"without eks:kube-proxy-windows). {SEPARATE_ROLES} Nothing was changed. If no Linux node uses it (it was "
+                    f"mapped without eks:kube-proxy-windows by mistake), run once without discover_linux_node_roles, which maps "
+                    f"it for Windows with a warning."
+                )
         if params["state"] == "present" and not params["allow_extra_groups"]:
             found = extra_node_groups(plan["entries"][ROLES], request[ROLES])
             if found:
@@ -539,7 +561,8 @@ def merge_into_configmap(module, params, request, cluster, labels):
                            check_mode=module.check_mode, retries=params["conflict_retries"],
                            guard=make_guard(params, request, labels), before_write=backup)
         return outcome, backup.written if backup else None
-    except (KubeClientError, MalformedMappingsError, ConflictRetriesExhausted, ExtraGroupsRefused, ConfigMapTooLarge, BackupFailed) as error:
+    except (KubeClientError, MalformedMappingsError, ConflictRetriesExhausted, ExtraGroupsRefused, ConfigMapTooLarge, BackupFailed,
+            RequestError) as error:
         module.fail_json(msg=str(error), **({"backup_file": backup.written} if backup and backup.written else {}))
     except ApiException as error:
         module.fail_json(msg=f"{NAMESPACE}/{NAME}: {api_error_message(error)}", status=getattr(error, "status", None),

@@ -343,3 +343,23 @@ def test_a_change_that_would_make_the_configmap_too_large_is_refused_before_writ
     linux = lab.facts["linux_node_role_arn"]
     shrink = ansible.task(MODULE, {"state": "absent", "node_roles": [{"arn": linux, "os": "linux"}]})
     assert shrink["changed"], shrink
+
+
+def test_a_windows_role_mapped_as_a_linux_node_is_refused_with_discovery_and_repaired_without(lab, ansible, aws_auth):
+    windows = role(lab, unique("win"))
+    linux_mapping = f"- rolearn: {windows}\n  username: {NODE_USER}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n"
+    aws_auth.put({"mapRoles": aws_auth.data()["mapRoles"] + linux_mapping})
+    before = _state(aws_auth)
+    args = {"cluster_name": lab.cluster_name, "discover_linux_node_roles": True, "node_roles": [{"arn": windows, "os": "windows"}]}
+    results = run(ansible, ("discovering", args), ("discovering, check mode", args, {"check_mode": True}))
+    for name, result in results.items():
+        assert result["failed"], name
+        assert result["msg"].startswith(f"node_roles[0].arn: {windows} is also a Linux node role (aws-auth linux node mapping, "
+                                        "without eks:kube-proxy-windows).")
+        assert "Give the Windows nodes a role of their own. Nothing was changed." in result["msg"]
+        assert "run once without discover_linux_node_roles" in result["msg"]
+    assert _state(aws_auth) == before
+
+    repaired = ansible.task(MODULE, {"node_roles": [{"arn": windows, "os": "windows"}]})
+    assert repaired["changed"] and any("it is now mapped for Windows nodes" in w for w in repaired["warnings"])
+    assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == WINDOWS_GROUPS

@@ -166,10 +166,11 @@ def test_a_windows_role_that_is_a_linux_node_role_fails_before_any_change(lab, a
     ))
     mapped = failure(result, "mapped as linux")["msg"]
     assert mapped.startswith(f"node_auth_windows_role_arn: {self_managed_linux.replace(':role/', ':role/eks/')} (in the launch playbook, "
-                             "the NodeInstanceRole of the nodegroup_name node group's stack) is also a Linux node role "
-                             "(aws-auth linux node mapping).")
+                             "the NodeInstanceRole of the nodegroup_name node group's stack) cannot be mapped for Windows nodes. ")
+    assert f"{self_managed_linux} is also a Linux node role (aws-auth linux node mapping" in mapped
     assert "Nothing was changed" in mapped and "new nodegroup_name" in mapped and "os: windows" in mapped
-    assert "is also a Linux node role (node_auth_linux_role_arns)" in failure(result, "given as linux")["msg"]
+    given = failure(result, "given as linux")["msg"]
+    assert given.startswith(f"node_auth_windows_role_arn: {given_linux} ") and "given as both a windows and a linux node role" in given
     assert "node_auth_windows_role_arn" in failure(result, "no role yet")["msg"]
     assert _state(aws_auth) == before
 
@@ -205,3 +206,25 @@ def test_check_mode_before_the_node_group_exists_reports_the_pending_authorizati
     # outside check mode the same input is an error that names the variable
     failed = ansible.playbook(play(case("real", {}), play_vars=facts))
     assert "node_auth_windows_role_arn" in failure(failed, "real")["msg"]
+
+
+def test_with_access_entries_a_windows_role_mapped_as_a_linux_node_fails_before_any_change(mixed_lab):
+    ansible = AnsibleRunner(mixed_lab.env)
+    eks = mixed_lab.aws_client("eks")
+    handle = AwsAuth(mixed_lab)
+    shared = make_role(mixed_lab, "linux-self-managed")
+    entry = f"- rolearn: {shared}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n"
+    saved = handle.read()
+    handle.put(dict(saved.data, mapRoles=saved.data["mapRoles"] + entry))
+    try:
+        before, entries = _state(handle), eks.list_access_entries(clusterName=mixed_lab.cluster_name)["accessEntries"]
+        result = ansible.playbook(play(case("entries", {"node_auth_cluster": cluster_facts(mixed_lab, "API_AND_CONFIG_MAP"),
+                                                        "node_auth_windows_role_arn": shared})))
+        message = failure(result, "entries")["msg"]
+        assert message.startswith(f"node_auth_windows_role_arn: {shared} (in the launch playbook, the NodeInstanceRole of the "
+                                  "nodegroup_name node group's stack) is also a Linux node role (aws-auth linux node mapping).")
+        assert "an access entry is either EC2_WINDOWS or EC2_LINUX" in message and "Nothing was changed" in message
+        assert _state(handle) == before
+        assert eks.list_access_entries(clusterName=mixed_lab.cluster_name)["accessEntries"] == entries
+    finally:
+        handle.put(saved.data, saved.metadata.labels, saved.metadata.annotations)

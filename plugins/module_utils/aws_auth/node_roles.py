@@ -46,3 +46,10 @@ def node_roles_in_mappings(map_roles: Iterable[Dict[str, Any]], os_name: str) ->
             arn = str(entry["rolearn"])
             found.setdefault(arn_key(arn), {"arn": arn, "source": f"aws-auth {os_name} node mapping"})
     return list(found.values())
+
+
+def windows_roles_mapped_as_linux(windows_arns: Iterable[str], map_roles: Iterable[Dict[str, Any]]) -> List[str]:
+    """The Windows node role ARNs (as given) that map_roles maps as Linux nodes (EC2 node mapping without
+    eks:kube-proxy-windows), in the order given."""
+    linux = {arn_key(role["arn"]) for role in node_roles_in_mappings(map_roles, "linux")}
+    return [arn for arn in windows_arns if arn_key(arn) in linux]

@@ -3,6 +3,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_rol
     linux_node_group_roles,
     node_roles_in_mappings,
     windows_node_group_roles,
+    windows_roles_mapped_as_linux,
 )
 
 NODEGROUPS = [
@@ -29,3 +30,16 @@ def test_node_roles_in_mappings():
     ]
     assert [r["arn"] for r in node_roles_in_mappings(entries, "linux")] == ["arn:aws:iam::111122223333:role/linux"]
     assert [r["arn"] for r in node_roles_in_mappings(entries, "windows")] == ["arn:aws:iam::111122223333:role/win"]
+
+
+def test_windows_roles_mapped_as_linux_nodes():
+    linux_mapped = "arn:aws:iam::111122223333:role/Shared"
+    entries = [
+        {"rolearn": linux_mapped, "username": NODE_USERNAME, "groups": ["system:bootstrappers", "system:nodes"]},
+        {"rolearn": "arn:aws:iam::111122223333:role/win", "username": NODE_USERNAME,
+         "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"]},
+        {"rolearn": "arn:aws:iam::111122223333:role/ops", "username": "ops", "groups": ["system:nodes"]},
+    ]
+    windows = ["arn:aws:iam::111122223333:role/shared", "arn:aws:iam::111122223333:role/win", "arn:aws:iam::111122223333:role/ops"]
+    assert windows_roles_mapped_as_linux(windows, entries) == ["arn:aws:iam::111122223333:role/shared"]
+    assert windows_roles_mapped_as_linux(windows, []) == []
