@@ -76,7 +76,7 @@ options:
     elements: str
   image_id:
     description:
-      - Check this AMI instead of looking one up: it must exist, be available, run Windows and, unless
+      - Check this AMI instead of looking one up. It must exist, be available, run Windows and, unless
         O(custom_image) is set, be an EKS optimized Windows AMI built for the cluster's Kubernetes version.
       - The module fails, naming what is wrong, when it is not; nothing is looked up in SSM.
     type: str
@@ -92,7 +92,7 @@ options:
       - When it is of the asked release and edition, it is returned as RV(image_id) even if a newer AMI exists, so
         that a rerun never replaces nodes by surprise; RV(update_available) and a warning say that a newer one
         exists. Set O(update) to move to the newest.
-      - When it is of another release or edition than asked, the newest AMI of the asked one is returned: the
+      - When it is of another release or edition than asked, the newest AMI of the asked one is returned, since the
         family was changed on purpose.
     type: str
   update:
