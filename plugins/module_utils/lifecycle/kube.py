@@ -6,49 +6,32 @@
 """The Kubernetes side of a drain: Nodes, the pods on them, evictions and PodDisruptionBudgets, as plain dicts."""
 
 import json
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 try:
     from kubernetes.client import CoreV1Api, PolicyV1Api
     from kubernetes.client.rest import ApiException
-    from urllib3.exceptions import HTTPError as TransportError
 except ImportError:
     CoreV1Api = PolicyV1Api = None
     ApiException = Exception
-    TransportError = Exception
 
 from ..kube.client import api_error_message
 from .drain import DrainApi, EvictionRefused
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
-# API servers answer these during control plane updates and under load; client-go retries them too.
-TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
-READ_ATTEMPTS = 4
 
 
 class KubeLifecycleError(Exception):
     pass
 
 
-def _retrying(what: str, call: Callable[[], Any], pause: Callable[[float], None] = time.sleep) -> Any:
-    """Run a read, retrying transient answers and dropped connections with a short backoff.
-
-    The readiness wait follows Nodes with a watch and lists again on errors; drains make single
-    reads, so they retry here instead.
-    """
-    for attempt in range(1, READ_ATTEMPTS + 1):
-        try:
-            return call()
-        except ApiException as error:
-            if getattr(error, "status", None) not in TRANSIENT_STATUSES or attempt == READ_ATTEMPTS:
-                raise KubeLifecycleError(f"cannot {what}: {api_error_message(error)}") from error
-        except TransportError as error:
-            if attempt == READ_ATTEMPTS:
-                raise KubeLifecycleError(f"cannot {what}: {error}") from error
-        pause(0.5 * 2 ** (attempt - 1))
-    raise KubeLifecycleError(f"cannot {what}")
+def _call(what: str, call: Callable[[], Any]) -> Any:
+    """Run a request; transient answers were already retried by the client (kube/retries.py)."""
+    try:
+        return call()
+    except ApiException as error:
+        raise KubeLifecycleError(f"cannot {what}: {api_error_message(error)}") from error
 
 
 def _data(response) -> Dict[str, Any]:
@@ -69,14 +52,14 @@ class KubeDrainApi(DrainApi):
                 if getattr(error, "status", None) == 404:
                     return None
                 raise
-        return _retrying(f"read node {name}", read)
+        return _call(f"read node {name}", read)
 
     def nodes(self) -> Dict[str, Dict[str, Any]]:
-        data = _retrying("list nodes", lambda: _data(self.core.list_node(_preload_content=False, _request_timeout=self._timeout)))
+        data = _call("list nodes", lambda: _data(self.core.list_node(_preload_content=False, _request_timeout=self._timeout)))
         return {n["metadata"]["name"]: n for n in data.get("items") or []}
 
     def pods_on(self, name: str) -> List[Dict[str, Any]]:
-        data = _retrying(f"list the pods of node {name}", lambda: _data(self.core.list_pod_for_all_namespaces(
+        data = _call(f"list the pods of node {name}", lambda: _data(self.core.list_pod_for_all_namespaces(
             field_selector=f"spec.nodeName={name}", _preload_content=False, _request_timeout=self._timeout)))
         return data.get("items") or []
 
@@ -87,10 +70,7 @@ class KubeDrainApi(DrainApi):
             # The list is replaced as a whole: the resourceVersion makes a concurrent change fail (409) instead of being lost.
             spec["taints"] = list((node.get("spec") or {}).get("taints") or []) + [dict(taint)]
         body = {"metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}, "spec": spec}
-        try:
-            self.core.patch_node(name, body, _request_timeout=self._timeout)
-        except ApiException as error:
-            raise KubeLifecycleError(f"cannot cordon node {name}: {api_error_message(error)}") from error
+        _call(f"cordon node {name}", lambda: self.core.patch_node(name, body, _request_timeout=self._timeout))
 
     def evict(self, pod: Dict[str, Any], grace: Optional[int]) -> None:
         metadata = pod["metadata"]
@@ -113,7 +93,7 @@ class KubeDrainApi(DrainApi):
     def budgets(self, namespace: str) -> List[Dict[str, Any]]:
         """The namespace's budgets; [] when they cannot be read (the 429 answer already names the budget)."""
         try:
-            data = _retrying(f"list the PodDisruptionBudgets of namespace {namespace}", lambda: _data(
+            data = _call(f"list the PodDisruptionBudgets of namespace {namespace}", lambda: _data(
                 self.policy.list_namespaced_pod_disruption_budget(namespace, _preload_content=False, _request_timeout=self._timeout)))
         except KubeLifecycleError:
             return []
