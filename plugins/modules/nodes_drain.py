@@ -22,7 +22,7 @@ description:
   - "While it works, lines like V(draining ip-10-0-1-4: 2 pod(s) left; shop/web-7d9f blocked by PodDisruptionBudget
     shop/web (minAvailable 2; 2 healthy of 2 desired, 0 disruptions allowed)) are printed at normal verbosity."
   - In check mode nothing changes; the result lists, per node, the pods that would be evicted, and C(--diff) shows them.
-  - A node that is cordoned and has no pod left to evict needs nothing: the task then reports no change.
+  - A node that is cordoned and has no pod left to evict needs nothing; the task then reports no change.
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:

@@ -100,7 +100,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - The node group stack must not replace instances itself when its launch template changes: the collection's template
+  - The node group stack must not replace instances itself when its launch template changes; the collection's template
     has no C(AutoScalingRollingUpdate) policy for that reason.
   - The progress lines come from the action plugin of the same name. It does not support C(async).
   - "IAM permissions: C(eks:DescribeCluster), C(autoscaling:DescribeAutoScalingGroups),
