@@ -237,6 +237,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.session import validate_common
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.gather import TargetLoader
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.kube import KubeNodeSource
+from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.nodes import progress_line
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.waiter import wait_for_nodes
 
 # After a readiness wait that ended at once, look again no sooner than this.
@@ -262,10 +263,11 @@ class GroupOps(ReplaceOps):
         started = time.time()
         source = KubeNodeSource(self.session.connect)
         loader = TargetLoader(self.session.gatherer, self.group_name, None, None)
-        wait_for_nodes(source, loader, timeout=max(seconds, 0.0))
+        outcome = wait_for_nodes(source, loader, timeout=max(seconds, 0.0))
         rest = min(MIN_LOOK_SECONDS - (time.time() - started), seconds - (time.time() - started))
         if rest > 0:
             time.sleep(rest)
+        return progress_line(outcome.state)
 
 
 def old_entries(instances, target):

@@ -42,8 +42,8 @@ class ReplaceOps:
     def terminate(self, instance_id: str) -> None:
         raise NotImplementedError
 
-    def wait_ready(self, seconds: float) -> None:
-        """Wait up to seconds for the group's nodes to be Ready (returns earlier when they are)."""
+    def wait_ready(self, seconds: float) -> Optional[str]:
+        """Wait up to seconds for the group's nodes to be Ready (returns earlier when they are); a progress line."""
         raise NotImplementedError
 
 
@@ -102,7 +102,9 @@ class Replacer:
                 self._line(f"waiting for replacements: {decision.reason}")
                 if now >= deadline:
                     return False
-                self.ops.wait_ready(deadline - now)
+                status = self.ops.wait_ready(deadline - now)
+                if status:
+                    self._line(f"waiting for replacements: {status}")
                 if self.clock() >= deadline:
                     return False
                 continue

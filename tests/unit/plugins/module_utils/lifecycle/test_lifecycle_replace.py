@@ -49,6 +49,8 @@ class FakeGroup(ReplaceOps):
         for instance in self.instances:
             instance["ready_in"] -= 1
         self.clock.sleep(min(seconds, 1.0))
+        ready = sum(1 for i in self.instances if i["ready_in"] <= 0)
+        return f"{ready}/{self.desired} Windows nodes Ready"
 
 
 def replacer(api, ops, clock, memo=None, drain_memo=None, **options):
@@ -59,7 +61,7 @@ def replacer(api, ops, clock, memo=None, drain_memo=None, **options):
 def test_one_batch_at_a_time_each_node_drained_before_its_instance_goes():
     clock = Clock()
     api = FakeApi([], [pod("a", "node-i-old0"), pod("b", "node-i-old1")])
-    ops = FakeGroup(api, clock)
+    ops = FakeGroup(api, clock, ready_after=2)
     run = replacer(api, ops, clock, batch_size=1, min_in_service=1)
     assert run.run(deadline=clock() + 600)
     assert [entry[:2] for entry in ops.log] == [("terminate", "i-old0"), ("terminate", "i-old1")]
@@ -68,7 +70,8 @@ def test_one_batch_at_a_time_each_node_drained_before_its_instance_goes():
     assert [t["reason"] for t in run.report.terminated] == ["launch template version 1, the group's is 2"] * 2
     # The second batch waited for the first replacement to be Ready.
     lines = run.drainer.report.lines
-    assert lines.index("waiting for replacements: 1 new node(s) not Ready") < lines.index("replacing node-i-old1 (launch template version 1, the group's is 2)")
+    assert lines.index("waiting for replacements: 1 new node(s) not Ready") < lines.index("waiting for replacements: 1/2 Windows nodes Ready")
+    assert lines.index("waiting for replacements: 2/2 Windows nodes Ready") < lines.index("replacing node-i-old1 (launch template version 1, the group's is 2)")
 
 
 def test_the_floor_stops_a_group_that_cannot_spare_a_node():
