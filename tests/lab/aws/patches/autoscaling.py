@@ -5,7 +5,9 @@ is tagged ``aws:ec2launchtemplate:version``) and balances instances over the sub
 A CloudFormation update of an ``AWS::AutoScaling::AutoScalingGroup`` updates the same group (no replacement
 unless an immutable property changes); with ``UpdatePolicy.AutoScalingRollingUpdate`` the instances that run
 an older launch configuration are replaced in batches of ``MaxBatchSize``, keeping ``MinInstancesInService``
-in service (new instances are launched before old ones are terminated when that minimum requires it).
+in service (new instances are launched before old ones are terminated when that minimum requires it), waiting
+``PauseTime`` after each batch while the stack is UPDATE_IN_PROGRESS.  The lab runs those batches from its
+CloudFormation in a background thread (``run_roll``), the pause scaled by ``LAB_STATE.settings.rolling_pause_scale``.
 moto 5.2.5: launches from the template's *default* version, puts every instance in the first subnet, and
 implements the CloudFormation update as delete + create: a new group with a new name and all-new instances.
 """
