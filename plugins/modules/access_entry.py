@@ -49,6 +49,8 @@ options:
   username:
     description:
       - The Kubernetes user name of a V(STANDARD) entry. EKS picks one when not given. Not for node types.
+      - It may not start with C(system:), C(eks:), C(aws:), C(amazon:) or C(iam:), prefixes EKS reserves; such a name is
+        refused before any call.
     type: str
   kubernetes_groups:
     description:

@@ -164,3 +164,44 @@ def test_api_mode(lab_factory):
     assert results["again"]["changed"] is False
     assert results["linux node group"]["changed"] is False  # EKS's own EC2_LINUX entry is left alone
     assert entry_type(api_lab, role) == "EC2_WINDOWS"
+
+
+RESERVED_USERNAMES = ("system:ops", "eks:ops", "aws:ops", "amazon:ops", "iam:ops")
+
+
+def access_entries_state(lab):
+    """Every access entry of the cluster with its associations, as EKS describes them."""
+    eks = lab.aws_client("eks")
+    arns = sorted(eks.list_access_entries(clusterName=lab.cluster_name)["accessEntries"])
+    return [(eks.describe_access_entry(clusterName=lab.cluster_name, principalArn=arn)["accessEntry"],
+             eks.list_associated_access_policies(clusterName=lab.cluster_name, principalArn=arn)["associatedAccessPolicies"])
+            for arn in arns]
+
+
+def test_the_lab_refuses_usernames_with_reserved_prefixes(mixed_lab):
+    eks = mixed_lab.aws_client("eks")
+    role = make_role(mixed_lab, "reserved")
+    for username in RESERVED_USERNAMES:
+        with pytest.raises(eks.exceptions.InvalidParameterException, match=f"must not begin with {username.split(':')[0]}:"):
+            eks.create_access_entry(clusterName=mixed_lab.cluster_name, principalArn=role, username=username)
+    assert entry_type(mixed_lab, role) is None
+
+
+def test_reserved_username_prefixes_are_refused_before_any_call(mixed_lab, mixed_ansible):
+    existing = make_role(mixed_lab, "ops")
+    created = run(mixed_ansible, ("create", {"cluster_name": mixed_lab.cluster_name, "principal_arn": existing, "type": "STANDARD",
+                                             "username": "ops"}))
+    assert created["create"]["changed"] is True, created
+    new = make_role(mixed_lab, "ops")
+    before = access_entries_state(mixed_lab)
+    steps = [(f"{principal} {username}", {"cluster_name": mixed_lab.cluster_name, "principal_arn": arn, "type": "STANDARD",
+                                          "username": username})
+             for principal, arn in (("new", new), ("existing", existing)) for username in RESERVED_USERNAMES]
+    results = run(mixed_ansible, *steps)
+    for name, result in results.items():
+        username = name.split(" ", 1)[1]
+        assert result["failed"], (name, result)
+        assert result["msg"].startswith(f"username: {username!r} starts with {username.split(':')[0]}:, a prefix EKS reserves"), result["msg"]
+        assert result["changed"] is False and result["actions"] == []
+    assert access_entries_state(mixed_lab) == before
+    assert entry_type(mixed_lab, new) is None

@@ -19,6 +19,8 @@ from .common import EksErrorHandler
 NODE_TYPES = ("EC2_LINUX", "EC2_WINDOWS")
 TYPES = ("STANDARD",) + NODE_TYPES
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
+# Username prefixes EKS refuses for access entries [EKS user guide, grant-k8s-access.adoc].
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 POLICY_ARN_FORMAT = "arn:{partition}:eks::aws:cluster-access-policy/{name}"
 
 
@@ -111,12 +113,24 @@ def normalize_scope(scope: Optional[Dict[str, Any]], field: str) -> Dict[str, An
     return {"type": scope_type, "namespaces": namespaces}
 
 
+def username_problem(username: Optional[str]) -> Optional[str]:
+    """Why EKS would refuse this STANDARD entry username (a prefix it reserves), or None."""
+    if username is None:
+        return None
+    reserved = next((prefix for prefix in RESERVED_USERNAME_PREFIXES if str(username).startswith(prefix)), None)
+    if reserved is None:
+        return None
+    return (f"username: {username!r} starts with {reserved}, a prefix EKS reserves ({', '.join(RESERVED_USERNAME_PREFIXES)}) and "
+            "refuses for access entries. Choose another username, or leave it unset for EKS to pick one; node roles use type "
+            "EC2_LINUX or EC2_WINDOWS.")
+
+
 def desired_entry(entry_type: str, username: Optional[str], kubernetes_groups: Optional[List[str]],
                   access_policies: Optional[List[Dict[str, Any]]], partition: str = "aws") -> Dict[str, Any]:
     """The entry the options ask for; None in a field means 'leave it as it is'.
 
     Raises AccessEntryRequestError for what EKS would refuse: node types with a username, groups or
-    policies; STANDARD groups or usernames starting with system:.
+    policies; STANDARD groups starting with system:, usernames with a prefix EKS reserves.
     """
     if entry_type not in TYPES:
         raise AccessEntryRequestError(f"type: {entry_type!r} is not one of {', '.join(TYPES)}.")
@@ -128,8 +142,9 @@ def desired_entry(entry_type: str, username: Optional[str], kubernetes_groups: O
                     f"and permissions itself. Remove {option}, or use type STANDARD for a principal that is not a node role."
                 )
         return {"type": entry_type, "username": None, "kubernetes_groups": None, "access_policies": None}
-    if username is not None and str(username).startswith("system:"):
-        raise AccessEntryRequestError("username: must not start with system: for a STANDARD entry; node roles use type EC2_LINUX or EC2_WINDOWS.")
+    problem = username_problem(username)
+    if problem:
+        raise AccessEntryRequestError(problem)
     groups = None
     if kubernetes_groups is not None:
         groups = sorted(set(str(group) for group in kubernetes_groups))

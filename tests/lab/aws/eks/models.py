@@ -215,9 +215,15 @@ def _default_username(entry_type: str, match: re.Match[str]) -> str:
     return match.group(0)
 
 
+# Prefixes EKS reserves for its own and AWS's identities (EKS user guide, grant-k8s-access: access entry usernames).
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+
+
 def _check_standard_identity(username: Optional[str], groups: list[str]) -> None:
-    if username is not None and username.startswith("system:"):
-        raise InvalidParameterException("The username must not begin with system:")
+    reserved = [prefix for prefix in RESERVED_USERNAME_PREFIXES if username is not None and username.startswith(prefix)]
+    if reserved:
+        raise InvalidParameterException(f"The username must not begin with {reserved[0]} "
+                                        f"(reserved prefixes: {', '.join(RESERVED_USERNAME_PREFIXES)})")
     for group in groups:
         if group.startswith("system:"):
             raise InvalidParameterException(f"The kubernetes group name {group} is invalid, it cannot start with system:")

@@ -37,6 +37,20 @@ def test_standard_refuses_system_groups_with_the_reason():
         api.desired_entry("STANDARD", "system:node:x", None, None)
 
 
+@pytest.mark.parametrize("username", ["system:admin", "eks:ops", "aws:ops", "amazon:ops", "iam:ops"])
+def test_standard_refuses_usernames_with_a_prefix_eks_reserves(username):
+    with pytest.raises(AccessEntryRequestError) as error:
+        api.desired_entry("STANDARD", username, None, None)
+    prefix = username.split(":")[0] + ":"
+    assert str(error.value).startswith(f"username: {username!r} starts with {prefix}, a prefix EKS reserves")
+    assert "Choose another username" in str(error.value)
+
+
+@pytest.mark.parametrize("username", ["ops", "ops:system:x", "Amazon-ops", "iam-user", "awsadmin"])
+def test_standard_accepts_other_usernames(username):
+    assert api.desired_entry("STANDARD", username, None, None)["username"] == username
+
+
 def test_scopes_are_checked():
     with pytest.raises(AccessEntryRequestError, match=r"access_policies\[0\]\.access_scope\.namespaces"):
         api.desired_entry("STANDARD", None, None, [{"policy_arn": "AmazonEKSViewPolicy", "access_scope": {"type": "namespace"}}])
