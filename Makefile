@@ -14,6 +14,11 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := True
 export PYTHONPATH := $(ROOT)/tests
 export ANSIBLE_PYTHON_INTERPRETER := $(ROOT)/$(BIN)/python
 export PATH := $(ROOT)/$(BIN):$(PATH)
+# Nothing a target runs writes outside the checkout: Ansible's own files (local temporary files, galaxy cache) go
+# under .build/ansible-home, and ansible-lint and ansible-test, which also write under the home directory (a copy
+# of the collection, pip's bootstrap script, their virtual environments), run with HOME=.build/home.
+export ANSIBLE_HOME := $(ROOT)/.build/ansible-home
+TOOL_HOME := $(ROOT)/.build/home
 
 .PHONY: help setup test sanity units integration molecule lint lab-up lab-down demo clean benchmarks
 
@@ -42,13 +47,13 @@ $(BUILD): setup
 	for dep in amazon/aws kubernetes/core; do mkdir -p $(ROOT)/.build/ansible_collections/$$(dirname $$dep); \
 	  ln -sfn $$($(BIN)/python -c 'import ansible_collections,sys; print(ansible_collections.__path__[0])')/$$dep $(ROOT)/.build/ansible_collections/$$dep; done
 
-PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+PIP_BOOTSTRAP := $(TOOL_HOME)/.ansible/test/cache/get_pip_24_2.py
 $(PIP_BOOTSTRAP): tests/sanity/pip_bootstrap.py
 	mkdir -p $(dir $@) && cp $< $@
 
 sanity: setup $(PIP_BOOTSTRAP)
 	$(MAKE) --no-print-directory $(BUILD)
-	cd $(BUILD) && $(ROOT)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+	cd $(BUILD) && HOME=$(TOOL_HOME) $(ROOT)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 units: setup
 	$(BIN)/pytest -q tests/unit
@@ -64,7 +69,7 @@ molecule: setup
 	  status=$$?; cd $(ROOT) && $(BIN)/python -m lab down --state-dir .build/molecule-lab; exit $$status
 
 lint: setup
-	$(BIN)/ansible-lint --profile production
+	mkdir -p $(TOOL_HOME) && HOME=$(TOOL_HOME) $(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	mkdir -p .build && PYTHONPATH=$(COLLECTIONS) $(BIN)/python -c 'from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE; print(TEMPLATE, end="")' \
 	  > .build/nodegroup-template.yaml
