@@ -138,9 +138,11 @@ def test_cluster_checks_fail_with_their_message_and_fix(ansible, odd_clusters):
         case("old kubernetes", {"cluster_name": odd_clusters["old"]}),
         case("missing cluster", {"cluster_name": "no-such-cluster"}),
     ))
-    item = failed_on(run.result("cluster name"), "cluster_name")
-    assert f"the cluster name '{odd_clusters['underscore']}' must contain only letters, digits and hyphens" in item["message"]
-    assert "aws eks list-clusters" in item["fix"]
+    # EKS accepts underscores: not an error, but the default stack name <cluster>-nodegroup-<name> could not be created
+    item = finding(run.result("cluster name"), "cluster_name")
+    assert item["severity"] == "warning"
+    assert f"the cluster name '{odd_clusters['underscore']}' is valid for EKS, but the nodegroup role's default stack name" in item["message"]
+    assert "nodegroup_stack_name" in item["fix"]
 
     item = failed_on(run.result("ipv6"), "ip_family")
     assert item["message"] == f"cluster {odd_clusters['ipv6']} uses IPv6; Windows nodes are not supported on IPv6 clusters."

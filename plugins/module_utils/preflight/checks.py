@@ -7,7 +7,7 @@
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..eks.names import cluster_name_problem, nodegroup_name_problem
+from ..eks.names import cluster_name_problem, eks_api_cluster_name_problem, nodegroup_name_problem
 from ..ipam.legacy import LegacyObject, active, describe, kubectl_delete_commands
 from .findings import Finding, error, warning
 from .versions import (
@@ -36,14 +36,26 @@ def partition(arn: Optional[str]) -> str:
 
 
 def check_cluster_name(name: str) -> List[Finding]:
-    problem = cluster_name_problem(name)
-    if not problem:
-        return []
-    return [error(
-        "cluster_name", f"{problem}; the Windows node group's CloudFormation stack and resources are named after the cluster.",
-        "Use a cluster whose name has only letters, digits and hyphens and starts with a letter; "
-        "check the exact name with: aws eks list-clusters",
-    )]
+    """EKS's own rule is the error; a name EKS accepts but a CloudFormation stack name cannot start with is a warning.
+
+    The nodegroup role's default stack name is <cluster>-nodegroup-<name>, and CloudFormation stack names take only
+    letters, digits and hyphens, starting with a letter; nodegroup_stack_name sets another one.
+    """
+    problem = eks_api_cluster_name_problem(name)
+    if problem:
+        return [error(
+            "cluster_name", f"{problem}.",
+            "Give the exact name of the cluster (1-100 characters, a letter or digit first, then letters, digits, hyphens and "
+            "underscores); check it with: aws eks list-clusters",
+        )]
+    if cluster_name_problem(name):
+        return [warning(
+            "cluster_name", f"the cluster name {name!r} is valid for EKS, but the nodegroup role's default stack name "
+            f"{name}-nodegroup-<nodegroup_name> is not a valid CloudFormation stack name (letters, digits and hyphens, "
+            "starting with a letter).",
+            "Set nodegroup_stack_name to a stack name of letters, digits and hyphens that starts with a letter.",
+        )]
+    return []
 
 
 def check_nodegroup_name(name: Optional[str]) -> List[Finding]:

@@ -31,11 +31,28 @@ def node(name, os="linux", ready=True, beta=False):
 # names ----------------------------------------------------------------------------------------------
 
 
-def test_cluster_name():
-    assert checks.check_cluster_name("prod") == []
-    item = only(checks.check_cluster_name("prod_eu"), "cluster_name")
-    assert "only letters, digits and hyphens" in item["message"]
+@pytest.mark.parametrize("name", ["prod", "1prod", "prod_eu", "9_a-b", "p" * 100])
+def test_cluster_names_eks_accepts_are_not_errors(name):
+    assert [item for item in checks.check_cluster_name(name) if item["severity"] == "error"] == []
+
+
+@pytest.mark.parametrize("name, words", [
+    ("", "empty"), ("_prod", "must start with a letter or digit"), ("-prod", "must start with a letter or digit"),
+    ("prod eu", "must start with a letter or digit"), ("prod.eu", "must start with a letter or digit"),
+    ("p" * 101, "at most 100"),
+])
+def test_cluster_names_eks_refuses_are_errors(name, words):
+    item = only(checks.check_cluster_name(name), "cluster_name")
+    assert words in item["message"]
     assert "aws eks list-clusters" in item["fix"]
+
+
+def test_an_eks_name_that_cannot_start_a_stack_name_warns_with_the_fix():
+    assert checks.check_cluster_name("prod") == []
+    for name in ("1prod", "prod_eu"):
+        item = only(checks.check_cluster_name(name), "cluster_name", "warning")
+        assert f"{name}-nodegroup-<nodegroup_name>" in item["message"]
+        assert "nodegroup_stack_name" in item["fix"]
 
 
 def test_nodegroup_name():
