@@ -4,11 +4,15 @@ A removal killed between the stack deletion and the aws-auth / access-entry clea
 deleting the stack directly, as the killed run had; the next run must take out the mapping it left.
 """
 
+import os
+import signal
+import subprocess
+import time
 import uuid
 
 import yaml
 
-from integration_helpers import AnsibleRunner
+from integration_helpers import REPO, AnsibleRunner
 
 from test_stack_ownership import create_topic_stack, stack_args, stack_state
 
@@ -144,3 +148,31 @@ def test_remove_in_api_and_config_map_mode_cleans_the_access_entry_and_the_mappi
     assert role_arn not in mapped_roles(lab) and lab.facts["linux_node_role_arn"] in mapped_roles(lab)
     assert again.returncode == 0 and recap(again) == (0, 0), again.stdout[-4000:]
     assert aws_auth(lab) == after_rerun
+
+
+def test_remove_killed_right_after_the_stack_deletion_is_finished_by_the_next_run(lab, ansible, tmp_path):
+    nodegroup = unique("kill")
+    stack_name = f"lab-nodegroup-{nodegroup}"
+    role_arn = launch_stack(lab, ansible, nodegroup)
+    map_roles(lab, [role_arn])
+    cloudformation = lab.aws_client("cloudformation")
+    stack_id = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
+
+    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", REMOVE,
+               "-e", f"cluster_name=lab nodegroup_name={nodegroup}"]
+    with open(tmp_path / "killed.log", "w") as log:
+        process = subprocess.Popen(command, env=ansible.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            while cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE":
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "killed.log").read_text()[-3000:]
+                time.sleep(0.05)
+            os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            process.wait()
+    assert role_arn in mapped_roles(lab), "the run was killed after the mapping was removed: nothing left to finish"
+
+    rerun = ansible.playbook(REMOVE, extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup})
+
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert role_arn not in mapped_roles(lab) and lab.facts["linux_node_role_arn"] in mapped_roles(lab)
