@@ -23,6 +23,10 @@ def group_instances(lab):
     return sorted((i["InstanceId"], i.get("LaunchTemplate", {}).get("Version")) for i in group["Instances"])
 
 
+def instance_ids(lab):
+    return [instance_id for instance_id, _version in group_instances(lab)]
+
+
 def stack_image(lab):
     parameters = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]["Parameters"]
     return next(p["ParameterValue"] for p in parameters if p["ParameterKey"] == "NodeImageId")
@@ -79,7 +83,7 @@ def test_a_changed_instance_type_is_previewed_then_rolled_out_node_by_node_with_
     ansible = AnsibleRunner(lab.env)
     first = ansible.playbook("eksnodes.windows.launch", extra_vars={**LAUNCH_VARS, "deploy_sample_app": True}, callback="default")
     assert first.returncode == 0, first.stdout[-4000:]
-    old = [instance_id for instance_id, _ in group_instances(lab)]
+    old = instance_ids(lab)
     core = client.CoreV1Api(lab.kube_api_client())
     node_of = {n.spec.provider_id.rsplit("/", 1)[-1]: n.metadata.name for n in core.list_node().items}
 
@@ -87,14 +91,14 @@ def test_a_changed_instance_type_is_previewed_then_rolled_out_node_by_node_with_
     preview = ansible.playbook("eksnodes.windows.launch", extra_vars=changed, check=True, diff=True, callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert "2 nodes will be replaced" in preview.stdout and all(instance_id in preview.stdout for instance_id in old)
-    assert [instance_id for instance_id, _ in group_instances(lab)] == old
+    assert instance_ids(lab) == old
 
     mark = lab.control.lifecycle_mark()
     rollout = ansible.playbook("eksnodes.windows.launch", extra_vars=changed, callback="default")
     assert rollout.returncode == 0, rollout.stdout[-4000:]
     assert "cordoned" in rollout.stdout and "drained" in rollout.stdout
 
-    now = [instance_id for instance_id, _ in group_instances(lab)]
+    now = instance_ids(lab)
     assert len(now) == 2 and not set(now) & set(old)
     reservations = lab.aws_client("ec2").describe_instances(InstanceIds=now)["Reservations"]
     assert {i["InstanceType"] for r in reservations for i in r["Instances"]} == {"m5.xlarge"}
