@@ -191,3 +191,40 @@ def test_bad_requests_are_refused_before_any_change_naming_the_variable(lab_fact
         assert refused.returncode != 0, (extra, refused.stdout[-3000:])
         assert message in refused.stdout, (extra, refused.stdout[-3000:])
         assert lab_state(lab) == before, extra
+
+
+def test_a_node_that_will_not_drain_stops_the_upgrade_and_a_rerun_continues(lab_factory):
+    lab, ansible = launched_lab(lab_factory)
+    old_instances = group_instances(lab, "lab-nodegroup-win")
+    app = SampleApp(lab, ansible)
+    app.deploy(replicas=2, maxUnavailable=0)
+    app.wait_ready(2)
+    new_image = publish_newer_ami(lab)
+    policy = kclient.PolicyV1Api(lab.kube_api_client())
+
+    mark = lab.control.lifecycle_mark()
+    stopped = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "eviction_timeout": 4}, callback="default")
+    assert stopped.returncode != 0
+    assert app.budget in stopped.stdout and 'The upgrade stopped at "Taint the old nodes NoSchedule and drain them"' in stopped.stdout
+    assert "Node group win still runs beside win-v2" in stopped.stdout and "run the same" in stopped.stdout, stopped.stdout[-3000:]
+    # Stopped between the two groups: both stacks, the old instances still there, no pod evicted or deleted.
+    assert stack(lab, "lab-nodegroup-win") is not None and group_instances(lab, "lab-nodegroup-win") == old_instances
+    assert set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
+    records = [r for r in lab.control.lifecycle(mark, ["eviction", "pod_delete"]) if r.get("namespace") == app.namespace]
+    assert records and all(r["kind"] == "eviction" and not r["allowed"] and r["pdb"] == app.budget for r in records), records
+    # (The lab reports a pod on a cordoned node not Ready, so Running is what is asserted here.)
+    pods = app.pods()
+    assert len(pods) == 2 and all(p.status.phase == "Running" and p.metadata.deletion_timestamp is None for p in pods), pods
+
+    mark = lab.control.lifecycle_mark()
+    policy.patch_namespaced_pod_disruption_budget(app.budget, app.namespace, {"spec": {"maxUnavailable": 1}})
+    app.wait_budget_observed()
+    with ReadySampler(app) as sampler:
+        continued = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
+    assert continued.returncode == 0, continued.stdout[-5000:]
+    assert "(continuing: it exists)" in continued.stdout
+    assert sampler.min_ready >= 1, sampler.samples
+    no_pod_deleted_without_eviction(lab, mark, app)
+    assert stack(lab, "lab-nodegroup-win") is None and "lab-nodegroup-win-v3" not in str(lab_state(lab)["stacks"])
+    assert set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
+    app.wait_ready(2)
