@@ -322,8 +322,8 @@ def test_extra_groups_on_a_node_role_are_refused_unless_allowed(lab, ansible, aw
 
     allowed = ansible.task(MODULE, dict(args, allow_extra_groups=True))
     assert allowed["changed"] and any("kept because allow_extra_groups is true" in w and "system:masters" in w for w in allowed["warnings"])
-    assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == ["system:masters", "system:nodes", "system:bootstrappers",
-                                                                           "eks:kube-proxy-windows"]
+    groups = {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows]
+    assert groups == ["system:masters", "system:nodes", "system:bootstrappers", "eks:kube-proxy-windows"]
     again = ansible.task(MODULE, args)  # unchanged, but still an administrator on every node: still refused
     assert again["failed"] and "system:masters" in again["msg"]
 

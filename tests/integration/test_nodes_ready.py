@@ -66,8 +66,8 @@ class Fleet:
         name = f"nr-{uuid.uuid4().hex[:8]}"
         role_arn, profile_arn = self.role(f"{name}-role", role_path)
         ssm = self.lab.aws_client("ssm")
-        image = image or ssm.get_parameter(Name=f"/aws/service/ami-windows-latest/Windows_Server-{release}-English-Core-EKS_Optimized-"
-                                       f"{self.lab.info['kubernetes_version']}/image_id")["Parameter"]["Value"]
+        parameter = f"/aws/service/ami-windows-latest/Windows_Server-{release}-English-Core-EKS_Optimized-{self.lab.info['kubernetes_version']}/image_id"
+        image = image or ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
         template = self.ec2.create_launch_template(LaunchTemplateName=f"{name}-lt", LaunchTemplateData={
             "ImageId": image, "InstanceType": instance_type, "IamInstanceProfile": {"Arn": profile_arn},
             "UserData": user_data or windows_user_data(self.lab.cluster_name)})["LaunchTemplate"]

@@ -105,7 +105,7 @@ def test_remove_killed_after_the_stack_deletion_is_finished_by_the_next_run(lab,
         assert aws_auth(lab) == after_rerun
     finally:
         unmap_roles(lab, decoys)
-        lab.aws_client("iam").delete_role(RoleName=decoys[0].split("/")[-1])
+        lab.aws_client("iam").delete_role(RoleName=decoys[0].rsplit("/", maxsplit=1)[-1])
 
 
 def test_remove_of_an_unrelated_stack_of_the_node_group_name_is_refused_before_any_change(lab, ansible):

@@ -66,17 +66,17 @@ def aws_code(call) -> str:
 
 def test_a_share_of_matching_kube_requests_fails_with_the_given_statuses(clean_faults, kube_get):
     clean_faults.kube_fault_share(0.5, statuses=(500, 503), method="GET", path=f"^{CONFIG_MAPS}$", seed=7)
-    statuses = [kube_get(CONFIG_MAPS) for _ in range(200)]
+    statuses = [kube_get(CONFIG_MAPS) for _request in range(200)]
     failed = [status for status in statuses if status != 200]
     assert 60 <= len(failed) <= 140 and set(failed) == {500, 503}
-    assert {kube_get("/api/v1/namespaces") for _ in range(20)} == {200}, "another path is not affected"
+    assert {kube_get("/api/v1/namespaces") for _request in range(20)} == {200}, "another path is not affected"
     (share,) = clean_faults.kube_faults()
     assert (share["share"], share["seen"], share["injected"]) == (0.5, 200, len(failed))
 
 
 def test_a_share_of_another_method_leaves_reads_alone(clean_faults, kube_get):
     clean_faults.kube_fault_share(1.0, statuses=(503,), method="PUT", path=f"^{CONFIG_MAPS}")
-    assert {kube_get(CONFIG_MAPS) for _ in range(20)} == {200}
+    assert {kube_get(CONFIG_MAPS) for _request in range(20)} == {200}
     assert clean_faults.kube_faults()[0]["seen"] == 0
 
 
@@ -85,13 +85,13 @@ def test_the_same_seed_fails_the_same_requests(clean_faults, kube_get):
     for _run in range(2):
         clean_faults.clear_kube_faults()
         clean_faults.kube_fault_share(0.3, statuses=(500, 503, 504), path=f"^{CONFIG_MAPS}$", seed=42)
-        runs.append([kube_get(CONFIG_MAPS) for _ in range(60)])
+        runs.append([kube_get(CONFIG_MAPS) for _request in range(60)])
     assert runs[0] == runs[1] and any(status != 200 for status in runs[0])
 
 
 def test_the_lab_own_clients_are_spared_and_clearing_ends_the_faults(clean_faults, kube_get):
     clean_faults.kube_fault_share(1.0, statuses=(503,), path=f"^{CONFIG_MAPS}$")
-    assert {kube_get(CONFIG_MAPS, user_agent=LAB_USER_AGENT) for _ in range(20)} == {200}
+    assert {kube_get(CONFIG_MAPS, user_agent=LAB_USER_AGENT) for _request in range(20)} == {200}
     assert kube_get(CONFIG_MAPS) == 503
     clean_faults.clear_kube_faults()
     assert clean_faults.kube_faults() == [] and kube_get(CONFIG_MAPS) == 200
@@ -100,7 +100,7 @@ def test_the_lab_own_clients_are_spared_and_clearing_ends_the_faults(clean_fault
 def test_count_faults_come_first_then_the_share(clean_faults, kube_get):
     clean_faults.kube_fault("GET", f"^{CONFIG_MAPS}$", 409, count=1)
     clean_faults.kube_fault_share(1.0, statuses=(504,), path=f"^{CONFIG_MAPS}$")
-    assert [kube_get(CONFIG_MAPS) for _ in range(3)] == [409, 504, 504]
+    assert [kube_get(CONFIG_MAPS) for _request in range(3)] == [409, 504, 504]
 
 
 @pytest.mark.parametrize("body", [{"share": 1.5}, {"share": 0.5, "statuses": [200]}, {"share": "a lot"}])
@@ -129,7 +129,7 @@ def test_an_aws_share_of_one_action_with_a_seed_repeats(clean_faults, aws):
     for _run in range(2):
         clean_faults.aws.clear_faults()
         clean_faults.aws_fault_share(0.3, code="Throttling", service="cloudformation", action="ListStacks", seed=3)
-        runs.append([aws_code(lambda: aws("cloudformation").list_stacks()) for _ in range(40)])
+        runs.append([aws_code(lambda: aws("cloudformation").list_stacks()) for _request in range(40)])
         assert aws_code(lambda: aws("cloudformation").describe_stacks()) == "ok", "another action is not affected"
     assert runs[0] == runs[1] and 4 <= runs[0].count("Throttling") <= 24
     (share,) = clean_faults.aws.share_faults()

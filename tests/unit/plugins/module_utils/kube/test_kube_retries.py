@@ -38,7 +38,7 @@ class Pool:
         self.requests.append((method, url, body))
         step = self.script.pop(0) if self.script else (200, dict(CONFIG_MAP, items=[]), {})  # a ConfigMap, or an empty list
         if isinstance(step, BaseException):
-            raise step
+            raise step  # pylint: disable=raising-bad-type
         code, payload, headers = step if len(step) == 3 else (*step, {})
         return HTTPResponse(body=json.dumps(payload).encode(), status=code, headers=headers, preload_content=preload_content)
 
@@ -147,7 +147,9 @@ def test_an_eviction_refused_by_a_disruption_budget_is_left_to_the_drain():
 ])
 def test_merge_patches_are_idempotent_strategic_ones_without_a_resource_version_are_not(content_type, retried):
     api, pool, _policy = core((503, status(503)))
-    call = lambda: api.patch_namespaced_config_map("a", "ns", {"data": {"k": "v"}}, _content_type=content_type)  # noqa: E731
+
+    def call():
+        return api.patch_namespaced_config_map("a", "ns", {"data": {"k": "v"}}, _content_type=content_type)
     if retried:
         call()
     else:
@@ -184,7 +186,7 @@ def test_attempts_are_bounded_and_the_last_answer_is_raised():
 
 
 def test_the_total_time_is_bounded():
-    always = [(503, status(503)) for _ in range(20)]
+    always = [(503, status(503)) for _attempt in range(20)]
     api, pool, policy = core(*always, policy=Policy(max_attempts=100, max_seconds=12.0))
     with pytest.raises(ApiException):
         api.list_node()
@@ -197,7 +199,7 @@ def test_backoff_grows_exponentially_up_to_its_cap():
     policy = KubeRetry(base=0.5, cap=10.0, rand=lambda low, high: high)
     assert [policy.delay(n) for n in range(1, 8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     jittered = KubeRetry(base=0.5, cap=10.0)
-    assert all(0.0 <= jittered.delay(4) <= 4.0 for _ in range(50))
+    assert all(0.0 <= jittered.delay(4) <= 4.0 for _attempt in range(50))
 
 
 @pytest.mark.parametrize("reset", [
@@ -230,7 +232,7 @@ def test_an_unreachable_host_is_not_retried_and_says_where_it_came_from_and_the_
 
 
 def test_installing_twice_does_not_retry_twice():
-    api, pool, _policy = core(*[(503, status(503)) for _ in range(20)])
+    api, pool, _policy = core(*[(503, status(503)) for _attempt in range(20)])
     install(api.api_client)
     with pytest.raises(ApiException):
         api.list_node()

@@ -35,7 +35,8 @@ LEGACY = dict(PARAMETERS, NodeGroupName="windows", ClusterControlPlaneSecurityGr
               VpcId="vpc-1")
 
 
-def expect_update_change_set(cfn, tags, parameters=PARAMETERS):
+def expect_update_change_set(cfn, tags, parameters=None):
+    parameters = PARAMETERS if parameters is None else parameters
     cfn.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, {
         "StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Capabilities": ["CAPABILITY_IAM"],
         "Description": ANY, "TemplateBody": TEMPLATE, "Tags": tags,
