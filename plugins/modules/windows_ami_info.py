@@ -15,9 +15,13 @@ description:
     C(/aws/service/ami-windows-latest/Windows_Server-<release>-English-<Core|Full>-EKS_Optimized-<version>/image_id).
   - When that parameter does not exist or cannot be read, falls back to C(DescribeImages) by name.
     It takes the newest public, available image named
-    C(Windows_Server-<release>-English-<Core|Full>-EKS_Optimized-<version>-<date>), from any owner
-    account (EKS has published these images from more than one account). Images whose owner alias
-    is C(amazon) are preferred over others of the same name.
+    C(Windows_Server-<release>-English-<Core|Full>-EKS_Optimized-<version>-<date>) of a trusted owner, by
+    default Amazon's (owner alias C(amazon), and the accounts EKS has published these images from,
+    C(801119661308), C(957547624766) and C(055183720277) in the commercial partition, C(077303321853)
+    in GovCloud), or those listed in O(owners).
+  - Anyone can publish a public AMI with any name, so an image of another owner is never taken for its
+    name alone. A newer image of that name by another owner is refused with a warning naming the owner;
+    when only such images exist, the module fails, naming them and how to allow their owner.
   - Rejects a release that EKS does not publish for the Kubernetes version (Windows Server 2022 needs
     Kubernetes 1.24 or later, Windows Server 2025 needs 1.35 or later) before any lookup.
   - Warns when the AMI is close to being made private; EKS keeps its Windows AMIs public for about
@@ -70,8 +74,10 @@ options:
     default: auto
   owners:
     description:
-      - Restrict the C(DescribeImages) search to these owner account IDs or aliases.
-      - By default images of any owner are considered, as the owners of these images have changed before.
+      - The owner account IDs or aliases (such as V(amazon) or V(self)) whose images the C(DescribeImages) fallback may take.
+      - By default V(amazon) and the accounts EKS has published its Windows AMIs from in the region's partition (see
+        above). List an owner here only if you trust it; the list replaces the default, so keep V(amazon) in it to
+        still accept Amazon's images.
     type: list
     elements: str
   image_id:
@@ -177,6 +183,14 @@ fallback_reason:
   returned: always
   type: str
   sample: the SSM parameter /aws/service/ami-windows-latest/Windows_Server-2025-English-Core-EKS_Optimized-1.35/image_id does not exist
+refused_images:
+  description:
+    - Newer images of the family's exact name that the C(DescribeImages) fallback refused because their owner is not trusted
+      (neither Amazon's nor listed in O(owners)). A warning names them.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ami-0123456789abcdef1 (Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.01, owner 111122223333)"]
 kubernetes_version:
   description: The Kubernetes version (major.minor) the AMI is for.
   returned: always
@@ -347,6 +361,8 @@ def main():
         module.fail_json_aws_error(error)
 
     image = found["image"]
+    if found.get("refused"):
+        warn("The DescribeImages fallback " + found["refused"])
     if not found.get("image_described"):
         warn(f"AMI {image['ImageId']} from {found['ssm_parameter']} could not be described; it may no longer be public")
     retirement = families.retirement(image, datetime.datetime.now(datetime.timezone.utc), params["expiry_warning_days"])
@@ -359,6 +375,7 @@ def main():
         ssm_parameter=found.get("ssm_parameter"),
         resolved_by=found["resolved_by"],
         fallback_reason=found.get("fallback_reason"),
+        refused_images=found.get("refused_images", []),
         kubernetes_version=families.kubernetes_minor(version),
         os_version=release,
         edition=edition,

@@ -76,7 +76,8 @@ def test_falls_back_to_describe_images_when_the_parameter_is_missing(lab, ansibl
         auto = run.result("auto")
         assert not auto.get("failed"), auto
         assert auto["resolved_by"] == "describe_images"
-        assert auto["image_id"] == newer  # the newest public image of that exact name, whatever its owner
+        assert auto["image_id"] == newer  # 055183720277 published EKS Windows AMIs without the amazon alias: trusted by its id
+        assert auto["refused_images"] == []
         assert auto["fallback_reason"] == f"the SSM parameter {missing_parameter['ssm_parameter']} does not exist"
         assert auto["image"]["owner_id"] == "055183720277"
 
@@ -88,6 +89,49 @@ def test_falls_back_to_describe_images_when_the_parameter_is_missing(lab, ansibl
     finally:
         lab.control.aws.remove_image(newer)
         lab.control.aws.remove_image(lookalike)
+
+
+STRANGER = "111122223333"
+
+
+def test_a_squatted_name_is_refused_in_the_fallback(lab, ansible, missing_parameter):
+    name = "Windows_Server-2019-English-Full-EKS_Optimized-1.30-2026.11.25"
+    squatter = lab.control.aws.add_image(name, owner_id=STRANGER, platform="windows", creation_date="2026-11-25T08:00:00+00:00")
+    only_squatted = lab.control.aws.add_image("Windows_Server-2022-English-Core-EKS_Optimized-1.28-2026.11.25", owner_id=STRANGER,
+                                              platform="windows", creation_date="2026-11-25T08:00:00+00:00")
+    try:
+        # the lab answers as AWS does: the stranger's image has no owner alias, and Owners=["amazon"] leaves it out
+        ec2 = lab.aws_client("ec2")
+        by_name = [{"Name": "name", "Values": [name]}]
+        assert ec2.describe_images(Filters=by_name)["Images"][0].get("ImageOwnerAlias") is None
+        assert ec2.describe_images(Owners=["amazon"], Filters=by_name)["Images"] == []
+
+        args = {"kubernetes_version": "1.30", "os_version": "2019", "edition": "full"}
+        run = ansible.playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "auto", MODULE: args},
+            {"name": "owner listed", MODULE: dict(args, owners=["amazon", STRANGER])},
+            {"name": "only a stranger's image", MODULE: {"kubernetes_version": "1.28"}, "ignore_errors": True},
+        ]}])
+        auto = run.result("auto")
+        assert not auto.get("failed"), auto
+        assert auto["resolved_by"] == "describe_images"
+        assert auto["image_id"] == missing_parameter["image_id"]  # the newest image of Amazon's, not the newer squatted one
+        assert auto["refused_images"] == [f"{squatter} ({name}, owner {STRANGER})"]
+        warning = " ".join(auto["warnings"])
+        assert f"owner {STRANGER} is not one of the trusted owners (amazon, 801119661308" in warning
+        assert f"list it in owners, e.g. owners: [amazon, 801119661308, 957547624766, 055183720277, {STRANGER}]" in warning
+
+        listed = run.result("owner listed")
+        assert listed["image_id"] == squatter and listed["image"]["owner_id"] == STRANGER and listed["refused_images"] == []
+
+        refused = run.result("only a stranger's image")
+        assert refused["failed"]
+        assert "Windows_Server-2022-English-Core-EKS_Optimized-1.28-* (owners amazon, 801119661308, 957547624766, 055183720277)" in refused["msg"]
+        assert f"refused {only_squatted} (Windows_Server-2022-English-Core-EKS_Optimized-1.28-2026.11.25, owner {STRANGER})" in refused["msg"]
+        assert "If you trust that account, list it in owners" in refused["msg"]
+    finally:
+        lab.control.aws.remove_image(squatter)
+        lab.control.aws.remove_image(only_squatted)
 
 
 REJECTED = {

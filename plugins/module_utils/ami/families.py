@@ -28,6 +28,22 @@ AMI_FAMILIES = {
 # EKS keeps its Windows AMIs public for about four months after release, then makes them private.
 PUBLIC_LIFETIME_DAYS = 122
 
+# Who may own the image the DescribeImages fallback picks. Anyone can publish a public AMI under an EKS AMI's name
+# (Karpenter dropped owner-less name lookups for this), so only these owners are trusted unless the user lists others.
+# DescribeImages' Owners takes the alias "amazon" for AWS-owned images; the accounts below have published EKS optimized
+# Windows AMIs, some without that alias:
+# - aws: 801119661308 (eksctl pkg/ami/auto_resolver.go); 957547624766 and 055183720277 (the March 2023 move reported in
+#   aws-samples/eks-cluster-upgrade #92, terraform-aws-eks #2521 and defenseunicorns/delivery-aws-iac #172, where
+#   Owners=["amazon"] found nothing);
+# - aws-us-gov: 077303321853 (public Packer files and eksctl's AMI resolvers);
+# - aws-cn: no account verified; the alias only.
+AMAZON_OWNER_ALIAS = "amazon"
+EKS_WINDOWS_AMI_ACCOUNTS = {
+    "aws": ("801119661308", "957547624766", "055183720277"),
+    "aws-us-gov": ("077303321853",),
+    "aws-cn": (),
+}
+
 KUBERNETES_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$")
 
 
@@ -90,7 +106,7 @@ def ssm_parameter_name(release: str, edition: str, kubernetes_version: Any) -> s
 
 
 def image_filters(release: str, edition: str, kubernetes_version: Any) -> List[Dict[str, Any]]:
-    """DescribeImages filters for the fallback: public, available images named like the EKS ones, any owner."""
+    """DescribeImages filters for the fallback: public, available images named like the EKS ones (owners go apart)."""
     return [
         {"Name": "name", "Values": [image_name_prefix(release, edition, kubernetes_version) + "-*"]},
         {"Name": "is-public", "Values": ["true"]},
@@ -98,23 +114,74 @@ def image_filters(release: str, edition: str, kubernetes_version: Any) -> List[D
     ]
 
 
+def partition_of_region(region: Optional[str]) -> str:
+    region = region or ""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def default_owners(region: Optional[str]) -> List[str]:
+    """The owners trusted when the user lists none: the alias amazon and the partition's EKS Windows AMI accounts."""
+    return [AMAZON_OWNER_ALIAS, *EKS_WINDOWS_AMI_ACCOUNTS[partition_of_region(region)]]
+
+
+def owned_by(image: Mapping[str, Any], owners: Iterable[str]) -> bool:
+    """Whether DescribeImages' Owners would return the image: its account ID or its owner alias is listed.
+
+    "self" (the caller's account) cannot be checked without the account ID; DescribeImages has already applied it.
+    """
+    owners = set(owners)
+    return image.get("OwnerId") in owners or (bool(image.get("ImageOwnerAlias")) and image.get("ImageOwnerAlias") in owners) or "self" in owners
+
+
 def _matches(image: Mapping[str, Any], prefix: str) -> bool:
     # The name filter's '*' would also match 1.3 against 1.31; the date suffix must follow directly.
     return bool(re.match(re.escape(prefix) + r"-\d{4}\.\d{2}\.\d{2}$", image.get("Name") or ""))
 
 
-def newest(images: Iterable[Mapping[str, Any]], release: str, edition: str, kubernetes_version: Any) -> Optional[Dict[str, Any]]:
-    """The newest available image named exactly for this release, edition and version.
-
-    Images whose owner alias is "amazon" win over others of the same name (anyone can publish a
-    public AMI with any name); among equals, the latest CreationDate wins.
-    """
+def _named(images: Iterable[Mapping[str, Any]], release: str, edition: str, kubernetes_version: Any) -> List[Dict[str, Any]]:
     prefix = image_name_prefix(release, edition, kubernetes_version)
-    candidates = [dict(image) for image in images if _matches(image, prefix) and image.get("State", "available") == "available"]
+    return [dict(image) for image in images if _matches(image, prefix) and image.get("State", "available") == "available"]
+
+
+def newest(images: Iterable[Mapping[str, Any]], release: str, edition: str, kubernetes_version: Any,
+           owners: Iterable[str]) -> Optional[Dict[str, Any]]:
+    """The newest available image named exactly for this release, edition and version, of one of the owners.
+
+    The owners are checked here too, not only by DescribeImages: a name alone never makes an image trusted.
+    """
+    owners = list(owners)
+    candidates = [image for image in _named(images, release, edition, kubernetes_version) if owned_by(image, owners)]
     if not candidates:
         return None
-    candidates.sort(key=lambda image: (image.get("ImageOwnerAlias") == "amazon", image.get("CreationDate") or ""), reverse=True)
+    candidates.sort(key=lambda image: image.get("CreationDate") or "", reverse=True)
     return candidates[0]
+
+
+def refused(images: Iterable[Mapping[str, Any]], release: str, edition: str, kubernetes_version: Any, owners: Iterable[str],
+            chosen: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Images of the family's exact name whose owner is not trusted and that would otherwise have won, newest first."""
+    owners = list(owners)
+    since = (chosen or {}).get("CreationDate") or ""
+    found = [image for image in _named(images, release, edition, kubernetes_version)
+             if not owned_by(image, owners) and (image.get("CreationDate") or "") > since]
+    return sorted(found, key=lambda image: image.get("CreationDate") or "", reverse=True)
+
+
+def refused_label(image: Mapping[str, Any]) -> str:
+    return f"{image.get('ImageId')} ({image.get('Name')}, owner {image.get('OwnerId')})"
+
+
+def refusal_message(images: List[Mapping[str, Any]], owners: List[str]) -> str:
+    """Which owners were refused, why, and how to allow one."""
+    accounts = sorted({str(image.get("OwnerId")) for image in images})
+    listed = ", ".join(refused_label(image) for image in images[:3])
+    return (f"refused {listed}: owner {', '.join(accounts)} is not one of the trusted owners ({', '.join(owners)}), and anyone "
+            "can publish a public AMI under an EKS AMI's name. If you trust that account, list it in owners, e.g. owners: "
+            f"[{', '.join(owners + accounts)}]")
 
 
 def parse_time(value: Any) -> Optional[datetime.datetime]:

@@ -68,13 +68,20 @@ def resolve(ssm, ec2, release: str, edition: str, kubernetes_version: str, looku
         if lookup == "ssm":
             raise AmiLookupError(f"{reason}: EKS may not publish this Windows Server release for this Kubernetes version yet", **found)
     pattern = families.image_name_prefix(release, edition, kubernetes_version) + "-*"
-    image = families.newest(describe_images(ec2, filters=families.image_filters(release, edition, kubernetes_version), owners=owners),
-                            release, edition, kubernetes_version)
+    trusted = list(owners or families.default_owners(ec2.meta.region_name))
+    filters = families.image_filters(release, edition, kubernetes_version)
+    image = families.newest(describe_images(ec2, filters=filters, owners=trusted), release, edition, kubernetes_version, trusted)
+    # The same name from any owner, only to say which newer images were refused and how to allow their owner.
+    refused = families.refused(describe_images(ec2, filters=filters), release, edition, kubernetes_version, trusted, image)
     if image is None:
-        where = f" (owners {', '.join(owners)})" if owners else ""
-        message = f"no public, available image is named {pattern}{where}"
+        message = f"no public, available image is named {pattern} (owners {', '.join(trusted)})"
         if reason:
             message = f"{reason}, and {message}"
-        raise AmiLookupError(message + ": EKS may not publish this Windows Server release for this Kubernetes version", **found)
-    found.update(image=image, resolved_by="describe_images", fallback_reason=reason, image_described=True)
+        message += ": EKS may not publish this Windows Server release for this Kubernetes version"
+        if refused:
+            message += "; " + families.refusal_message(refused, trusted)
+        raise AmiLookupError(message, refused_images=[families.refused_label(item) for item in refused], **found)
+    found.update(image=image, resolved_by="describe_images", fallback_reason=reason, image_described=True,
+                 refused=families.refusal_message(refused, trusted) if refused else None,
+                 refused_images=[families.refused_label(item) for item in refused])
     return found

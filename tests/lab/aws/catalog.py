@@ -96,15 +96,22 @@ def release_timestamp(release_date: str, serial: int = 0) -> dt.datetime:
     return day + dt.timedelta(hours=8, seconds=serial)
 
 
+# Accounts whose public images carry the owner alias "amazon" (DescribeImages ImageOwnerAlias, Owners=["amazon"]). Any
+# other owner publishes without an alias, as on AWS: a stranger who names an image like an EKS AMI, or 055183720277,
+# whose EKS Windows AMIs Owners=["amazon"] did not find in 2023 (eks-windows-facts.md, section 5).
+AMAZON_ALIASED_OWNERS = frozenset(WINDOWS_AMI_OWNERS + (LINUX_AMI_OWNER,))
+
+
 def register_public_image(region: str, spec: ImageSpec) -> str:
-    """Publish an image owned by ``spec.owner_id`` (alias amazon); returns its id."""
+    """Publish an image owned by ``spec.owner_id`` (alias amazon for AWS's accounts); returns its id."""
     backend = ec2_backends[ACCOUNT_ID][region]
     image_id = random_ami_id()
+    alias = "amazon" if spec.owner_id in AMAZON_ALIASED_OWNERS else None
     backend.amis[image_id] = LabImage(
         backend, image_id, spec.root_volume_gib, name=spec.name, description=spec.description, owner_id=spec.owner_id,
-        owner_alias="amazon", public=spec.public, platform=spec.platform, architecture="x86_64", virtualization_type="hvm",
+        owner_alias=alias, public=spec.public, platform=spec.platform, architecture="x86_64", virtualization_type="hvm",
         root_device_type="ebs", root_device_name=spec.root_device_name, hypervisor="xen", creation_date=spec.creation_date,
-        image_location=f"amazon/{spec.name}", region_name=f"{region}a")
+        image_location=f"{alias or spec.owner_id}/{spec.name}", region_name=f"{region}a")
     return image_id
 
 

@@ -14,7 +14,8 @@
 ``POST /_lab/ssm``       ``{"name", "value"}`` publishes a public (``/aws/...``) SSM parameter; ``{"name", "delete": true}``
                          removes it.
 ``POST /_lab/ami``       ``{"name", "owner_id"?, "platform"?, "creation_date"?, "public"?, "root_volume_gib"?,
-                         "root_device_name"?, "description"?}`` publishes an AWS-owned image and returns its ``image_id``;
+                         "root_device_name"?, "description"?}`` publishes an image of that owner (alias amazon only for AWS's accounts) and
+                         returns its ``image_id``;
                          ``{"image_id", "delete": true}`` removes one.
 ``POST /_lab/kube``      ``{"endpoint", "ca_pem"}`` points every EKS cluster at another API server.
 ``POST /_lab/rolling-update``  ``{"pause_scale"?, "async"?}``: rolling updates of Auto Scaling groups wait PauseTime x

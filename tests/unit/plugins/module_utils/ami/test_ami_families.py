@@ -88,7 +88,7 @@ def image(name, created, owner_alias=None, state="available", image_id=None):
     return found
 
 
-def test_newest_picks_the_latest_exact_name_of_any_owner():
+def test_newest_picks_the_latest_exact_name_of_the_owners():
     images = [
         image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.10.14", "2026-10-14T00:00:00.000Z"),
         image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12", "2026-11-12T00:00:00.000Z", image_id="ami-new"),
@@ -96,16 +96,32 @@ def test_newest_picks_the_latest_exact_name_of_any_owner():
         image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.02-custom", "2026-12-02T00:00:00.000Z"),
         image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.03", "2026-12-03T00:00:00.000Z", state="pending"),
     ]
-    assert f.newest(images, "2022", "core", "1.31")["ImageId"] == "ami-new"
-    assert f.newest(images, "2022", "full", "1.31") is None
+    owners = f.default_owners("us-east-1")
+    assert f.newest(images, "2022", "core", "1.31", owners)["ImageId"] == "ami-new"
+    assert f.newest(images, "2022", "full", "1.31", owners) is None
+    assert f.newest(images, "2022", "core", "1.31", ["amazon"]) is None  # 957547624766 without the alias
 
 
-def test_newest_prefers_amazon_owned_images_over_newer_lookalikes():
+def test_newest_never_takes_a_strangers_image_for_its_name():
+    stranger = image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.20", "2026-11-20T00:00:00.000Z", image_id="ami-other")
+    stranger["OwnerId"] = "111122223333"
     images = [
         image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.12", "2026-11-12T00:00:00.000Z", owner_alias="amazon", image_id="ami-amazon"),
-        image("Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.11.20", "2026-11-20T00:00:00.000Z", image_id="ami-other"),
+        stranger,
     ]
-    assert f.newest(images, "2022", "core", "1.31")["ImageId"] == "ami-amazon"
+    owners = f.default_owners("us-east-1")
+    assert f.newest(images, "2022", "core", "1.31", owners)["ImageId"] == "ami-amazon"
+    assert f.newest([stranger], "2022", "core", "1.31", owners) is None
+    assert [item["ImageId"] for item in f.refused(images, "2022", "core", "1.31", owners, images[0])] == ["ami-other"]
+    assert f.newest(images, "2022", "core", "1.31", owners + ["111122223333"])["ImageId"] == "ami-other"
+    message = f.refusal_message([stranger], owners)
+    assert "owner 111122223333 is not one of the trusted owners" in message and "list it in owners" in message
+
+
+def test_default_owners_per_partition():
+    assert f.default_owners("eu-west-1") == ["amazon", "801119661308", "957547624766", "055183720277"]
+    assert f.default_owners("us-gov-west-1") == ["amazon", "077303321853"]
+    assert f.default_owners("cn-north-1") == ["amazon"]
 
 
 def test_retirement_of_a_recent_image_gives_no_warning():
