@@ -60,11 +60,20 @@ options:
     description:
       - How the user of the returned RV(kubeconfig) authenticates.
       - V(exec) runs C(aws eks get-token) whenever a client needs a token (the AWS CLI must be installed where it is used).
-      - V(token) embeds a token minted now from the AWS credentials. It expires after 15 minutes and is a secret;
-        use it for short tasks on hosts without the AWS CLI and do not print or store the result.
+      - V(token) embeds a bearer token minted now from the AWS credentials, for short tasks on hosts without the AWS
+        CLI. The token is a live credential for the cluster for up to 15 minutes, so it is only returned with
+        O(return_token=true) on a task with the C(no_log) keyword set.
     type: str
     choices: [exec, token]
     default: exec
+  return_token:
+    description:
+      - With O(kubeconfig_auth=token), return the minted token in RV(kubeconfig). Required with O(kubeconfig_auth=token).
+      - Ansible shows module results with C(-v), in callbacks and in logs, and the module cannot hide a value it returns
+        (values marked C(no_log) are replaced by C(********) in the result too). So the module refuses, before any call,
+        unless the task itself sets the C(no_log) keyword; the registered variable still holds the token for the next tasks.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes.info_module
@@ -92,10 +101,11 @@ EXAMPLES = r"""
     check_kubernetes: true
   register: prod_api
 
-- name: Use the returned kubeconfig with kubernetes.core (token minted for this short task)
+- name: Use the returned kubeconfig with kubernetes.core (token minted for this short task, never shown)
   eksnodes.windows.cluster_info:
     name: prod
     kubeconfig_auth: token
+    return_token: true
   register: prod_token
   no_log: true
 
@@ -221,7 +231,7 @@ cluster:
 kubeconfig:
   description:
     - A kubeconfig for the cluster, usable as the O(kubeconfig) option of the C(kubernetes.core) modules or written to a file.
-    - Its user runs C(aws eks get-token), or carries a minted token when O(kubeconfig_auth=token).
+    - Its user runs C(aws eks get-token), or carries a minted token when O(kubeconfig_auth=token) and O(return_token=true).
   returned: when the cluster exists and has an endpoint
   type: dict
   sample:
@@ -300,9 +310,25 @@ def validate(module):
     problem = eks_api_cluster_name_problem(params["name"])
     if problem:
         module.fail_json(msg=f"name: {problem}. Fix: give the exact name of an existing cluster (aws eks list-clusters).")
+    problem = token_problem(params["kubeconfig_auth"], params["return_token"], module.no_log)
+    if problem:
+        module.fail_json(msg=problem)
     for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
         if params[option] < lowest:
             module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
+
+
+def token_problem(kubeconfig_auth, return_token, task_no_log):
+    """Why a minted token may not be returned, or None: it must be asked for, by a task whose output Ansible hides."""
+    if kubeconfig_auth == "token" and not return_token:
+        return ("kubeconfig_auth=token returns a live bearer token for the cluster (valid up to 15 minutes). Fix: set return_token: "
+                "true on a task with no_log: true, or use kubeconfig_auth: exec (the kubeconfig then runs aws eks get-token).")
+    if return_token and kubeconfig_auth != "token":
+        return "return_token=true needs kubeconfig_auth: token. Fix: set kubeconfig_auth: token, or remove return_token."
+    if return_token and not task_no_log:
+        return ("return_token=true: the task must set no_log: true, or Ansible shows the token with -v, in callbacks and in logs. "
+                "Fix: add no_log: true to the task (its registered result keeps the token), or use kubeconfig_auth: exec.")
+    return None
 
 
 def check_region(module):
@@ -383,6 +409,7 @@ def main():
         wait_sleep=dict(type="int", default=10),
         check_kubernetes=dict(type="bool", default=False),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
+        return_token=dict(type="bool", default=False),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -103,16 +103,42 @@ def test_aws_credentials_alone_reach_the_api_server_and_a_kubeconfig_wins_when_g
     assert result["kubernetes"]["auth_method"] == "kubeconfig"
 
 
-def test_the_token_kubeconfig_works_with_kubernetes_core(ansible, lab):
+def test_the_token_kubeconfig_works_with_kubernetes_core_and_is_never_shown(ansible, lab, tmp_path):
+    token_file = tmp_path / "token"
     play = {"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "describe", MODULE: {"name": lab.cluster_name, "kubeconfig_auth": "token"}, "register": "described"},
-        {"name": "list nodes", "kubernetes.core.k8s_info": {"kind": "Node", "kubeconfig": "{{ described.kubeconfig }}"}},
+        {"name": "describe", MODULE: {"name": lab.cluster_name, "kubeconfig_auth": "token", "return_token": True},
+         "register": "described", "no_log": True},
+        {"name": "list nodes", "kubernetes.core.k8s_info": {"kind": "Node", "kubeconfig": "{{ described.kubeconfig }}"},
+         "register": "nodes"},
+        {"name": "node names", "ansible.builtin.debug": {"msg": "{{ nodes.resources | map(attribute='metadata.name') | list }}"}},
+        # the test's own copy of the token, to look for it in the output
+        {"name": "keep the token", "ansible.builtin.copy": {"content": "{{ described.kubeconfig.users[0].user.token }}",
+                                                            "dest": str(token_file), "mode": "0600"}, "no_log": True},
     ]}
-    run = ansible.playbook([play], drop_env=KUBECONFIG_ENV)
+    run = ansible.playbook([play], drop_env=KUBECONFIG_ENV, callback="default", env={"ANSIBLE_VERBOSITY": "1"})
     assert run.returncode == 0, run.stdout[-3000:]
-    assert run.result("describe")["kubeconfig"]["users"][0]["user"]["token"].startswith("k8s-aws-v1.")
-    names = [node["metadata"]["name"] for node in run.result("list nodes")["resources"]]
-    assert lab.facts["linux_node_name"] in names
+    token = token_file.read_text()
+    assert token.startswith("k8s-aws-v1.") and len(token) > 100
+    assert lab.facts["linux_node_name"] in run.stdout  # the registered kubeconfig worked
+    assert token not in run.stdout and token not in run.stderr
+    assert "k8s-aws-v1." not in run.stdout + run.stderr
+    assert "the output has been hidden" in run.stdout
+
+
+def test_a_token_is_not_minted_unless_asked_by_a_task_that_hides_it(ansible, lab):
+    run = ansible.playbook(play(
+        {"name": "token, not asked", MODULE: {"name": lab.cluster_name, "kubeconfig_auth": "token"}},
+        {"name": "asked, shown", MODULE: {"name": lab.cluster_name, "kubeconfig_auth": "token", "return_token": True}},
+        {"name": "asked without token auth", MODULE: {"name": lab.cluster_name, "return_token": True}, "no_log": False},
+    ), drop_env=KUBECONFIG_ENV, env={"ANSIBLE_VERBOSITY": "1"})
+    not_asked, shown, no_token = run.result("token, not asked"), run.result("asked, shown"), run.result("asked without token auth")
+    assert not_asked["failed"] and not_asked["msg"].startswith("kubeconfig_auth=token returns a live bearer token")
+    assert "set return_token: true on a task with no_log: true" in not_asked["msg"]
+    assert shown["failed"] and shown["msg"].startswith("return_token=true: the task must set no_log: true")
+    assert no_token["failed"] and no_token["msg"].startswith("return_token=true needs kubeconfig_auth: token")
+    for result in (not_asked, shown, no_token):
+        assert "kubeconfig" not in result and "cluster" not in result  # refused before any call
+    assert "k8s-aws-v1." not in run.stdout
 
 
 def test_an_unknown_region_is_named_with_the_fix(lab, ansible):
