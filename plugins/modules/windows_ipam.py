@@ -14,7 +14,8 @@ description:
     prefix delegation and warm and minimum IP targets.
   - Where VPC CNI is an EKS managed add-on (C(vpc-cni)), the settings go into the add-on's configuration values
     (C(enableWindowsIpam), C(enableWindowsPrefixDelegation), C(warmWindowsPrefixTarget), C(warmWindowsIPTarget),
-    C(minimumWindowsIPTarget)); every other configuration value is kept. Editing the C(amazon-vpc-cni) ConfigMap by
+    C(minimumWindowsIPTarget)); every other configuration value is kept, and fields changed by hand are kept too
+    (O(resolve_conflicts=PRESERVE) by default). Editing the C(amazon-vpc-cni) ConfigMap by
     hand would conflict with the add-on's next update, so the ConfigMap is not touched then.
   - Otherwise the C(kube-system/amazon-vpc-cni) ConfigMap gets a merge patch of only the keys that change
     (C(enable-windows-ipam), C(enable-windows-prefix-delegation), C(warm-prefix-target), C(warm-ip-target),
@@ -65,10 +66,14 @@ options:
     description:
       - How EKS treats fields of the add-on's Kubernetes objects that were changed by hand when it applies the new
         configuration values (C(resolveConflicts) of C(UpdateAddon)).
-      - V(OVERWRITE) puts the add-on's values in place, V(PRESERVE) keeps the hand-made changes, V(NONE) fails on a conflict.
+      - V(PRESERVE) keeps the hand-made changes (VPC CNI settings such as custom networking, prefix delegation or warm
+        targets are often changed by hand); only fields nobody changed take the new values.
+      - V(OVERWRITE) resets every field changed by hand to the add-on's value, cluster-wide, not only the Windows IPAM ones.
+      - V(NONE) makes the update fail on a conflict.
+      - With O(diff=true) the diff (and RV(addon_update)) says which fields the update touches.
     type: str
     choices: [OVERWRITE, PRESERVE, NONE]
-    default: OVERWRITE
+    default: PRESERVE
   wait:
     description:
       - Wait until the add-on update finishes (and, before updating, until an update already in progress finishes).
@@ -128,10 +133,37 @@ method:
   type: str
   sample: addon
 enabled:
-  description: Whether Windows IPAM is enabled after the task (in check mode, whether it would be).
+  description:
+    - Whether Windows IPAM is enabled after the task (in check mode, whether it would be), as the VPC resource controller
+      sees it, from C(enable-windows-ipam) of the C(kube-system/amazon-vpc-cni) ConfigMap, also with RV(method=addon) (a
+      hand-set value kept by O(resolve_conflicts=PRESERVE) wins over the add-on's configuration values; a warning says so).
+    - Null, with a warning, when the add-on path is used and the ConfigMap cannot be read.
   returned: always
   type: bool
   sample: true
+addon_update:
+  description: What the add-on update touches (also shown in the diff).
+  returned: when RV(method=addon) and the configuration values change
+  type: dict
+  contains:
+    configuration_values:
+      description: The add-on configuration values that change.
+      type: list
+      elements: str
+      sample: [enableWindowsIpam]
+    config_map_keys:
+      description: The C(amazon-vpc-cni) ConfigMap keys the add-on renders them into.
+      type: list
+      elements: str
+      sample: [kube-system/amazon-vpc-cni enable-windows-ipam]
+    resolve_conflicts:
+      description: The O(resolve_conflicts) of the update.
+      type: str
+      sample: PRESERVE
+    fields_changed_by_hand:
+      description: What the update does to fields of the add-on's objects that were changed by hand.
+      type: str
+      sample: fields changed by hand are kept; only fields nobody changed take the new values
 settings:
   description: The managed settings as given, by option name.
   returned: always
@@ -200,6 +232,8 @@ legacy_controllers_removed:
   sample: [{kind: Deployment, name: vpc-resource-controller, namespace: kube-system, active: true}]
 """
 
+import time
+
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -227,6 +261,9 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client impor
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import has_explicit_kube_auth
 
+# After an update that changes enableWindowsIpam, how long the add-on may take to render amazon-vpc-cni; a value that is
+# still different then was kept on purpose (PRESERVE) or not applied, and a warning says so.
+CONFIG_MAP_SETTLE_SECONDS = 10
 # Add-on states after which an update is worth reporting as failed.
 FAILED_ADDON_STATUSES = ("UPDATE_FAILED", "CREATE_FAILED", "DELETE_FAILED")
 
@@ -351,9 +388,37 @@ class WindowsIpam:
                                           changed=True, **self.result)
         self.before[ipam.ADDON_NAME] = current
         self.after[ipam.ADDON_NAME] = after
+        if changes:
+            self.result["addon_update"] = ipam.update_touches(changes, self.params["resolve_conflicts"])
+            self.after[f"{ipam.ADDON_NAME} update"] = self.result["addon_update"]
         self.result["configuration_values"] = after
         self.result["addon"] = {"name": ipam.ADDON_NAME, "version": addon.get("addonVersion"), "status": addon.get("status"), "update_id": update_id}
-        return ipam.is_true(after.get("enableWindowsIpam", "false"))
+        return self.enabled_in_config_map(after, changes)
+
+    def enabled_in_config_map(self, values, changes):
+        """What the VPC resource controller reads: amazon-vpc-cni, which the add-on renders (and PRESERVE may leave hand-set)."""
+        try:
+            config_map = read_config_map(self.kube(), ipam.CONFIG_MAP_NAMESPACE, ipam.CONFIG_MAP_NAME)
+        except (KubeClientError, KubeApiError) as error:
+            warn(f"Whether Windows IPAM is on could not be read from {ipam.CONFIG_MAP_NAMESPACE}/{ipam.CONFIG_MAP_NAME}: {error}")
+            return None
+        data = (config_map or {}).get("data") or {}
+        if self.module.check_mode and "enableWindowsIpam" in changes:
+            return ipam.is_true(values["enableWindowsIpam"])
+        wanted = values.get("enableWindowsIpam")
+        deadline = time.monotonic() + CONFIG_MAP_SETTLE_SECONDS
+        while ("enableWindowsIpam" in changes and self.params["wait"] and wanted is not None
+               and ipam.is_true(wanted) != ipam.windows_ipam_enabled(data) and time.monotonic() < deadline):
+            time.sleep(1)
+            data = (read_config_map(self.kube(), ipam.CONFIG_MAP_NAMESPACE, ipam.CONFIG_MAP_NAME) or {}).get("data") or {}
+        enabled = ipam.windows_ipam_enabled(data)
+        if wanted is not None and ipam.is_true(wanted) != enabled and not self.module.check_mode:
+            warn(f"The {ipam.ADDON_NAME} add-on's configuration values set enableWindowsIpam to {wanted}, but "
+                 f"{ipam.CONFIG_MAP_NAMESPACE}/{ipam.CONFIG_MAP_NAME}, which the VPC resource controller reads, has enable-windows-ipam "
+                 f"{data.get('enable-windows-ipam')!r}: a value set by hand and kept by resolve_conflicts=PRESERVE, or the add-on has not "
+                 "applied the values yet. Fix: run again with resolve_conflicts=OVERWRITE (it also resets other hand-made changes), or "
+                 "remove the hand-set value.")
+        return enabled
 
     # the ConfigMap ------------------------------------------------------------------------------
     def apply_config_map(self):
@@ -398,7 +463,7 @@ def main():
         warm_ip_target=dict(type="int"),
         minimum_ip_target=dict(type="int"),
         method=dict(type="str", choices=["auto", "addon", "config_map"], default="auto"),
-        resolve_conflicts=dict(type="str", choices=["OVERWRITE", "PRESERVE", "NONE"], default="OVERWRITE"),
+        resolve_conflicts=dict(type="str", choices=["OVERWRITE", "PRESERVE", "NONE"], default="PRESERVE"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
         remove_legacy_controllers=dict(type="bool", default=False),

@@ -148,8 +148,14 @@ def test_managed_addon_gets_configuration_values_and_the_config_map_is_never_tou
     assert check["changed"] is True and check["method"] == "addon"
     assert check["diff"]["before"]["vpc-cni"] == {"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "2"}}
     assert check["diff"]["after"]["vpc-cni"]["enableWindowsIpam"] == "true"
+    assert check["diff"]["after"]["vpc-cni update"]["config_map_keys"] == [
+        "kube-system/amazon-vpc-cni enable-windows-ipam", "kube-system/amazon-vpc-cni enable-windows-prefix-delegation"]
+    assert check["addon_update"]["resolve_conflicts"] == "PRESERVE"
     enable = run.result("enable")
-    assert enable["changed"] is True and enable["enabled"] is True and enable["addon"]["status"] == "ACTIVE" and enable["addon"]["update_id"]
+    assert enable["changed"] is True and enable["addon"]["status"] == "ACTIVE" and enable["addon"]["update_id"]
+    # the add-on manager is paused: amazon-vpc-cni, which the VPC resource controller reads, still says false
+    assert enable["enabled"] is False
+    assert any("has enable-windows-ipam 'false'" in warning for warning in enable["warnings"]), enable.get("warnings")
     assert enable["configuration_values"] == {"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "2"}, "enableWindowsIpam": "true",
                                               "enableWindowsPrefixDelegation": "true"}
     again = run.result("again")
@@ -160,7 +166,48 @@ def test_managed_addon_gets_configuration_values_and_the_config_map_is_never_tou
         assert time.monotonic() < deadline, read(core)
         time.sleep(0.2)
     assert read(core)["data"]["enable-windows-prefix-delegation"] == "true"
+    rendered = runner.playbook(play(task("after render", {"prefix_delegation": True}))).result("after render")
+    assert rendered["changed"] is False and rendered["enabled"] is True and not rendered.get("warnings")
     forced = runner.playbook(play(task("config map forced", {"method": "config_map", "prefix_delegation": True})))
     result = forced.result("config map forced")
     assert result["method"] == "config_map" and result["changed"] is False
     assert any("the add-on's next update can undo it" in warning for warning in result["warnings"])
+
+
+def wait_for_key(core, key, value):
+    deadline = time.monotonic() + 15
+    while read(core)["data"].get(key) != value:  # the add-on manager renders the add-on's values
+        assert time.monotonic() < deadline, read(core)
+        time.sleep(0.2)
+    return read(core)
+
+
+def test_a_hand_changed_field_survives_enabling_windows_ipam_through_the_addon(addon_lab):
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    runner = AnsibleRunner(addon_lab.env)
+    core = core_api(addon_lab)
+    reset = runner.playbook(play(task("reset", {"enabled": False, "resolve_conflicts": "OVERWRITE"}))).result("reset")
+    assert not reset.get("failed"), reset
+    rendered = wait_for_key(core, "enable-windows-ipam", "false")["data"]["warm-ip-target"]
+    # an operator tunes the warm IP target by hand
+    core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"warm-ip-target": "7"}}, _content_type=MERGE_PATCH)
+    before = read(core)["data"]
+    assert before["warm-ip-target"] == "7" != rendered
+
+    enable = runner.playbook(play(task("enable", {}, diff=True))).result("enable")
+    assert not enable.get("failed"), enable
+    after = wait_for_key(core, "enable-windows-ipam", "true")["data"]
+    assert after == dict(before, **{"enable-windows-ipam": "true"})  # the hand-set value is kept, nothing else moved
+    assert enable["enabled"] is True and enable["changed"] is True
+    assert enable["addon_update"] == {
+        "configuration_values": ["enableWindowsIpam"], "config_map_keys": ["kube-system/amazon-vpc-cni enable-windows-ipam"],
+        "resolve_conflicts": "PRESERVE", "fields_changed_by_hand": "fields changed by hand are kept; only fields nobody changed take the new values"}
+    assert enable["diff"]["after"]["vpc-cni update"] == enable["addon_update"]
+    updates = addon_lab.aws_client("eks").list_updates(name="lab", addonName="vpc-cni")["updateIds"]
+    last = addon_lab.aws_client("eks").describe_update(name="lab", updateId=enable["addon"]["update_id"], addonName="vpc-cni")["update"]
+    assert enable["addon"]["update_id"] in updates and {"type": "ResolveConflicts", "value": "PRESERVE"} in last["params"]
+
+    # OVERWRITE, asked for explicitly, puts the add-on's value back (what the old default did)
+    overwrite = runner.playbook(play(task("overwrite", {"enabled": False, "resolve_conflicts": "OVERWRITE"}))).result("overwrite")
+    assert not overwrite.get("failed"), overwrite
+    assert wait_for_key(core, "enable-windows-ipam", "false")["data"]["warm-ip-target"] == rendered

@@ -2,7 +2,8 @@
 
 * ``AddonManager``: the EKS add-on manager for ``vpc-cni``.  When the managed add-on exists, its
   ``configurationValues`` are rendered into ``kube-system/amazon-vpc-cni`` the way the aws-vpc-cni
-  chart renders them, each time the add-on is created or updated (and so overwrite manual edits then).
+  chart renders them, each time the add-on is created or updated: an update with ``resolveConflicts``
+  OVERWRITE (or none given, or a creation) puts back keys edited by hand; PRESERVE and NONE keep them.
 * ``WorkloadController``: a small deployment controller and scheduler for the lab's data plane.
   It keeps Pods for each Deployment on Ready nodes that match the pod's node selector, affinity and
   tolerations, marks them Running/Ready, and fills Deployment and DaemonSet status.  Windows pods
@@ -234,6 +235,7 @@ class AddonManager:
         self.eks = aws_client("eks", aws_url, region, LAB_USER_AGENT)
         self.core = core
         self._applied: Optional[tuple] = None
+        self._rendered: Optional[dict] = None   # what the add-on last rendered: a key that differs from it was changed by hand
 
     def reconcile(self) -> None:
         try:
@@ -243,7 +245,7 @@ class AddonManager:
                 return
             raise
         if "vpc-cni" not in names:
-            self._applied = None
+            self._applied = self._rendered = None
             return
         addon = self.eks.describe_addon(clusterName=self.cluster_name, addonName="vpc-cni")["addon"]
         if addon.get("status") == "DELETING":
@@ -251,11 +253,27 @@ class AddonManager:
         fingerprint = (addon.get("addonVersion"), addon.get("configurationValues") or "", str(addon.get("modifiedAt")))
         if fingerprint == self._applied:
             return
-        self._apply(vpc_cni_config_map(parse_configuration_values(addon.get("configurationValues"))))
+        rendered = vpc_cni_config_map(parse_configuration_values(addon.get("configurationValues")))
+        self._apply(rendered, keep_hand_changes=self._last_resolve_conflicts() in ("PRESERVE", "NONE"))
+        self._rendered = rendered
         self._applied = fingerprint
 
-    def _apply(self, data: Mapping[str, str]) -> None:
+    def _last_resolve_conflicts(self) -> Optional[str]:
+        """The resolveConflicts of the add-on's latest update (None for a creation, or an update without it)."""
+        ids = self.eks.list_updates(name=self.cluster_name, addonName="vpc-cni", maxResults=100).get("updateIds", [])
+        if not ids:
+            return None
+        updates = [self.eks.describe_update(name=self.cluster_name, updateId=update_id, addonName="vpc-cni")["update"] for update_id in ids]
+        latest = max(enumerate(updates), key=lambda item: (item[1].get("createdAt") or 0, item[0]))[1]
+        return next((param.get("value") for param in latest.get("params") or [] if param.get("type") == "ResolveConflicts"), None)
+
+    def _apply(self, data: Mapping[str, str], keep_hand_changes: bool = False) -> None:
+        """OVERWRITE puts every rendered key back; PRESERVE (and NONE, whose failure on a conflict is not modelled) keeps
+        the keys changed by hand since the add-on last rendered them, as EKS keeps fields changed outside the add-on."""
         current = read_config_map(self.core, "kube-system", "amazon-vpc-cni")
+        if current is not None and keep_hand_changes:
+            baseline, existing = self._rendered or VPC_CNI_DEFAULTS, current.get("data") or {}
+            data = {key: existing[key] if key in existing and existing[key] != baseline.get(key) else value for key, value in data.items()}
         if current is None:
             body = {"apiVersion": "v1", "kind": "ConfigMap", "data": dict(data),
                     "metadata": {"name": "amazon-vpc-cni", "namespace": "kube-system", "labels": {"app.kubernetes.io/name": "aws-node"}}}

@@ -127,3 +127,24 @@ def is_true(value: Any) -> bool:
 
 def windows_ipam_enabled(data: Optional[Mapping[str, Any]], key: str = "enable-windows-ipam") -> bool:
     return is_true((data or {}).get(key, "false"))
+
+
+# What UpdateAddon's resolveConflicts does to fields of the add-on's objects changed outside the add-on (botocore's EKS
+# model, UpdateAddon): OVERWRITE resets them to the add-on's values, PRESERVE keeps them, NONE fails on a conflict.
+RESOLVE_CONFLICTS_EFFECT = {
+    "OVERWRITE": "every field of the add-on's objects changed by hand (amazon-vpc-cni keys, aws-node env such as WARM_IP_TARGET) "
+                 "is reset to the add-on's value, cluster-wide",
+    "PRESERVE": "fields changed by hand are kept; only fields nobody changed take the new values",
+    "NONE": "the update fails if a field it sets was changed by hand",
+}
+
+
+def update_touches(changes: Mapping[str, Any], resolve_conflicts: str) -> Dict[str, Any]:
+    """What an add-on update with these configuration value changes touches, for the diff and the result."""
+    keys = {value_name: key for _option, key, value_name, _kind in SETTINGS}
+    return {
+        "configuration_values": sorted(changes),
+        "config_map_keys": sorted(f"{CONFIG_MAP_NAMESPACE}/{CONFIG_MAP_NAME} {keys[name]}" for name in changes if name in keys),
+        "resolve_conflicts": resolve_conflicts,
+        "fields_changed_by_hand": RESOLVE_CONFLICTS_EFFECT[resolve_conflicts],
+    }

@@ -28,3 +28,20 @@ def run(args, monkeypatch, capsys):
 def test_bad_input(args, message, monkeypatch, capsys):
     result = run(args, monkeypatch, capsys)
     assert result["failed"] and message in result["msg"]
+
+
+def test_resolve_conflicts_defaults_to_preserve(monkeypatch):
+    spec = {}
+
+    class Captured(Exception):
+        pass
+
+    def capture(**kwargs):
+        spec.update(kwargs["argument_spec"])
+        raise Captured()
+
+    monkeypatch.setattr(windows_ipam, "AnsibleAWSModule", capture)
+    with pytest.raises(Captured):
+        windows_ipam.main()
+    assert spec["resolve_conflicts"]["default"] == "PRESERVE"
+    assert "default: PRESERVE" in windows_ipam.DOCUMENTATION

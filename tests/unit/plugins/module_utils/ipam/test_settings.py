@@ -71,3 +71,12 @@ def test_problems_name_the_option():
 def test_enabled_reads_like_the_controller(value, enabled):
     data = {} if value is None else {"enable-windows-ipam": value}
     assert ipam.windows_ipam_enabled(data) is enabled
+
+
+def test_an_update_says_which_fields_it_touches():
+    touched = ipam.update_touches({"enableWindowsIpam": "true", "warmWindowsIPTarget": 2}, "PRESERVE")
+    assert touched["configuration_values"] == ["enableWindowsIpam", "warmWindowsIPTarget"]
+    assert touched["config_map_keys"] == ["kube-system/amazon-vpc-cni enable-windows-ipam", "kube-system/amazon-vpc-cni warm-ip-target"]
+    assert touched["resolve_conflicts"] == "PRESERVE" and touched["fields_changed_by_hand"].startswith("fields changed by hand are kept")
+    overwrite = ipam.update_touches({"enableWindowsIpam": "true"}, "OVERWRITE")["fields_changed_by_hand"]
+    assert "reset to the add-on's value, cluster-wide" in overwrite and "WARM_IP_TARGET" in overwrite
