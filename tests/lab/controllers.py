@@ -254,16 +254,18 @@ class AddonManager:
         if fingerprint == self._applied:
             return
         rendered = vpc_cni_config_map(parse_configuration_values(addon.get("configurationValues")))
-        self._apply(rendered, keep_hand_changes=self._last_resolve_conflicts() in ("PRESERVE", "NONE"))
+        self._apply(rendered, keep_hand_changes=self._last_resolve_conflicts(addon) in ("PRESERVE", "NONE"))
         self._rendered = rendered
         self._applied = fingerprint
 
-    def _last_resolve_conflicts(self) -> Optional[str]:
+    def _last_resolve_conflicts(self, addon: Mapping[str, Any]) -> Optional[str]:
         """The resolveConflicts of the add-on's latest update (None for a creation, or an update without it)."""
         ids = self.eks.list_updates(name=self.cluster_name, addonName="vpc-cni", maxResults=100).get("updateIds", [])
-        if not ids:
-            return None
         updates = [self.eks.describe_update(name=self.cluster_name, updateId=update_id, addonName="vpc-cni")["update"] for update_id in ids]
+        created = addon.get("createdAt")
+        updates = [update for update in updates if created is None or update.get("createdAt") is None or update["createdAt"] >= created]
+        if not updates:
+            return None
         latest = max(enumerate(updates), key=lambda item: (item[1].get("createdAt") or 0, item[0]))[1]
         return next((param.get("value") for param in latest.get("params") or [] if param.get("type") == "ResolveConflicts"), None)
 

@@ -261,6 +261,21 @@ def test_managed_vpc_cni_addon_configuration_reaches_the_config_map(fast_lab, ku
         eks.delete_addon(clusterName="lab", addonName="vpc-cni")
 
 
+def test_managed_vpc_cni_addon_update_preserves_or_overwrites_hand_changes(fast_lab, kube: Kube):
+    eks = fast_lab.aws_client("eks")
+    eks.create_addon(clusterName="lab", addonName="vpc-cni")
+    try:
+        kube.wait("add-on rendered", lambda: (kube.config_map("amazon-vpc-cni").data or {}).get("warm-ip-target") == "1")
+        kube.core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"warm-ip-target": "7"}})
+        for resolve, enabled, kept in (("PRESERVE", "true", "7"), ("NONE", "false", "7"), ("OVERWRITE", "true", "1")):
+            eks.update_addon(clusterName="lab", addonName="vpc-cni", resolveConflicts=resolve,
+                             configurationValues=json.dumps({"enableWindowsIpam": enabled}))
+            kube.wait(f"{resolve} rendered", lambda: kube.config_map("amazon-vpc-cni").data["enable-windows-ipam"] == enabled)  # pylint: disable=cell-var-from-loop
+            assert kube.config_map("amazon-vpc-cni").data["warm-ip-target"] == kept, resolve
+    finally:
+        eks.delete_addon(clusterName="lab", addonName="vpc-cni")
+
+
 def test_api_mode_uses_access_entries(lab_factory):
     lab = lab_factory(auth_mode="API", join_delay=FAST_KNOBS["join_delay"], ready_delay=FAST_KNOBS["ready_delay"])
     lab.control.set_nodesim(interval=FAST_KNOBS["interval"])
