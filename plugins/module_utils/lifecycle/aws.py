@@ -5,7 +5,7 @@
 
 """The AWS side of a rolling replacement: what the group launches now, its instances, and terminating one in it.
 
-The group and launch template reads come from readiness.aws and amazon.aws; amazon.aws has no
+The group read is readiness.aws's and the launch template reads amazon.aws's; amazon.aws has no
 wrapper for TerminateInstanceInAutoScalingGroup, so it is here.
 """
 
@@ -16,7 +16,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_ins
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_launch_template_versions
 from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
-from ..readiness.aws import describe_group  # noqa: F401 pylint: disable=unused-import
 from ..readiness.nodes import instance_id_of, is_ready
 from .rolling import LaunchTarget
 
