@@ -84,7 +84,9 @@ class Replacer:
         while True:
             instances, desired, target = self.ops.observe()
             floor = self.min_in_service(desired)
-            decision = decide(instances, desired, target, self.options.batch_size, floor, replacing=bool(self.report.terminated))
+            # A step that follows the one that terminated knows it from the memo (waiting_since), not from its report.
+            replacing = bool(self.report.terminated) or "waiting_since" in self.memo
+            decision = decide(instances, desired, target, self.options.batch_size, floor, replacing=replacing)
             now = self.clock()
             if decision.action == DONE:
                 self.memo.pop("waiting_since", None)

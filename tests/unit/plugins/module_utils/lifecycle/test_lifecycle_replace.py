@@ -122,3 +122,15 @@ def test_deadline_returns_false_and_memo_continues():
     assert not replacer(api, ops, clock, memo, batch_size=1, min_in_service=1).run(deadline=clock() + 2)
     assert "waiting_since" in memo
     assert replacer(api, ops, clock, memo, batch_size=1, min_in_service=1).run(deadline=clock() + 600)
+
+
+def test_a_step_after_the_last_termination_still_waits_for_the_replacement():
+    clock = Clock()
+    api = FakeApi([], [])
+    ops = FakeGroup(api, clock, count=1, ready_after=5)
+    memo = {}
+    assert not replacer(api, ops, clock, memo, batch_size=1, min_in_service=0).run(deadline=clock() + 0.5)
+    assert [entry[1] for entry in ops.log] == ["i-old0"] and ops.instances[0]["ready_in"] > 0
+    # The next step is a new process: its report is empty, the memo says a replacement is awaited.
+    assert replacer(api, ops, clock, memo, batch_size=1, min_in_service=0).run(deadline=clock() + 600)
+    assert ops.instances[0]["ready_in"] <= 0 and "waiting_since" not in memo
