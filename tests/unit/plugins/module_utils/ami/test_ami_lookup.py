@@ -155,7 +155,8 @@ def test_nothing_found_anywhere_is_an_error_naming_both(clients):
         resolve(ssm, ec2, "2022", "core", "1.31")
     assert raised.value.message == (
         f"the SSM parameter {PARAMETER} does not exist, and no public, available image is named "
-        "Windows_Server-2022-English-Core-EKS_Optimized-1.31-* (owners amazon, 801119661308, 957547624766, 055183720277): EKS may not publish this Windows Server release for this Kubernetes version"
+        "Windows_Server-2022-English-Core-EKS_Optimized-1.31-* (owners amazon, 801119661308, 957547624766, 055183720277): "
+        "EKS may not publish this Windows Server release for this Kubernetes version"
     )
 
 
