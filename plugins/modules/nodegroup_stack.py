@@ -87,8 +87,6 @@ options:
   max_size:
     description:
       - The maximum size of the Auto Scaling group (C(NodeAutoScalingGroupMaxSize)).
-      - With the collection's template it must be greater than O(desired_capacity), because a rolling update
-        keeps O(desired_capacity) nodes in service and adds a node before it removes one.
     type: int
     default: 3
   instance_type:
@@ -253,7 +251,7 @@ options:
       - The most time, in seconds, the whole task may take, counting the wait for an operation already
         running, the computing of the change set, and the stack operation itself.
       - On timeout the task fails and CloudFormation carries on; run the task again to wait for it.
-      - A rolling update replaces nodes one at a time and pauses five minutes after each.
+      - The stack replaces no instance when its launch template changes; M(eksnodes.windows.nodes_replace) does, draining each.
     type: int
     default: 1800
   recover_failed:
@@ -375,6 +373,7 @@ stack_status_reason:
   description: The reason CloudFormation gives for the status, if any.
   returned: when the stack exists
   type: str
+  sample: "The following resource(s) failed to create: [NodeGroup]. Rollback requested by user."
 outputs:
   description:
     - The stack outputs under snake_case keys. With the collection's template, the keys below.
@@ -389,9 +388,11 @@ outputs:
     node_instance_role_name:
       description: The node IAM role name.
       type: str
+      sample: "my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C"
     node_instance_profile_arn:
       description: The instance profile ARN.
       type: str
+      sample: "arn:aws:iam::123456789012:instance-profile/my-cluster-nodegroup-windows-NodeInstanceProfile-7G8H9I"
     node_security_group:
       description: The node group's own security group ID.
       type: str
@@ -399,19 +400,24 @@ outputs:
     node_security_groups:
       description: Every security group ID attached to the nodes.
       type: list
+      sample: ["sg-0a1b2c3d4e5f67890", "sg-0fedcba9876543210"]
       elements: str
     node_autoscaling_group:
       description: The Auto Scaling group name.
       type: str
+      sample: "my-cluster-nodegroup-windows-NodeGroup-4D5E6F"
     node_launch_template:
       description: The launch template ID.
       type: str
+      sample: "lt-0123456789abcdef0"
     node_launch_template_version:
       description: The launch template version the Auto Scaling group uses.
       type: str
+      sample: "2"
     node_image_id:
       description: The AMI the nodes launch from.
       type: str
+      sample: "ami-0123456789abcdef0"
   sample:
     node_instance_role_arn: arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C
     node_autoscaling_group: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
@@ -438,30 +444,44 @@ instances:
   description: The Auto Scaling group's instances.
   returned: always
   type: list
+  sample:
+    - instance_id: i-0123456789abcdef0
+      lifecycle_state: InService
+      health_status: Healthy
+      availability_zone: us-east-1a
+      instance_type: m5.large
+      launch_template_version: '2'
   elements: dict
   contains:
     instance_id:
       description: The instance ID.
       type: str
+      sample: "i-0123456789abcdef0"
     lifecycle_state:
       description: The lifecycle state in the group, for example V(InService).
       type: str
+      sample: "InService"
     health_status:
       description: The health status in the group.
       type: str
+      sample: "Healthy"
     availability_zone:
       description: The Availability Zone.
       type: str
+      sample: "us-east-1a"
     instance_type:
       description: The instance type.
       type: str
+      sample: "m5.large"
     launch_template_version:
       description: The launch template version the instance was launched from.
       type: str
+      sample: "2"
 change_set_id:
   description: The ID of the change set that was executed.
   returned: when a change set was executed
   type: str
+  sample: "arn:aws:cloudformation:us-east-1:123456789012:changeSet/eksnodes-0a1b2c3d4e5f6789/1a2b3c4d"
 changes:
   description: The resource changes of the change set.
   returned: when a change set was computed
@@ -471,25 +491,37 @@ changes:
     action:
       description: V(Add), V(Modify), V(Remove), V(Import) or V(Dynamic).
       type: str
+      sample: "Modify"
     logical_resource_id:
       description: The resource's logical ID in the template.
       type: str
+      sample: "NodeLaunchTemplate"
     physical_resource_id:
       description: The resource's physical ID, for existing resources.
       type: str
+      sample: "lt-0123456789abcdef0"
     resource_type:
       description: The resource type.
       type: str
+      sample: "AWS::EC2::LaunchTemplate"
     replacement:
       description: Whether the change replaces the resource (V(True), V(False), V(Conditional)).
       type: str
+      sample: "False"
     scope:
       description: What changes, for example V(Properties) or V(Tags).
       type: list
+      sample: ["Properties"]
       elements: str
     details:
       description: The changed attributes and properties and what caused each change.
       type: list
+      sample:
+        - attribute: Properties
+          name: LaunchTemplateData
+          requires_recreation: Never
+          change_source: DirectModification
+          causing_entity: null
       elements: dict
   sample:
     - action: Modify
@@ -510,33 +542,56 @@ events:
     - The stack events of the operations of this task, oldest first, as they arrived while waiting.
   returned: always
   type: list
+  sample:
+    - timestamp: '2026-11-24T10:02:11.512000+00:00'
+      logical_resource_id: NodeGroup
+      physical_resource_id: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+      resource_type: AWS::AutoScaling::AutoScalingGroup
+      resource_status: CREATE_FAILED
+      resource_status_reason: You have requested more instances than your current instance limit allows
+      event_id: NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z
   elements: dict
   contains:
     timestamp:
       description: When the event happened.
       type: str
+      sample: "2026-11-24T10:02:11.512000+00:00"
     logical_resource_id:
       description: The resource's logical ID, or the stack name for the stack itself.
       type: str
+      sample: "NodeGroup"
     physical_resource_id:
       description: The resource's physical ID.
       type: str
+      sample: "my-cluster-nodegroup-windows-NodeGroup-4D5E6F"
     resource_type:
       description: The resource type.
       type: str
+      sample: "AWS::AutoScaling::AutoScalingGroup"
     resource_status:
       description: The status the resource reached.
       type: str
+      sample: "CREATE_FAILED"
     resource_status_reason:
       description: Why, when CloudFormation says.
       type: str
+      sample: "You have requested more instances than your current instance limit allows"
     event_id:
       description: The event ID.
       type: str
+      sample: "NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z"
 failure_events:
   description: On failure, the failed resources' events (then the stack's), oldest first, shaped as RV(events).
   returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
   type: list
+  sample:
+    - timestamp: '2026-11-24T10:02:11.512000+00:00'
+      logical_resource_id: NodeGroup
+      physical_resource_id: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+      resource_type: AWS::AutoScaling::AutoScalingGroup
+      resource_status: CREATE_FAILED
+      resource_status_reason: You have requested more instances than your current instance limit allows
+      event_id: NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z
   elements: dict
 started:
   description:
@@ -544,16 +599,23 @@ started:
       running), for example with M(eksnodes.windows.nodegroup_stack_info).
   returned: when O(wait=false) and a stack operation was started or is deleting the stack
   type: dict
+  sample:
+    stack_id: arn:aws:cloudformation:us-east-1:123456789012:stack/my-cluster-nodegroup-windows/0a1b2c3d
+    after_event_id: 3f1e2d3c-0a1b-11f1-9a8b-0e1f2a3b4c5d
+    client_request_token: eksnodes-0a1b2c3d4e5f67890a1b2c3d4e5f6789
   contains:
     stack_id:
       description: The stack ID.
       type: str
+      sample: "arn:aws:cloudformation:us-east-1:123456789012:stack/my-cluster-nodegroup-windows/0a1b2c3d"
     after_event_id:
       description: The ID of the stack's newest event before the operation; the operation's events are newer.
       type: str
+      sample: "3f1e2d3c-0a1b-11f1-9a8b-0e1f2a3b4c5d"
     client_request_token:
       description: The token the operation was requested with, which its events carry; null for a deletion the task found running.
       type: str
+      sample: "eksnodes-0a1b2c3d4e5f67890a1b2c3d4e5f6789"
 elapsed:
   description: Seconds the task took.
   returned: on success
@@ -568,15 +630,19 @@ ownership:
     owned:
       description: Always V(false) here.
       type: bool
+      sample: false
     marked:
       description: Whether the stack carries marker tags (of another node group).
       type: bool
+      sample: false
     reason:
       description: Why the stack is not this node group's.
       type: str
+      sample: "it has no marker tags and lacks the node group parameters ClusterName, NodeGroupName"
     found:
       description: The stack's name, ID, status, description, tags, C(ClusterName) and C(NodeGroupName), parameter and output names.
       type: dict
+      sample: {"stack_name": "lab-nodegroup-windows", "stack_status": "CREATE_COMPLETE"}
   sample:
     owned: false
     marked: false

@@ -72,7 +72,7 @@ def linux_image(lab):
 
 CASES = {
     "nodes_min above nodes_max": ({"nodes_min": 3, "nodes_max": 2}, ["nodes_min (3) is above nodes_max (2)"]),
-    "nodes above nodes_max": ({"nodes": 4, "nodes_max": 3}, ["nodes (4) must be below nodes_max (3)"]),
+    "nodes above nodes_max": ({"nodes": 4, "nodes_max": 3}, ["nodes (4) is above nodes_max (3)"]),
     "negative nodes": ({"nodes": -1, "nodes_min": 0}, ["nodes (-1) must be 0 or more"]),
     "nodes as a word": ({"nodes": "two"}, ["nodes", "two"]),
     "nodes as a fraction": ({"nodes": "2.5"}, ["nodes", "2.5"]),

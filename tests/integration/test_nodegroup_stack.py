@@ -229,7 +229,7 @@ def test_failed_create_reports_the_root_cause_and_recovers_only_when_asked(lab, 
 
 
 def test_invalid_options_fail_before_any_aws_call(lab, ansible):
-    bad = stack_args(lab, "bad", subnets=["private-a"], security_groups=[], desired_capacity=3, max_size=3, volume_size=30,
+    bad = stack_args(lab, "bad", subnets=["private-a"], security_groups=[], desired_capacity=4, max_size=3, volume_size=30,
                      bootstrap_arguments="-EKSClusterName other", api_server_endpoint="https://x")
     lab.control.set_nodesim(paused=True)
     lab.control.aws.add_fault("cloudformation", "*", "AccessDenied", count=1)
@@ -244,7 +244,7 @@ def test_invalid_options_fail_before_any_aws_call(lab, ansible):
     assert result["msg"].startswith("Invalid options: ")
     for expected in (
         "security_groups is required with the collection's template",
-        "max_size (3) must be greater than desired_capacity (3)",
+        "desired_capacity (4) must be at most max_size (3)",
         "volume_size (30) is below 50 GiB",
         "subnets[0] 'private-a' is not a subnet ID (subnet-...): give the ID, not a name",
         "api_server_endpoint and certificate_authority_data go together",

@@ -151,7 +151,7 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
         cluster,
         {"nodegroup_cluster": {}},
         {"nodegroup_node_ami_family": "WindowsServer2016CoreContainer"},
-        {"nodegroup_nodes": 3, "nodegroup_nodes_max": 3, "nodegroup_name": "too-small"},
+        {"nodegroup_nodes": 4, "nodegroup_nodes_max": 3, "nodegroup_name": "too-small"},
         expect_failure=True,
     ))
     failures = [task["result"] for task in run.tasks if task["result"].get("failed")]
@@ -159,4 +159,4 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
     assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 3
     assert "nodegroup_cluster has no cluster name. Run the eksnodes.windows.prerequisites role first" in failures[0]["msg"]
     assert "nodegroup_node_ami_family" in failures[1]["msg"] and "WindowsServer2016CoreContainer" in failures[1]["msg"]
-    assert "max_size (3) must be greater than desired_capacity (3)" in failures[2]["msg"]
+    assert "desired_capacity (4) must be at most max_size (3)" in failures[2]["msg"]

@@ -128,11 +128,6 @@ def validate_sizes(params: Mapping[str, Any]) -> List[str]:
         errors.append(f"desired_capacity ({desired}) must be at least min_size ({low}): raise desired_capacity or lower min_size")
     if None not in (desired, high) and desired > high:
         errors.append(f"desired_capacity ({desired}) must be at most max_size ({high}): lower desired_capacity or raise max_size")
-    elif None not in (desired, high) and desired == high >= 1 and params.get("builtin_template", True):
-        errors.append(
-            f"max_size ({high}) must be greater than desired_capacity ({desired}): a rolling update keeps "
-            f"desired_capacity nodes in service and adds one before it removes one; set max_size to {desired + 1} or more"
-        )
     volume_size = params.get("volume_size")
     if volume_size is not None and volume_size < MIN_VOLUME_SIZE:
         errors.append(

@@ -53,7 +53,7 @@ def test_names(changes, expected):
     ({"min_size": 1, "desired_capacity": 5, "max_size": 4}, "desired_capacity (5) must be at most max_size (4)"),
     ({"min_size": -1, "desired_capacity": 0, "max_size": 1}, "min_size (-1) must be 0 or more"),
     ({"min_size": 0, "desired_capacity": 0, "max_size": 0}, "max_size (0) must be 1 or more"),
-    ({"desired_capacity": 3, "max_size": 3}, "max_size (3) must be greater than desired_capacity (3)"),
+    ({"desired_capacity": 4, "max_size": 3}, "desired_capacity (4) must be at most max_size (3)"),
     ({"volume_size": 30}, "volume_size (30) is below 50 GiB, the size of the Windows AMI's root snapshot: set volume_size to 50"),
     ({"metadata_hop_limit": 0}, "metadata_hop_limit (0) must be between 1 and 64"),
     ({"wait_timeout": 0}, "wait_timeout (0) must be 1 second or more"),
