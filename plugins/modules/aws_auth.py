@@ -157,7 +157,7 @@ options:
 notes:
   - aws-auth user name templates such as C({{SessionName}}) look like Jinja to Ansible; mark such values C(!unsafe).
   - On clusters in authentication mode C(API) the ConfigMap is ignored by EKS; use M(eksnodes.windows.access_entry)
-    there. The M(eksnodes.windows.node_auth) role picks the mechanism from the cluster's authentication mode.
+    there. The P(eksnodes.windows.node_auth#role) role picks the mechanism from the cluster's authentication mode.
 seealso:
   - module: eksnodes.windows.access_entry
   - name: Grant IAM users and roles access to Kubernetes APIs
@@ -244,14 +244,23 @@ added:
     map_roles:
       description: C(mapRoles) entries added.
       type: list
+      sample:
+        - rolearn: arn:aws:iam::111122223333:role/eks-windows-nodes
+          username: system:node:{{EC2PrivateDNSName}}
+          groups:
+            - eks:kube-proxy-windows
+            - system:bootstrappers
+            - system:nodes
       elements: dict
     map_users:
       description: C(mapUsers) entries added.
       type: list
+      sample: []
       elements: dict
     map_accounts:
       description: Account IDs added.
       type: list
+      sample: []
       elements: str
   sample: {"map_roles": [{"rolearn": "arn:aws:iam::111122223333:role/eks-windows-nodes"}], "map_users": [], "map_accounts": []}
 updated:
@@ -262,14 +271,17 @@ updated:
     map_roles:
       description: C(mapRoles) entries changed.
       type: list
+      sample: []
       elements: dict
     map_users:
       description: C(mapUsers) entries changed.
       type: list
+      sample: []
       elements: dict
     map_accounts:
       description: Always empty; account IDs are only added or removed.
       type: list
+      sample: []
       elements: dict
   sample: {"map_roles": [], "map_users": [], "map_accounts": []}
 removed:
@@ -281,14 +293,17 @@ removed:
     map_roles:
       description: C(mapRoles) entries removed.
       type: list
+      sample: []
       elements: dict
     map_users:
       description: C(mapUsers) entries removed.
       type: list
+      sample: []
       elements: dict
     map_accounts:
       description: Account IDs removed.
       type: list
+      sample: []
       elements: str
   sample: {"map_roles": [], "map_users": [], "map_accounts": []}
 duplicates:
@@ -300,12 +315,15 @@ duplicates:
     key:
       description: C(mapRoles), C(mapUsers) or C(mapAccounts).
       type: str
+      sample: "mapRoles"
     identity:
       description: The ARN or account ID.
       type: str
+      sample: "arn:aws:iam::111122223333:role/ops"
     count:
       description: How many entries it had.
       type: int
+      sample: 2
   sample: [{"key": "mapRoles", "identity": "arn:aws:iam::111122223333:role/ops", "count": 2}]
 linux_node_roles:
   description:

@@ -130,6 +130,7 @@ stack_status_reason:
   description: The reason CloudFormation gives for the status, if any.
   returned: always
   type: str
+  sample: "The following resource(s) failed to create: [NodeGroup]. Rollback requested by user."
 settled:
   description: Whether no operation is running on the stack (also true when it does not exist).
   returned: always
@@ -167,45 +168,76 @@ instances:
       empty until the stack is complete.
   returned: always
   type: list
+  sample:
+    - instance_id: i-0123456789abcdef0
+      lifecycle_state: InService
+      health_status: Healthy
+      availability_zone: us-east-1a
+      instance_type: m5.large
+      launch_template_version: '2'
   elements: dict
 events:
   description:
     - The stack events newer than O(after_event_id), or those of the last operation, oldest first.
   returned: always
   type: list
+  sample:
+    - timestamp: '2026-11-24T10:02:11.512000+00:00'
+      logical_resource_id: NodeGroup
+      physical_resource_id: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+      resource_type: AWS::AutoScaling::AutoScalingGroup
+      resource_status: CREATE_FAILED
+      resource_status_reason: You have requested more instances than your current instance limit allows
+      event_id: NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z
   elements: dict
   contains:
     timestamp:
       description: When the event happened.
       type: str
+      sample: "2026-11-24T10:02:11.512000+00:00"
     logical_resource_id:
       description: The resource's logical ID, or the stack name for the stack itself.
       type: str
+      sample: "NodeGroup"
     physical_resource_id:
       description: The resource's physical ID.
       type: str
+      sample: "my-cluster-nodegroup-windows-NodeGroup-4D5E6F"
     resource_type:
       description: The resource type.
       type: str
+      sample: "AWS::AutoScaling::AutoScalingGroup"
     resource_status:
       description: The status the resource reached.
       type: str
+      sample: "CREATE_FAILED"
     resource_status_reason:
       description: Why, when CloudFormation says.
       type: str
+      sample: "You have requested more instances than your current instance limit allows"
     event_id:
       description: The event ID.
       type: str
+      sample: "NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z"
 last_event_id:
   description:
     - The ID of the newest event seen, to pass as O(after_event_id) next time; O(after_event_id) when no
       event is newer.
   returned: always
   type: str
+  sample: "NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z"
 failure_events:
   description: In a failed state, the failed resources' events among RV(events) (then the stack's), oldest first.
   returned: when the stack is in a failed state
   type: list
+  sample:
+    - timestamp: '2026-11-24T10:02:11.512000+00:00'
+      logical_resource_id: NodeGroup
+      physical_resource_id: my-cluster-nodegroup-windows-NodeGroup-4D5E6F
+      resource_type: AWS::AutoScaling::AutoScalingGroup
+      resource_status: CREATE_FAILED
+      resource_status_reason: You have requested more instances than your current instance limit allows
+      event_id: NodeGroup-CREATE_FAILED-2026-11-24T10:02:11.512Z
   elements: dict
 owned:
   description:
@@ -223,15 +255,19 @@ ownership:
     owned:
       description: As RV(owned).
       type: bool
+      sample: false
     marked:
       description: Whether the stack carries the marker tags.
       type: bool
+      sample: false
     reason:
       description: Why.
       type: str
+      sample: "it has no marker tags and lacks the node group parameters ClusterName, NodeGroupName"
     found:
       description: The stack's name, ID, status, description, tags, C(ClusterName) and C(NodeGroupName), parameter and output names; null without a stack.
       type: dict
+      sample: {"stack_name": "lab-nodegroup-windows", "stack_status": "CREATE_COMPLETE"}
   sample:
     owned: false
     marked: false

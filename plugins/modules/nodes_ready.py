@@ -192,6 +192,10 @@ cluster_history:
     - The diagnosis uses it to tell whether an instance launched while the cluster was not ACTIVE.
   returned: always
   type: list
+  sample:
+    - status: ACTIVE
+      first: '2026-11-24T10:00:00.123456+00:00'
+      last: '2026-11-24T10:05:00.123456+00:00'
   elements: dict
   contains:
     status:
@@ -215,6 +219,12 @@ nodes:
   description: The Nodes of the instances (or that the selectors pick), Ready or not.
   returned: always
   type: list
+  sample:
+    - name: ip-10-0-1-4.ec2.internal
+      instance_id: i-0123456789abcdef0
+      ready: true
+      os: windows
+      windows_build: 10.0.20348
   elements: dict
   contains:
     name:
@@ -281,29 +291,50 @@ nodes:
     conditions:
       description: The Node's conditions.
       type: list
+      sample:
+        - type: Ready
+          status: 'True'
+          reason: KubeletReady
+          message: kubelet is posting ready status
+          last_transition_time: '2026-11-24T10:04:12Z'
       elements: dict
       contains:
         type:
           description: Condition type, for example V(Ready) or V(MemoryPressure).
           type: str
+          sample: "Ready"
         status:
           description: V(True), V(False) or V(Unknown).
           type: str
+          sample: "True"
         reason:
           description: Machine-readable reason.
           type: str
+          sample: "KubeletReady"
         message:
           description: Human-readable message.
           type: str
+          sample: "kubelet is posting ready status"
         last_transition_time:
           description: When the status last changed.
           type: str
+          sample: "2026-11-24T10:04:12Z"
 diagnosis:
   description:
     - Why each instance is not a Ready node, when the wait timed out and O(diagnose=true).
     - An entry without RV(diagnosis[].instance_id) is about the group (fewer instances than expected).
   returned: when the wait timed out
   type: list
+  sample:
+    - instance_id: i-0123456789abcdef0
+      node_name: ip-10-0-1-4.ec2.internal
+      state: not_registered
+      unchecked: []
+      causes:
+        - code: role_not_mapped
+          cause: role arn:aws:iam::123456789012:role/windows-nodes (the instance's role) is not mapped in
+            kube-system/aws-auth mapRoles
+          fix: Run the eksnodes.windows.node_auth role for this node group.
   elements: dict
   contains:
     instance_id:
@@ -321,6 +352,11 @@ diagnosis:
     causes:
       description: Each cause found, with its fix.
       type: list
+      sample:
+        - code: role_not_mapped
+          cause: role arn:aws:iam::123456789012:role/windows-nodes (the instance's role) is not mapped in kube-system/aws-auth
+            mapRoles
+          fix: Run the eksnodes.windows.node_auth role for this node group.
       elements: dict
       contains:
         code:
@@ -339,6 +375,7 @@ diagnosis:
         fix:
           description: How to fix it.
           type: str
+          sample: "Run the eksnodes.windows.node_auth role for this node group."
     unchecked:
       description: The checks that could not be made (a read was refused or failed).
       type: list

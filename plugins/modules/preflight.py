@@ -135,6 +135,12 @@ findings:
   description: What the checks found, errors and warnings; empty when every check passed.
   returned: always
   type: list
+  sample:
+    - check: subnets
+      severity: error
+      message: subnet subnet-0123456789abcdef0 is public (0.0.0.0/0 goes to igw-0123456789abcdef0) but does
+        not auto-assign public IPv4 addresses
+      fix: 'Turn it on with: aws ec2 modify-subnet-attribute --subnet-id subnet-0123456789abcdef0 --map-public-ip-on-launch'
   elements: dict
   contains:
     check:
@@ -182,6 +188,19 @@ subnets:
   description: Every subnet looked at (the cluster's and O(subnets)), with how it reaches the internet.
   returned: always
   type: list
+  sample:
+    - subnet_id: subnet-0123456789abcdef0
+      vpc_id: vpc-0123456789abcdef0
+      availability_zone: us-east-1a
+      zone_type: availability-zone
+      kind: private
+      egress: nat-gateway
+      default_route_target: nat-0123456789abcdef0
+      route_table_id: rtb-0123456789abcdef0
+      map_public_ip_on_launch: false
+      cidr_block: 10.0.0.0/19
+      outpost_arn: null
+      blackhole: false
   elements: dict
   contains:
     subnet_id:
