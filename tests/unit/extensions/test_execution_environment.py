@@ -5,6 +5,7 @@ tarball) without a container engine; the introspection script it puts in the con
 runs on the installed collections, so running it here on the installed tarball shows what the image will get.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def test_introspection_of_the_installed_tarball_finds_the_runtime_packages(built
     work, context = built
     tarball = next((work / EE_DIR / "dist").glob("eksnodes-windows-*.tar.gz"))
     collections = tmp_path / "collections"
-    run(str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections), str(tarball),
+    run(str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(collections), str(tarball),
         cwd=tmp_path)
     written = tmp_path / "requirements.txt"
     run(sys.executable, str(context / "_build" / "scripts" / "introspect.py"), "introspect", str(collections),
@@ -81,3 +82,25 @@ def test_introspection_of_the_installed_tarball_finds_the_runtime_packages(built
     for package in RUNTIME_PACKAGES:
         assert any(requirement_names(line) == {package} and "from collection eksnodes.windows" in line
                    for line in lines), lines
+
+
+def test_tarball_leaves_out_the_lab_and_installs_for_ansible_doc(built, tmp_path):
+    """galaxy.yml's build_ignore: what users run is in the tarball, the lab and the tooling are not."""
+    work, _ = built
+    tarball = next((work / EE_DIR / "dist").glob("eksnodes-windows-*.tar.gz"))
+    listing = set(run("tar", "-tzf", str(tarball), cwd=tmp_path).split())
+    for left_out in ("tests/lab/", "tests/benchmarks/", "tests/integration/", ".ci/", "extensions/molecule/"):
+        assert not any(name.startswith(left_out) for name in listing), left_out
+    for name in ("Makefile", "conftest.py", "test-requirements.txt"):
+        assert name not in listing
+    for name in ("plugins/modules/cluster_info.py", "playbooks/launch.yml", "roles/nodegroup/meta/argument_specs.yml",
+                 "meta/runtime.yml", "extensions/ee/execution-environment.yml", "requirements.txt"):
+        assert name in listing, name
+    collections = tmp_path / "collections"
+    run(str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(collections),
+        str(tarball), cwd=tmp_path)
+    environment = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True"}
+    result = subprocess.run([str(BIN / "ansible-doc"), "-t", "module", "eksnodes.windows.cluster_info"], cwd=tmp_path,
+                            env={**os.environ, **environment}, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert str(collections / "ansible_collections" / "eksnodes" / "windows") in result.stdout
