@@ -74,6 +74,7 @@ lint: setup
 	mkdir -p .build && PYTHONPATH=$(COLLECTIONS) $(BIN)/python -c 'from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE; print(TEMPLATE, end="")' \
 	  > .build/nodegroup-template.yaml
 	$(BIN)/cfn-lint --include-checks I -- .build/nodegroup-template.yaml
+	$(BIN)/python docs/docsite/md2rst.py --check
 
 test: setup
 	$(MAKE) --no-print-directory sanity

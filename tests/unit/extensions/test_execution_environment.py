@@ -51,7 +51,7 @@ def built(tmp_path_factory):
 
 
 def test_context_requirements_list_the_runtime_packages(built):
-    _, context = built
+    context = built[1]
     names = requirement_names((context / "_build" / "requirements.txt").read_text(encoding="utf-8"))
     assert set(RUNTIME_PACKAGES) <= names
 
@@ -86,7 +86,7 @@ def test_introspection_of_the_installed_tarball_finds_the_runtime_packages(built
 
 def test_tarball_leaves_out_the_lab_and_installs_for_ansible_doc(built, tmp_path):
     """galaxy.yml's build_ignore: what users run is in the tarball, the lab and the tooling are not."""
-    work, _ = built
+    work = built[0]
     tarball = next((work / EE_DIR / "dist").glob("eksnodes-windows-*.tar.gz"))
     listing = set(run("tar", "-tzf", str(tarball), cwd=tmp_path).split())
     for left_out in ("tests/lab/", "tests/benchmarks/", "tests/integration/", ".ci/", "extensions/molecule/"):
