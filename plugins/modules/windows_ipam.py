@@ -70,7 +70,7 @@ options:
         targets are often changed by hand); only fields nobody changed take the new values.
       - V(OVERWRITE) resets every field changed by hand to the add-on's value, cluster-wide, not only the Windows IPAM ones.
       - V(NONE) makes the update fail on a conflict.
-      - With O(diff=true) the diff (and RV(addon_update)) says which fields the update touches.
+      - With C(--diff) the diff (and RV(addon_update)) says which fields the update touches.
     type: str
     choices: [OVERWRITE, PRESERVE, NONE]
     default: PRESERVE

@@ -182,7 +182,7 @@ def test_the_lab_refuses_usernames_with_reserved_prefixes(mixed_lab):
     eks = mixed_lab.aws_client("eks")
     role = make_role(mixed_lab, "reserved")
     for username in RESERVED_USERNAMES:
-        with pytest.raises(eks.exceptions.InvalidParameterException, match=f"must not begin with {username.split(':')[0]}:"):
+        with pytest.raises(eks.exceptions.InvalidParameterException, match=f"must not begin with {username.split(':', maxsplit=1)[0]}:"):
             eks.create_access_entry(clusterName=mixed_lab.cluster_name, principalArn=role, username=username)
     assert entry_type(mixed_lab, role) is None
 

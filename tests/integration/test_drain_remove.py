@@ -23,8 +23,8 @@ def test_remove_drains_the_group_before_its_instances_terminate(lab, ansible, fl
     assert created.get("changed") and not created.get("failed"), created
     fleet.map(created["outputs"]["node_instance_role_arn"])
     group_name = created["outputs"]["node_autoscaling_group"]
-    waited = ansible.task("eksnodes.windows.nodes_ready", {"cluster_name": lab.cluster_name, "autoscaling_group_name": group_name,
-                                                          "wait_timeout": 60})
+    waited = ansible.task("eksnodes.windows.nodes_ready",
+                          {"cluster_name": lab.cluster_name, "autoscaling_group_name": group_name, "wait_timeout": 60})
     assert waited.get("done"), waited
     old_instances = sorted(created["instance_ids"])
     old_nodes = node_names_of(lab, old_instances)
@@ -33,8 +33,8 @@ def test_remove_drains_the_group_before_its_instances_terminate(lab, ansible, fl
     app.wait_ready(2, on_nodes=old_nodes)
     new = fleet.create(size=1, release="2022")
     fleet.map(new["role_arn"])
-    waited = ansible.task("eksnodes.windows.nodes_ready", {"cluster_name": lab.cluster_name, "autoscaling_group_name": new["name"],
-                                                          "wait_timeout": 60})
+    waited = ansible.task("eksnodes.windows.nodes_ready",
+                          {"cluster_name": lab.cluster_name, "autoscaling_group_name": new["name"], "wait_timeout": 60})
     assert waited.get("done"), waited
     new_nodes = node_names_of(lab, new["instance_ids"])
     pods = sorted(f"{app.namespace}/{p.metadata.name}" for p in app.pods())

@@ -23,8 +23,8 @@ FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized-1.31"
 
 
 def wait_ready(lab, ansible, group_name):
-    waited = ansible.task("eksnodes.windows.nodes_ready", {"cluster_name": lab.cluster_name, "autoscaling_group_name": group_name,
-                                                          "wait_timeout": 60})
+    waited = ansible.task("eksnodes.windows.nodes_ready",
+                          {"cluster_name": lab.cluster_name, "autoscaling_group_name": group_name, "wait_timeout": 60})
     assert waited.get("done"), waited
     return waited
 

@@ -82,4 +82,3 @@ def describe_group_instances(ec2, group: Dict[str, Any]) -> List[Dict[str, Any]]
 
 def _number(version: Optional[str]) -> Optional[str]:
     return version if version and str(version).isdigit() else None
-

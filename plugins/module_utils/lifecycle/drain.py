@@ -232,7 +232,7 @@ class Drainer:
             return
         if error.status == 500 and is_multiple_budgets(error.body):
             raise DrainStopped(f"node {name} will not drain: pod {key} is selected by more than one PodDisruptionBudget, which the "
-                               f"Eviction API refuses; make one budget select it (kubectl get pdb -n {key.split('/')[0]}), then run again",
+                               f"Eviction API refuses; make one budget select it (kubectl get pdb -n {key.split('/', maxsplit=1)[0]}), then run again",
                                node=name, pod=key, budget=None)
         if error.status not in (429, 500, 503, 504):
             raise DrainStopped(f"node {name} will not drain: the eviction of pod {key} failed: {error}", node=name, pod=key, budget=None)

@@ -97,7 +97,8 @@ class AwsLabControl:
         return bool(self._call("POST", "ssm", {"name": name, "delete": True})["deleted"])
 
     def add_image(self, name: str, **fields: Any) -> str:
-        """Publish an image of ``owner_id`` (alias amazon only for AWS's accounts, so another id is a stranger); ``fields``: owner_id, platform, creation_date (ISO), public, root_volume_gib,
+        """Publish an image of ``owner_id`` (alias amazon only for AWS's accounts, so another id is a stranger);
+        ``fields``: owner_id, platform, creation_date (ISO), public, root_volume_gib,
         root_device_name, description. Returns its id."""
         return str(self._call("POST", "ami", {"name": name, **fields})["image_id"])
 

@@ -270,7 +270,8 @@ def test_managed_vpc_cni_addon_update_preserves_or_overwrites_hand_changes(fast_
         for resolve, enabled, kept in (("PRESERVE", "true", "7"), ("NONE", "false", "7"), ("OVERWRITE", "true", "1")):
             eks.update_addon(clusterName="lab", addonName="vpc-cni", resolveConflicts=resolve,
                              configurationValues=json.dumps({"enableWindowsIpam": enabled}))
-            kube.wait(f"{resolve} rendered", lambda: kube.config_map("amazon-vpc-cni").data["enable-windows-ipam"] == enabled)  # pylint: disable=cell-var-from-loop
+            kube.wait(f"{resolve} rendered",
+                      lambda: kube.config_map("amazon-vpc-cni").data["enable-windows-ipam"] == enabled)  # pylint: disable=cell-var-from-loop
             assert kube.config_map("amazon-vpc-cni").data["warm-ip-target"] == kept, resolve
     finally:
         eks.delete_addon(clusterName="lab", addonName="vpc-cni")
