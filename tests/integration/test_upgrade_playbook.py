@@ -228,3 +228,20 @@ def test_a_node_that_will_not_drain_stops_the_upgrade_and_a_rerun_continues(lab_
     assert stack(lab, "lab-nodegroup-win") is None and "lab-nodegroup-win-v3" not in str(lab_state(lab)["stacks"])
     assert set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
     app.wait_ready(2)
+
+
+def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
+    lab, ansible = launched_lab(lab_factory, auth_mode="API")
+    eks = lab.aws_client("eks")
+    old_role = output(stack(lab, "lab-nodegroup-win"), "NodeInstanceRole")
+    assert old_role in eks.list_access_entries(clusterName="lab")["accessEntries"]
+    new_image = publish_newer_ami(lab)
+
+    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
+    assert upgraded.returncode == 0, upgraded.stdout[-5000:]
+    entries = eks.list_access_entries(clusterName="lab")["accessEntries"]
+    new_role = output(stack(lab, "lab-nodegroup-win-v2"), "NodeInstanceRole")
+    assert old_role not in entries and new_role in entries and lab.facts["linux_node_role_arn"] in entries
+    assert eks.describe_access_entry(clusterName="lab", principalArn=new_role)["accessEntry"]["type"] == "EC2_WINDOWS"
+    assert set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
+    assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
