@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Write the docsite's RST pages (docs/docsite/rst/) from the user pages in docs/*.md.
 
 The Markdown pages stay the ones people edit and read on GitHub; antsibull-docs and the Ansible docsite
