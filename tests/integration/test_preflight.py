@@ -254,6 +254,8 @@ def test_legacy_controllers_are_found_then_removed_by_windows_ipam(paused_lab, a
     from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
     api = paused_lab.kube_api_client()
     apps, admission = kclient.AppsV1Api(api), kclient.AdmissionregistrationV1Api(api)
+    # The shared lab's IPAM may have been turned on by an earlier test: this one starts from the seeded "false".
+    kclient.CoreV1Api(api).patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "false"}})
     labels = {"app": "vpc-resource-controller"}
     apps.create_namespaced_deployment("kube-system", {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "vpc-resource-controller", "namespace": "kube-system"},
