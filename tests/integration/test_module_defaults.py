@@ -1,0 +1,138 @@
+"""The roles inside a user's playbook whose AWS connection comes from play-level module_defaults only.
+
+One `group/eksnodes.windows.aws` entry reaches every module the roles call, the amazon.aws ones included (the
+group extends amazon.aws's), and a role's own variable (prerequisites_region, nodegroup_region) still wins over it
+while the group's other options stay.
+"""
+
+import uuid
+
+import pytest
+from kubernetes import client as kube_client
+
+GROUP = "group/eksnodes.windows.aws"
+# Where the region, the credentials and the endpoint could come from besides module_defaults: all gone.
+AWS_ENVIRONMENT = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                   "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
+# A region where the lab's cluster is not: a module that used it would not find the cluster, its AMIs or its stack.
+OTHER_REGION = "eu-west-3"
+ROUTE_TABLES_TASK = "eksnodes.windows.nodegroup : Read the route tables of the cluster's VPC, and those leading to an internet gateway"
+
+
+def connection_defaults(lab, region):
+    return {GROUP: {"region": region, "endpoint_url": lab.info["aws"]["url"],
+                    "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}}
+
+
+def include(role, **role_vars):
+    return {"name": f"Run {role}", "ansible.builtin.include_role": {"name": f"eksnodes.windows.{role}"}, "vars": role_vars}
+
+
+def run_without_aws_environment(ansible, tmp_path, plays):
+    """ansible-playbook with no AWS variable in its environment, and no AWS config or credentials file to read."""
+    missing = tmp_path / "no-aws-files"
+    env = {"AWS_CONFIG_FILE": str(missing / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(missing / "credentials")}
+    return ansible.playbook(plays, env=env, drop_env=AWS_ENVIRONMENT)
+
+
+def module_results(run, prefix):
+    """Results of the tasks whose name starts with prefix that ran a module (loops: each item)."""
+    found = []
+    for task in run.tasks:
+        if not task["name"].startswith(prefix) or task["result"].get("skipped"):
+            continue
+        items = task["result"].get("results") or [task["result"]]
+        found += [(task["name"], item) for item in items if "invocation" in item]
+    return found
+
+
+@pytest.fixture
+def shared_lab_state(lab):
+    """aws-auth and the VPC CNI ConfigMap put back, and the node group's stack deleted, after the test."""
+    core = kube_client.CoreV1Api(lab.kube_api_client())
+    saved = {name: core.read_namespaced_config_map(name, "kube-system").data for name in ("aws-auth", "amazon-vpc-cni")}
+    name = f"md-{uuid.uuid4().hex[:6]}"
+    yield name
+    lab.aws_client("cloudformation").delete_stack(StackName=f"{lab.cluster_name}-nodegroup-{name}")
+    for config_map, data in saved.items():
+        current = core.read_namespaced_config_map(config_map, "kube-system")
+        current.data = data
+        core.replace_namespaced_config_map(config_map, "kube-system", current)
+
+
+def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(lab, ansible, tmp_path, shared_lab_state):
+    name = shared_lab_state
+    play = {
+        "name": "Windows nodes from a user's playbook",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": connection_defaults(lab, lab.region),
+        "tasks": [
+            include("prerequisites", prerequisites_cluster_name=lab.cluster_name, prerequisites_nodegroup_name=name,
+                    prerequisites_windows_release="2022", prerequisites_instance_type="m5.large"),
+            include("nodegroup", nodegroup_name=name, nodegroup_nodes=2, nodegroup_nodes_min=2, nodegroup_nodes_max=3,
+                    nodegroup_node_type="m5.large", nodegroup_wait_timeout=300),
+            include("node_auth"),
+            include("node_readiness", node_readiness_wait_timeout=300, node_readiness_progress_interval=5),
+        ],
+    }
+    run = run_without_aws_environment(ansible, tmp_path, [play])
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+    # The amazon.aws module got its connection from the group of this collection.
+    route_tables = module_results(run, ROUTE_TABLES_TASK)
+    assert len(route_tables) == 2
+    assert {item["invocation"]["module_args"]["region"] for _, item in route_tables} == {lab.region}
+
+    stacks = lab.aws_client("cloudformation").describe_stacks(StackName=f"{lab.cluster_name}-nodegroup-{name}")["Stacks"]
+    assert [stack["StackStatus"] for stack in stacks] == ["CREATE_COMPLETE"]
+    assert stacks[0]["StackId"].split(":")[3] == lab.region
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0]["Outputs"]}
+    group = lab.aws_client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[outputs["NodeAutoScalingGroup"]])["AutoScalingGroups"][0]
+    instance_ids = sorted(instance["InstanceId"] for instance in group["Instances"])
+    assert len(instance_ids) == 2
+
+    nodes = kube_client.CoreV1Api(lab.kube_api_client()).list_node(label_selector="kubernetes.io/os=windows").items
+    ours = {node.spec.provider_id.rsplit("/", 1)[-1]: node for node in nodes if node.spec.provider_id.rsplit("/", 1)[-1] in instance_ids}
+    assert sorted(ours) == instance_ids
+    for node in ours.values():
+        assert any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        assert node.spec.provider_id.startswith(f"aws:///{lab.region}")
+
+
+def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay(lab, ansible, tmp_path):
+    """The group names another region; the roles' region variables name the lab's: every module reads the lab."""
+    stack_name = f"{lab.cluster_name}-nodegroup-md-check"
+    stacks_before = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
+    play = {
+        "name": "Checks with the role variables' region",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": connection_defaults(lab, OTHER_REGION),
+        "tasks": [
+            {"name": "Check the cluster", "ansible.builtin.include_role": {"name": "eksnodes.windows.prerequisites", "tasks_from": "check"},
+             "vars": {"prerequisites_cluster_name": lab.cluster_name, "prerequisites_region": lab.region}},
+            {"name": "Plan the node group", "ansible.builtin.include_role": {"name": "eksnodes.windows.nodegroup", "tasks_from": "check"},
+             "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region}},
+        ],
+    }
+    run = run_without_aws_environment(ansible, tmp_path, [play])
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+    results = module_results(run, "eksnodes.windows.")
+    ran = {task for task, _ in results}
+    assert {"eksnodes.windows.prerequisites : Describe the cluster and wait until it is ACTIVE",
+            "eksnodes.windows.prerequisites : Check the cluster and the planned node group",
+            "eksnodes.windows.nodegroup : Read the node group stack", ROUTE_TABLES_TASK,
+            "eksnodes.windows.nodegroup : Find the EKS optimized Windows AMI, keeping the one the node group runs"} <= ran
+    for task, item in results:
+        arguments = item["invocation"]["module_args"]
+        assert arguments["region"] == lab.region, task
+        # The group's other options still reach the module: only the region was overridden.
+        assert arguments["endpoint_url"] == lab.info["aws"]["url"], task
+    planned = run.result("eksnodes.windows.nodegroup : Record the planned AMI's parameters")["ansible_facts"]
+    assert planned["nodegroup_selected_image_id"] == lab.facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]["image_id"]
+    # Checks only: no stack was created.
+    assert lab.aws_client("cloudformation").list_stacks()["StackSummaries"] == stacks_before
+    assert stack_name not in {summary["StackName"] for summary in stacks_before}
