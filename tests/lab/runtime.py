@@ -60,6 +60,7 @@ class LabOptions:
     region: str = "us-east-1"
     host: str = "127.0.0.1"
     parent_pid: Optional[int] = None      # stop when this process is gone (labs started by a test session)
+    enforce_iam: bool = False             # clients get users holding only docs/iam's policies; AWS IAM and RBAC enforced
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -71,6 +72,7 @@ class LabOptions:
                 "--join-delay", str(self.join_delay), "--ready-delay", str(self.ready_delay), "--eks-token-ttl", str(self.eks_token_ttl),
                 "--region", self.region, "--host", self.host]
         args += ["--managed-vpc-cni"] if self.managed_vpc_cni else []
+        args += ["--enforce-iam"] if self.enforce_iam else []
         return args + (["--parent-pid", str(self.parent_pid)] if self.parent_pid else [])
 
 
@@ -90,6 +92,13 @@ def lab_env(info: Mapping[str, Any]) -> dict[str, str]:
     """The environment a client of the lab needs (``env`` file, pytest ``Lab.env``)."""
     state_dir = info["state_dir"]
     kubeconfig = str(Path(state_dir) / "kubeconfig")
+    launch_user = (info.get("iam") or {}).get("users", {}).get("launch")
+    if launch_user:  # enforcing mode: the launch user's key, and no admin kubeconfig (the collection mints EKS tokens)
+        return {
+            "AWS_ENDPOINT_URL": info["aws"]["url"], "AWS_ACCESS_KEY_ID": launch_user["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": launch_user["secret_access_key"], "AWS_DEFAULT_REGION": info["region"], "AWS_REGION": info["region"],
+            "AWS_EC2_METADATA_DISABLED": "true", "LAB_STATE_DIR": state_dir, "LAB_CONTROL_URL": info["control"]["url"],
+        }
     return {
         "AWS_ENDPOINT_URL": info["aws"]["url"],
         "AWS_ACCESS_KEY_ID": "testing",
@@ -455,6 +464,7 @@ class LabRuntime:
         self.controllers: Any = None
         self.control: Optional[ControlServer] = None
         self.knobs: Any = None
+        self.iam_users: dict = {}
         self._info_lock = threading.Lock()
 
     def start(self) -> dict:
@@ -468,8 +478,13 @@ class LabRuntime:
         LOG.info("API server %s up at %.2fs", self.kube.url, time.monotonic() - started)
         facts = self._start_aws()
         LOG.info("AWS %s up and seeded at %.2fs", self.aws.url, time.monotonic() - started)
-        for obj in cluster_objects(self.aws.url, self.options, facts):
+        objects = cluster_objects(self.aws.url, self.options, facts)
+        if self.options.enforce_iam:
+            objects += self._least_privilege(objects)
+        for obj in objects:
             self.kube.seed(obj)
+        if self.options.enforce_iam:
+            self.aws.enable_iam()
         LOG.info("Kubernetes side seeded at %.2fs", time.monotonic() - started)
         self._start_loops(str(ca_file))
         self.control = ControlServer(self, self.options.host)
@@ -484,9 +499,17 @@ class LabRuntime:
     def _start_kube(self) -> None:
         from lab.kubeapi import KubeApiServer  # pylint: disable=import-outside-toplevel
         from lab.kubeapi.auth import TokenAuthenticator  # pylint: disable=import-outside-toplevel
-        authenticator = TokenAuthenticator(static_tokens={self.admin_token}, eks_token_ttl_seconds=self.options.eks_token_ttl)
+        resolver = None
+        if self.options.enforce_iam:
+            from lab.kubeapi.resources import lookup  # pylint: disable=import-outside-toplevel
+            from lab.least_privilege import eks_identity_resolver  # pylint: disable=import-outside-toplevel
+            config_maps = lookup("", "v1", "configmaps")
+            resolver = eks_identity_resolver(ACCOUNT_ID, self.options.region, CLUSTER_NAME, self.options.auth_mode,
+                                             lambda: self.kube.store.get(config_maps, "kube-system", "aws-auth"))
+        authenticator = TokenAuthenticator(static_tokens={self.admin_token}, eks_token_ttl_seconds=self.options.eks_token_ttl,
+                                           principal_resolver=resolver)
         self.kube = KubeApiServer(host=self.options.host, port=0, tls_dir=self.state_dir / "tls", authenticator=authenticator,
-                                  kubernetes_version=self.options.kubernetes_version)
+                                  kubernetes_version=self.options.kubernetes_version, rbac=self.options.enforce_iam)
         self.kube.start()
 
     def _start_aws(self) -> dict:
@@ -496,6 +519,18 @@ class LabRuntime:
                           managed_vpc_cni=self.options.managed_vpc_cni)
         self.aws.start()
         return as_dict(self.aws.seed())
+
+    def _least_privilege(self, objects: list) -> list:
+        """Create the users of docs/iam's policies and map them (see lab/least_privilege.py); the RBAC objects to seed."""
+        from lab import least_privilege  # pylint: disable=import-outside-toplevel
+        from lab.nodesim import aws_client  # pylint: disable=import-outside-toplevel
+        self.iam_users = least_privilege.create_users(aws_client("iam", self.aws.url, self.options.region))
+        for obj in objects:
+            if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == "aws-auth":
+                least_privilege.map_users(obj, self.iam_users)
+        if self.options.auth_mode != "CONFIG_MAP":
+            least_privilege.create_access_entries(aws_client("eks", self.aws.url, self.options.region), CLUSTER_NAME, self.iam_users)
+        return least_privilege.rbac_objects()
 
     def _start_loops(self, ca_file: str) -> None:
         from lab.controllers import LabControllers  # pylint: disable=import-outside-toplevel
@@ -526,6 +561,7 @@ class LabRuntime:
             "kubeconfig": str(self.state_dir / "kubeconfig"), "env_file": str(self.state_dir / "env"), "log": str(self.state_dir / LAB_LOG),
             "knobs": dataclasses.asdict(self.knobs),
             "facts": dict(facts),
+            **({"iam": {"enforced": True, "users": self.iam_users, "kubernetes_group": "eksnodes:operators"}} if self.options.enforce_iam else {}),
         }
 
     # control-endpoint operations -----------------------------------------------------------------

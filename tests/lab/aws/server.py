@@ -14,6 +14,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from lab.aws import backends, control_api, faults
+from lab.aws.authorization import AccessDenied, IamEnforcer
 from lab.aws.constants import ACCOUNT_ID, AUTHENTICATION_MODES, CLUSTER_NAME, DEFAULT_KUBERNETES_VERSION, DEFAULT_PLATFORM_VERSION, DEFAULT_REGION
 from lab.aws.control import AwsLabControl
 from lab.aws.seed import seed_world
@@ -54,9 +55,10 @@ class LabDispatcher(DomainDispatcherApplication):
 class LabWsgiApp:
     """Control endpoints, injected faults, then moto; AWS calls run one at a time (moto is not thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enforcer: Optional[IamEnforcer] = None) -> None:
         self.moto = LabDispatcher(create_backend_app)
         self.lock = threading.RLock()
+        self.enforcer = enforcer
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -74,6 +76,15 @@ class LabWsgiApp:
             start_response(status, headers)
             return [payload]
         with self.lock:
+            if call is not None and self.enforcer is not None:
+                try:
+                    self.enforcer.check(environ, body, call.service, call.action)
+                except AccessDenied as denied:
+                    LOG.info("refusing %s.%s: %s", call.service, call.action, denied.message)
+                    status, headers, payload = faults.render_error(call, faults.FaultRule(call.service, call.action, denied.code, denied.status,
+                                                                                         message=denied.message))
+                    start_response(status.replace("Lab Fault", "Forbidden"), headers)
+                    return [payload]
             result = self.moto(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -100,6 +111,8 @@ class AwsLab:
         self.managed_vpc_cni, self.platform_version = managed_vpc_cni, platform_version
         self.transition_seconds, self.cluster_name = transition_seconds, cluster_name
         self.account_id = ACCOUNT_ID
+        # IAM users' requests are checked against their policies once enable_iam() is called (after the seed).
+        self.enforcer = IamEnforcer(ACCOUNT_ID)
         self.facts: dict[str, Any] = {}
         self._server: Optional[BaseWSGIServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -120,7 +133,7 @@ class AwsLab:
         started = time.monotonic()
         backends.install()
         self._reset_state()
-        self._server = make_server(self.host, self.port, LabWsgiApp(), threaded=True, request_handler=QuietRequestHandler)
+        self._server = make_server(self.host, self.port, LabWsgiApp(self.enforcer), threaded=True, request_handler=QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="lab-aws", daemon=True)
         self._thread.start()
         AwsLab._running = self
@@ -141,6 +154,10 @@ class AwsLab:
         self.facts = seed_world(self.url, self.region, self.cluster_name, self.kubernetes_version, self.authentication_mode, self.managed_vpc_cni)
         LOG.info("AWS lab seeded in %.2fs", time.monotonic() - started)
         return self.facts
+
+    def enable_iam(self, enabled: bool = True) -> None:
+        """Check the requests of the account's IAM users against their policies (lab/aws/authorization.py)."""
+        self.enforcer.enable(enabled)
 
     def reset(self) -> None:
         """Forget everything (moto's resources, armed failures, faults); call ``seed()`` again for the seeded world."""

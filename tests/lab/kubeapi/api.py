@@ -12,6 +12,7 @@ from .faults import LAB_USER_AGENT, FaultInjector
 from .messages import Reply, Request, Response
 from .registry import Registry
 from .rest import ResourceHandler
+from .rbac import RbacAuthorizer
 from .routing import parse_resource_path
 from .store import ObjectStore
 
@@ -28,8 +29,9 @@ def is_lab_client(user_agent: Optional[str]) -> bool:
 
 class KubeApi:
     def __init__(self, store: ObjectStore, registry: Registry, authenticator: TokenAuthenticator, faults: FaultInjector,
-                 version: dict, server_address: str):
+                 version: dict, server_address: str, authorizer: Optional[RbacAuthorizer] = None):
         self.authenticator = authenticator
+        self.authorizer = authorizer
         self.faults = faults
         self.version = version
         self.server_address = server_address
@@ -59,6 +61,8 @@ class KubeApi:
         except AuthenticationError as error:
             raise unauthorized(str(error)) from error
         LOG.debug("%s %s as %s", request.method, request.path, identity.username)
+        if self.authorizer is not None:
+            self.authorizer.authorize(identity, request.method, request.query, parse_resource_path(request.path))
 
     def _route(self, request: Request) -> Reply:
         target = parse_resource_path(request.path)

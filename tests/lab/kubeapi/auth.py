@@ -6,6 +6,11 @@ STS; this one cannot, so it checks the shape and the age of the URL and trusts t
 
 Accepted STS hosts: ``sts.*`` over https, or a loopback host (``127.0.0.1``, ``localhost``, ``::1``)
 over http or https, for tokens minted against the lab's local AWS endpoint.
+
+Without a principal resolver, an EKS token's identity is ``aws-iam:<access key id>`` in
+``system:authenticated``. With one (the lab's enforcing mode), the access key is mapped as EKS maps
+the principal it belongs to: through an access entry or aws-auth ``mapUsers``/``mapRoles`` to a
+username and groups; a principal that nothing maps is refused (401), as EKS refuses it.
 """
 from __future__ import annotations
 
@@ -36,14 +41,18 @@ class Identity:
 
 
 ADMIN = Identity("kubernetes-admin", ("system:masters", "system:authenticated"))
+AUTHENTICATED_GROUP = "system:authenticated"
+# access key id -> the identity EKS maps its principal to, or None when nothing maps it.
+PrincipalResolver = Callable[[str], Optional[Identity]]
 
 
 class TokenAuthenticator:
     """Accepts the static tokens it was given and well-formed, fresh EKS IAM tokens."""
 
     def __init__(self, static_tokens: Iterable[str] = (), eks_token_ttl_seconds: float = DEFAULT_EKS_TOKEN_TTL_SECONDS,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, principal_resolver: Optional[PrincipalResolver] = None):
         self.static_tokens = frozenset(static_tokens)
+        self.principal_resolver = principal_resolver
         self.eks_token_ttl_seconds = eks_token_ttl_seconds
         self.clock = clock
 
@@ -72,7 +81,14 @@ class TokenAuthenticator:
         if not query.get("x-amz-signature") or not query.get("x-amz-credential"):
             raise _rejected("the presigned URL is not signed")
         self._check_age(query.get("x-amz-date", ""))
-        return Identity(f"aws-iam:{query['x-amz-credential'].split('/', 1)[0]}", ("system:authenticated",))
+        access_key_id = query["x-amz-credential"].split("/", 1)[0]
+        if self.principal_resolver is None:
+            return Identity(f"aws-iam:{access_key_id}", (AUTHENTICATED_GROUP,))
+        identity = self.principal_resolver(access_key_id)
+        if identity is None:
+            raise AuthenticationError("Unauthorized")
+        groups = identity.groups if AUTHENTICATED_GROUP in identity.groups else (*identity.groups, AUTHENTICATED_GROUP)
+        return Identity(identity.username, tuple(groups))
 
     def _check_age(self, amz_date: str) -> None:
         try:

@@ -16,6 +16,7 @@ from .discovery import version_info
 from .errors import bad_request
 from .faults import FaultInjector
 from .handler import KubeApiRequestHandler
+from .rbac import RbacAuthorizer
 from .registry import Registry
 from .routing import parse_resource_path
 from .store import ObjectStore
@@ -66,8 +67,9 @@ class KubeApiServer:
     """A Kubernetes API server for the lab. ``start()`` serves it; ``url`` and ``ca_pem`` tell clients where and whom to trust."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls_dir: Path, authenticator: TokenAuthenticator,
-                 kubernetes_version: str = "1.31", watch_history: int = 5000):
+                 kubernetes_version: str = "1.31", watch_history: int = 5000, rbac: bool = False):
         self.host = host
+        self.rbac = rbac  # authorize requests with the RBAC objects in the store (lab/kubeapi/rbac.py)
         self.requested_port = port
         self.authenticator = authenticator
         self.version = version_info(kubernetes_version)  # fails early on a malformed version
@@ -87,7 +89,7 @@ class KubeApiServer:
         context.set_alpn_protocols(["http/1.1"])  # Go clients offer h2 first; this server speaks HTTP/1.1 only
         httpd = _HttpsServer((self.host, self.requested_port), context)
         httpd.api = KubeApi(self.store, self.registry, self.authenticator, self.faults, self.version,
-                            f"{self.host}:{httpd.server_address[1]}")
+                            f"{self.host}:{httpd.server_address[1]}", RbacAuthorizer(self.store) if self.rbac else None)
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kubeapi", daemon=True)
         self._thread.start()
