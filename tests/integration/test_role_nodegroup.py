@@ -124,6 +124,8 @@ def test_launches_the_node_group_whose_nodes_join_once_mapped(lab, ansible, clus
             assert node.spec.provider_id.endswith("/" + instance_id)
             assert node.metadata.labels["kubernetes.io/os"] == "windows"
             assert node.metadata.labels["node.kubernetes.io/instance-type"] == "m5.xlarge"
+            # one security group tagged for the cluster (EKS's cluster security group), or load balancers refuse the node
+            assert (record["tagged_security_groups"], record["load_balancer_error"]) == ([cluster["cluster_security_group_id"]], None)
     finally:
         lab.control.set_nodesim(join_delay=join_delay)
         removal = ansible.playbook(role_play(cluster, {"nodegroup_name": name, "nodegroup_state": "absent"}))

@@ -7,6 +7,12 @@ API server, admin token), the way kubelet would.  It has no in-process shortcut 
 it sees exactly what the collection's modules left behind.  The contract is documented in
 ``tests/lab/README.md``; every refusal is recorded as a verdict (lab log and the test-only
 ``/_lab/nodesim`` endpoint), never anywhere product code reads.
+
+It also plays the check the Kubernetes service controller (cloud-provider-aws) and the AWS Load Balancer
+Controller make before they put an instance behind a load balancer: exactly one of the instance's security
+groups may carry the tag ``kubernetes.io/cluster/<cluster>`` (any value). Otherwise each instance's record
+says it in ``load_balancer_error``, in the service controller's words (it does not keep a node from joining:
+on EKS the node is Ready and only its LoadBalancer Services and instance targets fail).
 """
 
 from __future__ import annotations
@@ -412,6 +418,8 @@ class InstanceRecord:
     verdict: str = "not evaluated yet"
     ready: Optional[str] = None
     ready_message: str = ""
+    tagged_security_groups: list = field(default_factory=list)
+    load_balancer_error: Optional[str] = None
 
     def public(self) -> dict:
         data = asdict(self)
@@ -513,6 +521,19 @@ class AwsView:
                 if any(t.get("Key") == tag and t.get("Value") == "owned" for t in group.get("Tags", [])):
                     groups.append(group)
         return groups
+
+    def cluster_tagged_security_groups(self, cluster_name: str) -> dict:
+        """Security groups carrying the tag key kubernetes.io/cluster/<cluster> (any value): ID -> name."""
+        tag = f"kubernetes.io/cluster/{cluster_name}"
+
+        def read() -> dict:
+            found = {}
+            for page in self.ec2.get_paginator("describe_security_groups").paginate(Filters=[{"Name": "tag-key", "Values": [tag]}]):
+                for group in page.get("SecurityGroups", []):
+                    found[group["GroupId"]] = group.get("GroupName", "")
+            return found
+
+        return self._memo(("cluster-security-groups", cluster_name), read)
 
     def launch_template_data(self, template_id: str, version: str) -> dict:
         key = (template_id, version)
@@ -863,6 +884,7 @@ class NodeSimulator:
 
     def _handle(self, candidate: Candidate, group: Mapping[str, Any], context: TickContext, nodes: dict) -> None:
         record = self._record_for(candidate, context.cluster)
+        self._check_load_balancer_groups(candidate, record)
         try:
             if record.joined_at is None:
                 self._check_contract(candidate, group, context, record)
@@ -892,6 +914,24 @@ class NodeSimulator:
             record.joined_at = time.monotonic()
         self._set_verdict(record, f"joined as Node {candidate.node_name} via {candidate.identity.source}")
         self._update_readiness(candidate, context, node, record)
+
+    def _check_load_balancer_groups(self, candidate: Candidate, record: InstanceRecord) -> None:
+        """The security group the service controller would pick for the instance (findSecurityGroupForInstance)."""
+        assert self._aws is not None
+        tagged_ids = self._aws.cluster_tagged_security_groups(self.cluster_name)
+        groups = [(g.get("GroupId", ""), g.get("GroupName", "")) for g in candidate.instance.get("SecurityGroups") or []]
+        tagged = [(group_id, name) for group_id, name in groups if group_id in tagged_ids]
+        error = None
+        if len(tagged) > 1:
+            listed = "".join(f"{group_id}({name}) " for group_id, name in tagged)
+            error = (f"Multiple tagged security groups found for instance {candidate.instance_id}; ensure only the k8s security "
+                     f"group is tagged; the tagged groups were {listed}")
+        elif not tagged and len(groups) > 1:
+            error = f"Multiple untagged security groups found for instance {candidate.instance_id}; ensure the k8s security group is tagged"
+        if error != record.load_balancer_error and error:
+            LOG.warning("instance %s: load balancers cannot use it: %s", candidate.instance_id, error)
+        record.tagged_security_groups = [group_id for group_id, _name in tagged]
+        record.load_balancer_error = error
 
     def _recheck_joined(self, candidate: Candidate, context: TickContext, record: InstanceRecord) -> None:
         """A running kubelet keeps only needing its credentials: re-check who it is, not how it booted."""

@@ -7,6 +7,10 @@ Differences from moto 5.2.5's ``CloudFormationBackend`` (this subclass is regist
 * a resource that fails to create, or a failure armed with ``POST /_lab/stack-failure``, gives CREATE_FAILED
   events, a rollback and ROLLBACK_COMPLETE (or CREATE_FAILED with OnFailure=DO_NOTHING, or the stack deleted
   with OnFailure=DELETE);
+* SSM-typed parameters are resolved up front by CreateChangeSet and UpdateStack, as AWS does on every create and
+  update whether or not the template uses the value: a missing one is the ValidationError "Unable to fetch
+  parameters [...]" of the call itself (moto failed in the middle of an update, or made a FAILED change set);
+* an AWS::EC2::SecurityGroup whose Tags alone change is updated in place (``resources.py``; moto replaced it);
 * UpdateStack and change sets see a change when the template, a parameter value, a resolved SSM value or the
   tags changed, and resources whose resolved properties changed because something they reference changed
   are updated too (moto only updates resources whose template text or referenced *parameters* changed);
@@ -40,11 +44,13 @@ from moto.ssm import ssm_backends
 from werkzeug.exceptions import HTTPException
 
 from lab.aws.cloudformation import events
+from lab.aws.cloudformation import resources as resource_updates
 from lab.aws.patches.autoscaling import PENDING_ROLL_ATTRIBUTE, run_roll
 from lab.aws.patches.cloudformation import SSM_PREFIX, raw_parameter_values
 from lab.aws.state import LAB_STATE, StackFailure
 
 LOG = logging.getLogger("lab.aws.cloudformation")
+resource_updates.install()
 UPDATABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 IAM_TYPES = ("AWS::IAM::AccessKey", "AWS::IAM::Group", "AWS::IAM::GroupPolicy", "AWS::IAM::InstanceProfile", "AWS::IAM::ManagedPolicy",
              "AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::RolePolicy", "AWS::IAM::User", "AWS::IAM::UserPolicy",
@@ -131,6 +137,20 @@ def record_options(stack: Stack, capabilities: Optional[list[str]], on_failure: 
         stack.disable_rollback = on_failure == "DO_NOTHING"
 
 
+def require_ssm_parameters(template: dict[str, Any], parameters: dict[str, Any], account_id: str, region: str) -> None:
+    """ValidationError when an SSM-typed parameter (the value given, else its Default) is not in Parameter Store.
+
+    CloudFormation resolves every one of them on each create and update, with the caller's credentials, even when
+    no resource uses the value (an Fn::If that picks another parameter, for example).
+    """
+    ssm = ssm_backends[account_id][region]
+    values = raw_parameter_values(template, parameters)
+    names = [values.get(key) for key, slot in (template.get("Parameters") or {}).items() if str(slot.get("Type", "")).startswith(SSM_PREFIX)]
+    missing = [name for name in names if name is not None and (not name or ssm.get_parameter(name) is None)]
+    if missing:
+        raise ValidationError(message=f"Unable to fetch parameters [{','.join(missing)}] from parameter store for this account.")
+
+
 def ensure_updatable(stack: Stack) -> None:
     if stack.status not in UPDATABLE_STATES:
         raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
@@ -174,6 +194,25 @@ def referenced_ids(node: Any) -> set[str]:
             found |= referenced_ids(value[1:] if isinstance(value, list) else [])
         else:
             found |= referenced_ids(value)
+    return found
+
+
+def attribute_ids(node: Any) -> set[str]:
+    """Resources a template fragment reads an attribute of (Fn::GetAtt, ${Name.Attribute} in Fn::Sub)."""
+    if isinstance(node, list):
+        return set().union(*(attribute_ids(item) for item in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else str(value).split(".", 1)[0])
+        elif key == "Fn::Sub":
+            text = value[0] if isinstance(value, list) else value
+            found |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!][^}]*)\}", str(text)) if "." in name}
+            found |= attribute_ids(value[1:] if isinstance(value, list) else [])
+        else:
+            found |= attribute_ids(value)
     return found
 
 
@@ -326,6 +365,7 @@ class LabCloudFormationBackend(CloudFormationBackend):
         require_known_types(Stack.parse_template(template), self.region_name)
         require_capabilities(Stack.parse_template(template), capabilities)
         values = update_parameter_values(stack, parameters)
+        require_ssm_parameters(Stack.parse_template(template), values, self.account_id, self.region_name)
         if not self.has_changes(stack, template, values, tags):
             raise ValidationError(stack.name, message="No updates are to be performed.")
         record_options(stack, capabilities)
@@ -341,6 +381,8 @@ class LabCloudFormationBackend(CloudFormationBackend):
         diff = resource_map.build_resource_diff(new_template, parameters)
         removed = [events.ref_of(stack, logical_id) for logical_id in diff["Remove"]]
         before = _resolved_properties(resource_map, stack.template_dict)
+        for logical_id in diff["Modify"]:
+            resource_updates.remember_declared_tags(resource_map._parsed_resources.get(logical_id), before.get(logical_id))  # pylint: disable=protected-access
         stack.template = template
         stack._parse_template()  # pylint: disable=protected-access
         resource_map.update(stack.template_dict, parameters)
@@ -459,6 +501,7 @@ class LabCloudFormationBackend(CloudFormationBackend):
         template_dict = Stack.parse_template(template)
         require_known_types(template_dict, self.region_name)
         require_capabilities(template_dict, options.capabilities)
+        require_ssm_parameters(template_dict, parameters, self.account_id, self.region_name)
         stack = self._change_set_stack(stack_name, change_set_name, change_set_type, parameters, notification_arns, tags, role_arn)
         change_set_id = generate_changeset_id(change_set_name, self.region_name, self.account_id)
         change_set = ChangeSet(change_set_type=change_set_type, change_set_id=change_set_id, change_set_name=change_set_name,
@@ -503,13 +546,16 @@ class LabCloudFormationBackend(CloudFormationBackend):
         resources = template.get("Resources") or {}
         modified = set(diff["Modify"]) | {logical_id for logical_id, body in resources.items()
                                           if referenced_ids(body) & self._changed_ssm_parameters(stack, template, parameters)}
+        old = stack.template_dict.get("Resources") or {}
         while True:
+            # A Ref (the physical ID) changes only when the resource may be replaced; an attribute may change on any update.
+            replaced = {logical_id for logical_id in modified if resource_updates.may_be_replaced(old.get(logical_id), resources.get(logical_id))}
             more = {logical_id for logical_id, body in resources.items()
-                    if logical_id not in modified and logical_id not in diff["Add"] and referenced_ids(body) & modified}
+                    if logical_id not in modified and logical_id not in diff["Add"]
+                    and (referenced_ids(body) & replaced or attribute_ids(body) & modified)}
             if not more:
                 break
             modified |= more
-        old = stack.template_dict.get("Resources") or {}
         changes = [Change("Add", logical_id, resources[logical_id]["Type"]) for logical_id in diff["Add"]]
         changes += [Change("Modify", logical_id, resources[logical_id]["Type"]) for logical_id in resources if logical_id in modified]
         return changes + [Change("Remove", logical_id, old[logical_id]["Type"]) for logical_id in diff["Remove"]]
