@@ -31,6 +31,7 @@ PAGES: Dict[str, str] = {
     "readiness.md": "readiness",
     "upgrade.md": "upgrade",
     "lifecycle.md": "lifecycle",
+    "iam.md": "iam",
 }
 HEADING_CHARS = {1: "=", 2: "-", 3: "^", 4: '"', 5: "~", 6: "+"}
 # RST inline markup must start after whitespace or one of these, and end before whitespace or one of these.

@@ -1,0 +1,116 @@
+"""The playbooks with only the shipped permissions (docs/iam), on the lab's enforcing mode.
+
+The lab's env gives the launch user's AWS key (it holds docs/iam/launch-policy.json only) and no kubeconfig,
+so the collection mints EKS tokens that aws-auth maps to the group docs/iam/kubernetes-rbac.yaml binds;
+AWS checks every call (and CloudFormation's calls on the caller's behalf) and the API server applies RBAC.
+"""
+
+import json
+import re
+import uuid
+
+import pytest
+from kubernetes import client
+
+from integration_helpers import AnsibleRunner
+from lab.least_privilege import policy_path
+from lab.pytest_plugin import start_lab
+
+LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "nodes": 2}
+RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
+ACTIVE_STACK_STATUSES = ["CREATE_COMPLETE", "UPDATE_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]
+
+
+@pytest.fixture(scope="module")
+def enforcing_lab(tmp_path_factory):
+    handle = start_lab(tmp_path_factory.mktemp("enforcing-lab"), enforce_iam=True, join_delay=1)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def recap(stdout):
+    match = RECAP.search(stdout)
+    assert match, stdout[-3000:]
+    return int(match.group(1)), int(match.group(2))
+
+
+def user_env(lab, playbook):
+    user = lab.info["iam"]["users"][playbook]
+    return {"AWS_ACCESS_KEY_ID": user["access_key_id"], "AWS_SECRET_ACCESS_KEY": user["secret_access_key"]}
+
+
+def windows_nodes(lab):
+    core = client.CoreV1Api(lab.kube_api_client())
+    return {node.metadata.name: next(c.status for c in node.status.conditions if c.type == "Ready")
+            for node in core.list_node(label_selector="kubernetes.io/os=windows").items}
+
+
+def active_stacks(lab):
+    summaries = lab.aws_client("cloudformation").list_stacks(StackStatusFilter=ACTIVE_STACK_STATUSES)["StackSummaries"]
+    return sorted((s["StackName"], s["StackStatus"]) for s in summaries)
+
+
+def test_the_users_hold_only_the_shipped_policies(enforcing_lab):
+    iam = enforcing_lab.aws_client("iam")
+    for playbook, user in enforcing_lab.info["iam"]["users"].items():
+        name = user["user_name"]
+        assert iam.list_attached_user_policies(UserName=name)["AttachedPolicies"] == []
+        assert iam.list_groups_for_user(UserName=name)["Groups"] == []
+        policies = iam.list_user_policies(UserName=name)["PolicyNames"]
+        assert len(policies) == 1
+        document = iam.get_user_policy(UserName=name, PolicyName=policies[0])["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document == json.loads(policy_path(playbook).read_text(encoding="utf-8"))
+    assert enforcing_lab.env["AWS_ACCESS_KEY_ID"] == enforcing_lab.info["iam"]["users"]["launch"]["access_key_id"]
+    assert "K8S_AUTH_KUBECONFIG" not in enforcing_lab.env and "KUBECONFIG" not in enforcing_lab.env
+
+
+def test_launch_rerun_and_remove_with_only_the_shipped_policies(enforcing_lab):
+    ansible = AnsibleRunner(enforcing_lab.env)
+    launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
+    assert launched.returncode == 0, launched.stdout[-4000:]
+    nodes = windows_nodes(enforcing_lab)
+    assert len(nodes) == 2 and set(nodes.values()) == {"True"}, nodes
+
+    rerun = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert recap(rerun.stdout) == (0, 0)
+
+    removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"},
+                               env=user_env(enforcing_lab, "remove"), callback="default")
+    assert removed.returncode == 0, removed.stdout[-4000:]
+    assert ("lab-nodegroup-win", "CREATE_COMPLETE") not in active_stacks(enforcing_lab)
+    aws_auth = client.CoreV1Api(enforcing_lab.kube_api_client()).read_namespaced_config_map("aws-auth", "kube-system")
+    assert "lab-nodegroup-win" not in aws_auth.data["mapRoles"]
+    assert "eksnodes-launch" in aws_auth.data["mapUsers"]
+
+
+def test_a_policy_without_one_action_fails_naming_it(enforcing_lab):
+    """iam:CreateRole is what CloudFormation needs, with the caller's credentials, for the node role."""
+    iam = enforcing_lab.aws_client("iam")
+    policy = json.loads(policy_path("launch").read_text(encoding="utf-8"))
+    for statement in policy["Statement"]:
+        if isinstance(statement["Action"], list) and "iam:CreateRole" in statement["Action"]:
+            statement["Action"].remove("iam:CreateRole")
+    name = f"eksnodes-minus-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="launch-minus-create-role", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    ansible = AnsibleRunner({**enforcing_lab.env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+    stacks, roles = active_stacks(enforcing_lab), sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+    facts = enforcing_lab.facts
+    nodegroup = f"minus{uuid.uuid4().hex[:6]}"
+    image_id = facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]["image_id"]
+    result = ansible.task("eksnodes.windows.nodegroup_stack", {
+        "stack_name": f"lab-nodegroup-{nodegroup}", "cluster_name": "lab", "nodegroup_name": nodegroup,
+        "control_plane_security_group": facts["control_plane_sg_id"], "vpc_id": facts["vpc_id"],
+        "security_groups": [facts["linux_node_sg_id"]], "subnets": facts["private_subnet_ids"], "image_id": image_id,
+        "wait_timeout": 120})
+    assert result.get("failed"), result
+    message = " ".join(str(result.get("msg", "")).split())
+    assert "is not authorized to perform: iam:CreateRole" in message, message
+    assert f"user/{name}" in message
+    assert active_stacks(enforcing_lab) == stacks
+    assert sorted(r["RoleName"] for r in iam.list_roles()["Roles"]) == roles
