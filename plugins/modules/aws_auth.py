@@ -382,7 +382,6 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configma
     duplicate_warnings,
     extra_groups_message,
     manifest,
-    parse_all,
     plan_change,
     snake_entries,
 )
@@ -553,8 +552,7 @@ def make_guard(params, request, labels):
     maps as a Linux node; extra groups on node roles (unless allowed); oversized data."""
     def guard(current, plan):
         if params["state"] == "present" and params["discover_linux_node_roles"]:
-            before = parse_all(None if current is None else current.get("data"))[ROLES]
-            for arn in windows_roles_mapped_as_linux(node_role_arns(request, "windows"), before):
+            for arn in windows_roles_mapped_as_linux(node_role_arns(request, "windows"), plan["before_entries"][ROLES]):
                 raise RequestError(
                     f"{labels.get(arn_key(arn), 'node_roles')}: {arn} is also a Linux node role (aws-auth linux node mapping, "
                     f"without eks:kube-proxy-windows). {SEPARATE_ROLES} Nothing was changed. If no Linux node uses it (it was "
@@ -575,7 +573,7 @@ def merge_into_configmap(module, params, request, cluster, labels):
     try:
         sts = module.client("sts") if cluster and not has_explicit_kube_auth(params) else None
         store = ConfigMapStore(api_client(params, cluster=cluster, sts_client=sts))
-        outcome = converge(store.read, store.write, store.create, lambda data: plan_change(data, request, params["state"]),
+        outcome = converge(store.read, store.write, store.create, lambda data: plan_change(data, request, params["state"], show_before=module._diff),
                            check_mode=module.check_mode, retries=params["conflict_retries"],
                            guard=make_guard(params, request, labels), before_write=backup)
         return outcome, backup.written if backup else None
@@ -616,9 +614,8 @@ def main():
     outcome, backup_file = merge_into_configmap(module, params, request, cluster, node_role_labels(params, linux_roles))
 
     plan, before = outcome["plan"], outcome["before"]
-    before_data = None if before is None else dict(before.get("data") or {})
     changed = plan["changed"]
-    warnings += mapping_warnings(request, parse_all(before_data)[ROLES], linux_roles)
+    warnings += mapping_warnings(request, plan["before_entries"][ROLES], linux_roles)
     warnings += duplicate_warnings(plan["duplicates"])
     extra = extra_node_groups(plan["entries"][ROLES], request[ROLES]) if params["state"] == "present" else []
     if extra:

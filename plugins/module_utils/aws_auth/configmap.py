@@ -92,11 +92,13 @@ def summary(outcomes: Dict[str, Dict[str, Any]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def plan_change(data: Optional[Dict[str, str]], request: Dict[str, List[Dict[str, Any]]], state: str) -> Dict[str, Any]:
+def plan_change(data: Optional[Dict[str, str]], request: Dict[str, List[Dict[str, Any]]], state: str,
+                show_before: bool = True) -> Dict[str, Any]:
     """What the ConfigMap data becomes.
 
-    Returns {changed, data (the new data), entries (after, per key), added/changed/removed (per key),
-    duplicates (already present, never added by us), summary}. Raises MalformedMappingsError, before
+    Returns {changed, data (the new data), entries (after, per key), before_entries (per key), added/changed/removed
+    (per key), duplicates (already present, never added by us), summary, shown_before (None unless show_before: it
+    renders the changed keys a second time, only worth it for a diff)}. Raises MalformedMappingsError, before
     anything is decided, when any of the three keys is malformed.
     """
     before = dict(data or {})
@@ -113,7 +115,7 @@ def plan_change(data: Optional[Dict[str, str]], request: Dict[str, List[Dict[str
         outcomes[key] = outcome
         if outcome["added"] or outcome["changed"] or outcome["removed"]:
             after[key] = render_mappings(outcome["entries"], key)
-            if key in before:
+            if show_before and key in before:
                 shown_before[key] = render_mappings(parsed[key], key)
     found_duplicates = []
     for key in KEYS:
@@ -123,6 +125,7 @@ def plan_change(data: Optional[Dict[str, str]], request: Dict[str, List[Dict[str
         "changed": changed,
         "data": after,
         "entries": {key: [ordered_entry(entry, key) for entry in outcomes[key]["entries"]] for key in KEYS},
+        "before_entries": parsed,
         "added": {key: outcomes[key]["added"] for key in KEYS},
         "changed_entries": {key: outcomes[key]["changed"] for key in KEYS},
         "removed": {key: outcomes[key]["removed"] for key in KEYS},
@@ -130,7 +133,7 @@ def plan_change(data: Optional[Dict[str, str]], request: Dict[str, List[Dict[str
         "summary": summary(outcomes),
         # the data before, with the keys that change rendered as they will be written, so that a diff
         # shows the entries that change and not formatting
-        "shown_before": shown_before,
+        "shown_before": shown_before if show_before else None,
     }
 
 

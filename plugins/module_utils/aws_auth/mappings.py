@@ -22,8 +22,12 @@ except ImportError:
     yaml = None  # modules check HAS_YAML and report PyYAML as missing
 
 from .arns import arn_key
+from .blocktext import parse_entries, render_entry
 
 HAS_YAML = yaml is not None
+# libyaml's parser when PyYAML was built with it: about 4x faster on a large mapRoles; the constructor and
+# resolver are the same SafeLoader ones, so the result is the same.
+_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
 
 ROLES = "mapRoles"
 USERS = "mapUsers"
@@ -90,20 +94,26 @@ def parse_mappings(text: Optional[str], key: str) -> List[Any]:
         raise ValueError(f"unknown aws-auth key {key!r}; expected one of {', '.join(KEYS)}")
     if text is None or not str(text).strip():
         return []
-    try:
-        loaded = yaml.safe_load(str(text))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise MalformedMappingsError(key, f"is not valid YAML ({problem}{where})") from error
+    loaded = parse_entries(str(text)) if key != ACCOUNTS else None
     if loaded is None:
-        return []
+        loaded = _load(str(text), key)
     if not isinstance(loaded, list):
         raise MalformedMappingsError(key, f"is a YAML {type(loaded).__name__}, not a list")
     for index, entry in enumerate(loaded):
         _check_entry(entry, key, index)
     return loaded
+
+
+def _load(text: str, key: str) -> Any:
+    """PyYAML's safe load of text, [] for null; MalformedMappingsError when it is not YAML."""
+    try:
+        loaded = yaml.load(text, Loader=_LOADER)  # nosec B506 - a safe loader (CSafeLoader or SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise MalformedMappingsError(key, f"is not valid YAML ({problem}{where})") from error
+    return [] if loaded is None else loaded
 
 
 def identity(entry: Any, key: str) -> str:
@@ -183,14 +193,19 @@ def render_mappings(entries: List[Any], key: str) -> str:
     """The YAML text of a key's entries: block style, stable key order."""
     if not entries:
         return "[]\n"
-    return yaml.dump(
-        [ordered_entry(entry, key) for entry in entries],
-        Dumper=_dumper("block"),
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=4096,
-    )
+    if key == ACCOUNTS:
+        return _dump(entries)
+    parts = []
+    for entry in entries:
+        ordered = ordered_entry(entry, key)
+        text = render_entry(ordered)
+        # an entry PyYAML writes the same alone as in the list: no anchors, no document markers
+        parts.append(text if text is not None else _dump([ordered]))
+    return "".join(parts)
+
+
+def _dump(entries: List[Any]) -> str:
+    return yaml.dump(entries, Dumper=_dumper("block"), default_flow_style=False, sort_keys=False, allow_unicode=True, width=4096)
 
 
 def render_document(document: Any) -> str:
