@@ -96,18 +96,21 @@ options:
     default: m5.large
   image_ssm_parameter:
     description:
-      - The SSM public parameter of the EKS optimized Windows AMI (C(NodeImageIdSSMParam)), as
+      - The SSM parameter of the EKS optimized Windows AMI, as
         RV(eksnodes.windows.windows_ami_info#module:ssm_parameter) returns it.
-      - CloudFormation resolves it on every create and update, even when O(image_id) overrides it, so
-        it must exist.
+      - With O(image_id), it is only recorded in the stack (C(NodeImageIdSSMParam), reported in RV(parameters)); when
+        unset, an existing stack keeps the value it has.
+      - Without O(image_id), the module reads the AMI ID from it (C(ssm:GetParameter)) at each run, with the collection's
+        template; a newer AMI published there then updates the launch template.
+      - The collection's template declares no SSM-typed parameter, so CloudFormation never reads one, and a stack
+        does not depend on a parameter that AWS retires with its Kubernetes version.
     type: str
-    default: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
   image_id:
     description:
-      - An AMI ID for the nodes (C(NodeImageId)); it overrides O(image_ssm_parameter).
-      - Changing it replaces the nodes one at a time.
+      - The AMI ID of the nodes (C(NodeImageId)), for example RV(eksnodes.windows.windows_ami_info#module:image_id).
+      - With the collection's template, O(image_id) or O(image_ssm_parameter) is required.
+      - Changing it updates the launch template; the instances stay until M(eksnodes.windows.nodes_replace) replaces them.
     type: str
-    default: ""
   volume_size:
     description:
       - The size in GiB of the nodes' encrypted gp3 root volume (C(NodeVolumeSize)), at least 50 (the
@@ -187,7 +190,13 @@ options:
   security_groups:
     description:
       - Security group IDs attached to the nodes as well as the node group's own (C(NodeSecurityGroups)),
-        usually the Linux nodes' security groups, so that Windows pods reach CoreDNS.
+        usually the cluster security group (RV(eksnodes.windows.cluster_info#module:cluster.cluster_security_group_id)),
+        so that Windows pods reach CoreDNS and the control plane.
+      - Exactly one security group of a node may carry the tag C(kubernetes.io/cluster/<cluster_name>), or the
+        Kubernetes service controller and the AWS Load Balancer Controller refuse the node (C(Multiple tagged security
+        groups found for instance)). EKS tags the cluster security group; the node group's own group is not tagged.
+        Do not add another tagged group (for example a Linux node security group of an AWS template) next to the
+        cluster security group.
       - Required with the collection's template and O(state=present).
     type: list
     elements: str
@@ -262,6 +271,7 @@ options:
     type: bool
     default: false
 notes:
+  - With O(image_ssm_parameter) and no O(image_id), also needs C(ssm:GetParameter) on that parameter.
   - Needs C(cloudformation:DescribeStacks), C(GetTemplate), C(GetTemplateSummary), C(CreateChangeSet),
     C(DescribeChangeSet), C(ExecuteChangeSet), C(DeleteChangeSet), C(DescribeStackEvents),
     C(DescribeStackResources), C(DeleteStack), C(autoscaling:DescribeAutoScalingGroups), and the
@@ -429,7 +439,9 @@ parameters:
     ClusterName: my-cluster
     NodeAutoScalingGroupDesiredCapacity: "2"
 resolved_parameters:
-  description: The values CloudFormation resolved for SSM-typed parameters.
+  description:
+    - The values CloudFormation resolved for SSM-typed parameters; empty with the collection's template, which has
+      none (stacks of collection 0.1.0 report C(NodeImageIdSSMParam) until their next update).
   returned: always
   type: dict
   sample:
@@ -673,6 +685,7 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import get_parameter_value
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
@@ -696,8 +709,8 @@ def argument_spec():
         desired_capacity=dict(type="int", default=defaults["desired_capacity"]),
         max_size=dict(type="int", default=defaults["max_size"]),
         instance_type=dict(type="str", default=defaults["instance_type"]),
-        image_ssm_parameter=dict(type="str", default=defaults["image_ssm_parameter"]),
-        image_id=dict(type="str", default=defaults["image_id"]),
+        image_ssm_parameter=dict(type="str"),
+        image_id=dict(type="str"),
         volume_size=dict(type="int", default=defaults["volume_size"]),
         key_name=dict(type="str", default=defaults["key_name"], no_log=False),
         bootstrap_arguments=dict(type="str", default=defaults["bootstrap_arguments"]),
@@ -747,6 +760,18 @@ def fill_cluster_access(module, params):
     return filled
 
 
+def fill_image_id(module, params):
+    """Read the AMI ID from image_ssm_parameter when image_id is not given (the template itself reads no SSM parameter)."""
+    if not parameter_logic.needs_image_lookup(params):
+        return params
+    name = params["image_ssm_parameter"]
+    value = get_parameter_value(module.client("ssm"), name)
+    problem = parameter_logic.image_lookup_error(name, value, module.region)
+    if problem:
+        module.fail_json(msg=problem)
+    return dict(params, image_id=value)
+
+
 def desired_stack(module, cloudformation, params):
     builtin = not (params["template"] or params["template_url"])
     values = parameter_logic.template_parameters(params)
@@ -776,6 +801,7 @@ def desired_stack(module, cloudformation, params):
         capabilities=params["capabilities"],
         list_parameters=list_names,
         marker=ownership_logic.marker_tags(**expected_owner(params)),
+        keep_deployed=parameter_logic.KEEP_DEPLOYED if builtin else (),
     )
 
 
@@ -824,7 +850,7 @@ def main():
     try:
         if params["state"] == "present":
             if params["builtin_template"]:
-                params = fill_cluster_access(module, params)
+                params = fill_cluster_access(module, fill_image_id(module, params))
             result = manager.present(desired_stack(module, cloudformation, params))
         else:
             result = manager.absent()

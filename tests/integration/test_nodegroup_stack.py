@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 MODULE = "eksnodes.windows.nodegroup_stack"
+FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized-1.31"
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]
 
 
@@ -27,6 +28,7 @@ def stack_args(lab, name, **extra):
         "vpc_id": facts["vpc_id"],
         "security_groups": [facts["linux_node_sg_id"]],
         "subnets": facts["private_subnet_ids"],
+        "image_id": facts["windows_amis"][FAMILY]["image_id"],
         "wait_timeout": 300,
     }
     args.update(extra)
@@ -58,9 +60,10 @@ def launch_template_data(lab, template_id, version):
 
 def test_create_noop_update_and_delete(lab, ansible, cleanup):
     name = unique("life")
-    args = stack_args(lab, name)
+    amis = lab.facts["windows_amis"][FAMILY]
+    args = stack_args(lab, name, image_ssm_parameter=amis["ssm_parameter"])
+    del args["image_id"]  # read from the SSM parameter by the module
     cleanup.append(args["stack_name"])
-    amis = lab.facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]
     older_ami = amis["images"][0]["image_id"]
     lab.control.set_nodesim(paused=True)  # the throttling faults below are for the module alone
     try:
@@ -80,8 +83,12 @@ def test_create_noop_update_and_delete(lab, ansible, cleanup):
                             "node_image_id"}
     assert outputs["node_instance_role_arn"].startswith("arn:aws:iam::123456789012:role/") and "/" not in outputs["node_instance_role_arn"].split(":role/")[1]
     assert outputs["node_security_groups"] == [outputs["node_security_group"], lab.facts["linux_node_sg_id"]]
-    assert outputs["node_image_id"] == amis["image_id"]  # resolved through the default SSM parameter
-    assert len(created["instance_ids"]) == 2 and created["resolved_parameters"]["NodeImageIdSSMParam"] == amis["image_id"]
+    assert outputs["node_image_id"] == amis["image_id"]  # read from image_ssm_parameter by the module, not by CloudFormation
+    assert (created["parameters"]["NodeImageId"], created["parameters"]["NodeImageIdSSMParam"]) == (amis["image_id"], amis["ssm_parameter"])
+    assert len(created["instance_ids"]) == 2 and created["resolved_parameters"] == {}
+    # the node group's own security group is not tagged for the cluster: the Linux nodes' group given here is
+    node_sg = lab.aws_client("ec2").describe_security_groups(GroupIds=[outputs["node_security_group"]])["SecurityGroups"][0]
+    assert "kubernetes.io/cluster/lab" not in {tag["Key"] for tag in node_sg.get("Tags", [])}
     assert created["parameters"]["DnsClusterIp"] == "172.20.0.10"  # endpoint, CA and service CIDR read from the cluster
     resources = {event["logical_resource_id"] for event in created["events"] if event["resource_status"] == "CREATE_COMPLETE"}
     assert {"NodeInstanceRole", "NodeInstanceProfile", "NodeSecurityGroup", "NodeLaunchTemplate", "NodeGroup"} <= resources

@@ -60,6 +60,9 @@ def args_for(lab, stack_name, **extra):
         "vpc_id": facts["vpc_id"],
         "security_groups": [cluster["resourcesVpcConfig"]["clusterSecurityGroupId"]],
         "subnets": facts["private_subnet_ids"],
+        "api_server_endpoint": cluster["endpoint"],
+        "certificate_authority_data": cluster["certificateAuthority"]["data"],
+        "service_cidr": cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"],
         "image_id": family["image_id"],
         "image_ssm_parameter": family["ssm_parameter"],
         "wait_timeout": 300,
@@ -97,6 +100,10 @@ def test_a_stack_of_template_0_1_0_is_updated_in_place(lab, ansible, stack_name,
     retired_parameter = retire()
     node_sg, instance_ids = old["outputs"]["node_security_group"], sorted(old["instance_ids"])
     assert security_group_tags(lab, node_sg)[CLUSTER_TAG] == "owned"  # what 0.1.0 did
+    for instance_id, record in simulator_records(lab, instance_ids).items():
+        assert record["load_balancer_error"].startswith(f"Multiple tagged security groups found for instance {instance_id}; "
+                                                        "ensure only the k8s security group is tagged"), record
+        assert sorted(record["tagged_security_groups"]) == sorted([node_sg, *args["security_groups"]])
     cloudformation = lab.aws_client("cloudformation")
     before = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
 

@@ -36,6 +36,7 @@ def stack_args(lab, nodegroup, **extra):
         "api_server_endpoint": facts["cluster_endpoint"],
         "certificate_authority_data": "Y2E=",
         "service_cidr": "10.100.0.0/16",
+        "image_id": facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]["image_id"],
         "min_size": 0,
         "desired_capacity": 0,
         "max_size": 1,

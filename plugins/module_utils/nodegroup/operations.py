@@ -78,8 +78,11 @@ class DesiredStack:
         capabilities: Optional[List[str]] = None,
         list_parameters: tuple = (),
         marker: Optional[Mapping[str, str]] = None,
+        keep_deployed: tuple = (),
     ):
+        """keep_deployed: parameters that keep the deployed stack's value when they are desired empty."""
         self.parameters = dict(parameters)
+        self.keep_deployed = tuple(keep_deployed)
         self.marker = dict(marker or {})
         self.template_body = template_body
         self.template_url = template_url
@@ -87,6 +90,12 @@ class DesiredStack:
         self.purge_tags = purge_tags
         self.capabilities = list(capabilities or ["CAPABILITY_IAM"])
         self.list_parameters = tuple(list_parameters)
+
+    def keep(self, deployed: Mapping[str, str]) -> None:
+        """Take the deployed value of the keep_deployed parameters that are desired empty."""
+        for name in self.keep_deployed:
+            if name in self.parameters and not self.parameters[name] and deployed.get(name):
+                self.parameters[name] = deployed[name]
 
     def template_source(self) -> Dict[str, str]:
         if self.template_url:
@@ -316,6 +325,7 @@ class NodegroupStack:
         in_review = stack is not None and stack.get("StackStatus") == REVIEW_STATUS
         if stack is not None and not in_review:
             operation = "update"
+            desired.keep(change_logic.stack_parameters(stack))
             if desired.template_body is not None:
                 deployed = stacks.get_template_body(self.cloudformation, stack["StackId"])
                 wanted_tags = desired.stack_tags(change_logic.stack_tags(stack))

@@ -44,13 +44,13 @@ OPTION_TO_PARAMETER = {
 PARAMETER_TO_OPTION = {parameter: option for option, parameter in OPTION_TO_PARAMETER.items()}
 
 # The options' defaults; they equal the template's parameter defaults (a unit test holds them to it).
+# image_id and image_ssm_parameter have none (the template's NodeImageId and NodeImageIdSSMParam neither): the module
+# passes image_id, resolved from image_ssm_parameter when it is not given, and image_ssm_parameter, empty when unset.
 OPTION_DEFAULTS = {
     "min_size": 1,
     "desired_capacity": 2,
     "max_size": 3,
     "instance_type": "m5.large",
-    "image_ssm_parameter": "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id",
-    "image_id": "",
     "volume_size": 50,
     "key_name": "",
     "bootstrap_arguments": "",
@@ -64,8 +64,14 @@ OPTION_DEFAULTS = {
     "dns_cluster_ip": "",
 }
 
-# What the built-in template cannot do without.
+# What the built-in template cannot do without; and the image, from image_id or image_ssm_parameter.
 REQUIRED_FOR_BUILTIN = ("cluster_name", "nodegroup_name", "control_plane_security_group", "vpc_id", "security_groups", "subnets")
+IMAGE_OPTIONS = ("image_id", "image_ssm_parameter")
+# Recorded for reference only: when the option is unset, a deployed stack keeps its value.
+KEEP_DEPLOYED = ("NodeImageIdSSMParam",)
+# Left unset when empty with another template, so that its own default applies (the AWS template's NodeImageIdSSMParam
+# is SSM-typed: an empty value would fail).
+UNSET_WHEN_EMPTY = ("NodeImageIdSSMParam", "NodeImageId")
 
 MIN_VOLUME_SIZE = 50
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -211,6 +217,11 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         missing = [option for option in REQUIRED_FOR_BUILTIN if not _is_set(params.get(option))]
         for option in missing:
             errors.append(f"{option} is required with the collection's template: {_REQUIRED_HINTS[option]}")
+        if not any(_is_set(params.get(option)) for option in IMAGE_OPTIONS):
+            errors.append(
+                "image_id is required with the collection's template: give the AMI ID that eksnodes.windows.windows_ami_info "
+                "returns as image_id, or set image_ssm_parameter to an SSM parameter that holds it"
+            )
     errors.extend(validate_sizes(params))
     errors.extend(validate_ids(params))
     errors.extend(validate_cluster_access(params))
@@ -254,6 +265,22 @@ def template_parameters(params: Mapping[str, Any]) -> Dict[str, str]:
     return values
 
 
+def needs_image_lookup(params: Mapping[str, Any]) -> bool:
+    """Whether the module reads the AMI ID from image_ssm_parameter: only with the collection's template, and only
+    when image_id is not given (CloudFormation never reads it: see the template's NodeImageIdSSMParam)."""
+    return bool(params.get("builtin_template", True)) and not _is_set(params.get("image_id")) and _is_set(params.get("image_ssm_parameter"))
+
+
+def image_lookup_error(name: str, value: Optional[str], region: Optional[str]) -> Optional[str]:
+    """Why the value read from the SSM parameter is not an AMI ID (None when it is)."""
+    if value is None:
+        return (f"image_ssm_parameter {name} does not exist in {region}: check the name (the Kubernetes version in it may "
+                "be retired), or give image_id")
+    if not RESOURCE_IDS["image_id"][2].match(value):
+        return f"image_ssm_parameter {name} holds {value!r}, not an AMI ID: give the name of a parameter that holds one, or image_id"
+    return None
+
+
 def with_extra(parameters: Mapping[str, str], extra: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """parameters overridden by the raw template_parameters option."""
     merged = dict(parameters)
@@ -275,7 +302,7 @@ def select_declared(
     extra = extra or {}
     selected: Dict[str, str] = {}
     for name, default in declared.items():
-        if name in parameters:
+        if name in parameters and not (parameters[name] == "" and name in UNSET_WHEN_EMPTY and name not in extra):
             selected[name] = parameters[name]
         elif default is not None:
             selected[name] = default

@@ -23,17 +23,28 @@ Differences from the AWS template, on purpose:
   no DescribeCluster call; no cfn-signal and no CreationPolicy: stack completion does not mean the
   nodes joined, the Kubernetes API says that.
 - The node security group gets the control plane rules of the AWS Linux template; the security
-  groups in ``NodeSecurityGroups`` (the Linux nodes' groups) are attached as well.
+  groups in ``NodeSecurityGroups`` (the cluster security group, the Linux nodes' groups) are attached as well.
+  It does not carry the tag ``kubernetes.io/cluster/<cluster>``: exactly one security group of a node may, or the
+  Kubernetes service controller and the AWS Load Balancer Controller refuse the node, and EKS already puts it on the
+  cluster security group (AWS's node templates tagged their own group before EKS had one; eksctl stopped, eksctl
+  issues 1581 and 4054).
+- No SSM-typed parameter: CloudFormation resolves those on every create and update, with the caller's
+  credentials, even when unused, so a default naming a Kubernetes version breaks every update once AWS retires
+  it. ``NodeImageId`` is required (the module resolves the AMI); ``NodeImageIdSSMParam`` only records the SSM
+  parameter it came from.
+
+Version 2 changes no resource of version 1 but the node security group's tags, an in-place update: a stack of
+version 1 keeps its launch template version and its instances (see the comment on ``NodeLaunchTemplate``).
 """
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 # Parameters that take a list; CloudFormation stores their value comma-joined.
 LIST_PARAMETERS = ("NodeSecurityGroups", "Subnets")
 
 TEMPLATE = r"""AWSTemplateFormatVersion: "2010-09-09"
 Description: >-
-  eksnodes.windows self-managed Windows node group for Amazon EKS (template version 1):
+  eksnodes.windows self-managed Windows node group for Amazon EKS (template version 2):
   IAM role and instance profile, node security group, launch template and Auto Scaling group.
 
 Metadata:
@@ -116,19 +127,22 @@ Parameters:
     AllowedPattern: "^[a-z][a-z0-9-]*\\.[a-z0-9-]+$"
     ConstraintDescription: An EC2 instance type such as m5.large.
 
+  # A plain string, not an AWS::SSM::Parameter::Value type: CloudFormation would read it on every create and
+  # update with the caller's credentials, and fail once AWS retires the parameter. No Default: NodeLaunchTemplate
+  # still names it (see there), and a default would be linted as an AMI ID; the module always passes it.
   NodeImageIdSSMParam:
-    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>
+    Type: String
     Description: >-
-      The SSM public parameter of the EKS optimized Windows AMI. CloudFormation resolves it on
-      every create and update, even when NodeImageId overrides it, so it must exist.
-    Default: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
+      The SSM parameter NodeImageId was read from, recorded for reference (may be empty); CloudFormation does not
+      read it.
+    AllowedPattern: "^[A-Za-z0-9_./-]*$"
+    ConstraintDescription: Empty, or an SSM parameter name such as /aws/service/ami-windows-latest/.../image_id.
 
   NodeImageId:
     Type: String
-    Description: An AMI ID for the nodes; when set, it overrides NodeImageIdSSMParam.
-    Default: ""
-    AllowedPattern: "^(ami-[0-9a-f]{8,17})?$"
-    ConstraintDescription: Empty, or an AMI ID such as ami-0123456789abcdef0.
+    Description: The AMI ID of the nodes, an EKS optimized Windows AMI.
+    AllowedPattern: "^ami-[0-9a-f]{8,17}$"
+    ConstraintDescription: An AMI ID such as ami-0123456789abcdef0.
 
   NodeVolumeSize:
     Type: Number
@@ -279,8 +293,6 @@ Resources:
       GroupDescription: !Sub Windows nodes of node group ${NodeGroupName} in EKS cluster ${ClusterName}
       VpcId: !Ref VpcId
       Tags:
-        - Key: !Sub kubernetes.io/cluster/${ClusterName}
-          Value: owned
         - Key: Name
           Value: !Sub ${ClusterName}-${NodeGroupName}-node-sg
 
@@ -342,6 +354,9 @@ Resources:
       FromPort: 443
       ToPort: 443
 
+  # Word for word as in template version 1, NodeImageIdSSMParam included: a changed expression is a direct
+  # modification, which makes a new launch template version, and eksnodes.windows.nodes_replace replaces every
+  # instance launched from an older version. NodeImageId is required now, so ImageId is always NodeImageId.
   NodeLaunchTemplate:
     Type: AWS::EC2::LaunchTemplate
     Properties:
@@ -437,5 +452,5 @@ Outputs:
     Value: !GetAtt NodeLaunchTemplate.LatestVersionNumber
   NodeImageId:
     Description: The AMI the nodes launch from.
-    Value: !If [HasNodeImageId, !Ref NodeImageId, !Ref NodeImageIdSSMParam]
+    Value: !Ref NodeImageId
 """

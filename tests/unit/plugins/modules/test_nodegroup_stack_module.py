@@ -38,7 +38,8 @@ def test_bad_input_lists_every_problem_before_any_client(monkeypatch, capsys):
     assert result["failed"] and result["msg"].startswith("Invalid options: ")
     assert "volume_size (10) is below 50 GiB" in result["msg"] and "subnets[0] 'a' is not a subnet ID" in result["msg"]
     assert "vpc_id is required with the collection's template" in result["msg"]
-    assert len(result["errors"]) == 5
+    assert "image_id is required with the collection's template" in result["msg"]
+    assert len(result["errors"]) == 6
 
 
 def test_absent_checks_only_the_stack_name(monkeypatch, capsys):

@@ -113,6 +113,28 @@ def test_no_op_costs_three_describes_and_writes_nothing(clients):
     assert result["outputs"]["node_instance_role_arn"] == "arn:aws:iam::123456789012:role/r"
 
 
+def test_an_unset_recorded_parameter_keeps_the_deployed_value_and_stays_a_no_op(clients):
+    cfn, asg = clients.cfn, clients.asg
+    deployed = dict(PARAMETERS, NodeImageIdSSMParam="/aws/service/ami-windows-latest/x/image_id")
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE", deployed), {"StackName": NAME})
+    cfn.add_response("get_template", {"TemplateBody": TEMPLATE}, {"StackName": STACK_ID, "TemplateStage": "Original"})
+    asg_instances(asg, "i-1")
+    wanted = ops.DesiredStack(dict(PARAMETERS, NodeImageIdSSMParam=""), template_body=TEMPLATE, list_parameters=("Subnets",),
+                              keep_deployed=("NodeImageIdSSMParam",))
+    result = manager(clients).present(wanted)
+    assert result["changed"] is False and result["operation"] == "none"
+    assert wanted.parameters["NodeImageIdSSMParam"] == "/aws/service/ami-windows-latest/x/image_id"
+
+
+def test_keep_deployed_takes_only_empty_desired_values():
+    wanted = ops.DesiredStack({"NodeImageIdSSMParam": "/new", "ClusterName": ""}, keep_deployed=("NodeImageIdSSMParam",))
+    wanted.keep({"NodeImageIdSSMParam": "/old", "ClusterName": "lab"})
+    assert wanted.parameters == {"NodeImageIdSSMParam": "/new", "ClusterName": ""}
+    unset = ops.DesiredStack({"NodeImageIdSSMParam": ""}, keep_deployed=("NodeImageIdSSMParam",))
+    unset.keep({})
+    assert unset.parameters == {"NodeImageIdSSMParam": ""}
+
+
 def test_create_runs_a_create_change_set_waits_and_reports_events(clients):
     cfn, asg = clients.cfn, clients.asg
     missing(cfn)

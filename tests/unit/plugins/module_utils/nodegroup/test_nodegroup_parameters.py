@@ -12,6 +12,7 @@ VALID = {
     "vpc_id": "vpc-0123456789abcdef0",
     "security_groups": ["sg-0fedcba9876543210"],
     "subnets": ["subnet-0123456789abcdef0", "subnet-00000000000000001"],
+    "image_id": "ami-0123456789abcdef0",
     **p.OPTION_DEFAULTS,
     "wait_timeout": 600,
 }
@@ -34,7 +35,34 @@ def test_each_required_option_is_named_with_a_hint(option):
 
 
 def test_another_template_does_not_require_the_builtin_options():
-    assert errors_for(builtin_template=False, vpc_id=None, subnets=None, security_groups=None, control_plane_security_group=None) == []
+    assert errors_for(builtin_template=False, vpc_id=None, subnets=None, security_groups=None, control_plane_security_group=None,
+                      image_id=None) == []
+
+
+def test_the_image_comes_from_image_id_or_image_ssm_parameter():
+    (error,) = errors_for(image_id=None, image_ssm_parameter=None)
+    assert error.startswith("image_id is required with the collection's template: give the AMI ID that eksnodes.windows.windows_ami_info")
+    assert "image_ssm_parameter" in error
+    assert errors_for(image_id="", image_ssm_parameter="/aws/service/ami-windows-latest/x/image_id") == []
+
+
+@pytest.mark.parametrize("params, lookup", [
+    ({"image_id": None, "image_ssm_parameter": "/a/image_id"}, True),
+    ({"image_id": "", "image_ssm_parameter": "/a/image_id", "builtin_template": True}, True),
+    ({"image_id": "ami-0123456789abcdef0", "image_ssm_parameter": "/a/image_id"}, False),  # recorded only
+    ({"image_id": None, "image_ssm_parameter": "/a/image_id", "builtin_template": False}, False),  # the template decides
+    ({"image_id": None, "image_ssm_parameter": None}, False),
+])
+def test_the_module_reads_ssm_only_without_image_id_and_with_its_own_template(params, lookup):
+    assert p.needs_image_lookup(params) is lookup
+
+
+def test_image_lookup_errors_name_the_option_and_the_fix():
+    assert p.image_lookup_error("/a/image_id", "ami-0123456789abcdef0", "us-east-1") is None
+    missing = p.image_lookup_error("/a/image_id", None, "us-east-1")
+    assert missing.startswith("image_ssm_parameter /a/image_id does not exist in us-east-1") and "give image_id" in missing
+    assert p.image_lookup_error("/a/image_id", '{"x": 1}', "us-east-1").startswith(
+        "image_ssm_parameter /a/image_id holds '{\"x\": 1}', not an AMI ID")
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -134,10 +162,21 @@ def test_select_declared_keeps_declared_fills_defaults_and_reports_the_rest():
     values = p.template_parameters(dict(VALID, metadata_hop_limit=1, attach_cni_policy=False))
     declared = {"ClusterName": None, "KeyName": None, "NodeImageId": "", "Extra": "x", "OnlyExtra": None}
     selected, ignored, unknown = p.select_declared(values, declared, {"OnlyExtra": "1", "Missing": "2"})
-    assert selected == {"ClusterName": "lab", "KeyName": "", "NodeImageId": "", "Extra": "x"}
+    assert selected == {"ClusterName": "lab", "KeyName": "", "NodeImageId": "ami-0123456789abcdef0", "Extra": "x"}
     # hop limit 1 is not the default: the user asked for something the template cannot do
     assert "metadata_hop_limit" in ignored and "attach_cni_policy" not in ignored
     assert unknown == ["Missing"]
+
+
+def test_an_unset_image_leaves_another_templates_default():
+    # The AWS template's NodeImageIdSSMParam is SSM-typed with a default: an empty value would fail to resolve.
+    values = p.template_parameters(dict(VALID, image_id=None, image_ssm_parameter=None))
+    declared = {"NodeImageIdSSMParam": "/aws/service/ami-windows-latest/x/image_id", "NodeImageId": ""}
+    selected, _ignored, _unknown = p.select_declared(values, declared)
+    assert selected == declared
+    chosen = p.template_parameters(dict(VALID, image_ssm_parameter="/aws/service/ami-windows-latest/y/image_id"))
+    assert p.select_declared(chosen, declared)[0]["NodeImageIdSSMParam"] == "/aws/service/ami-windows-latest/y/image_id"
+    assert p.select_declared(values, declared, {"NodeImageIdSSMParam": ""})[0]["NodeImageIdSSMParam"] == ""
 
 
 def test_declared_parameters_and_list_names_from_a_template_summary():

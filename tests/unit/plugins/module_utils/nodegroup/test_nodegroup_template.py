@@ -17,6 +17,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import transformations
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_VERSION
 
+OLD_TEMPLATE = Path(__file__).resolve().parents[4] / "integration" / "fixtures" / "nodegroup-template-0.1.0.yaml"
 AWS_TEMPLATE_PARAMETERS = (
     "ClusterName", "ClusterControlPlaneSecurityGroup", "NodeGroupName", "NodeAutoScalingGroupMinSize",
     "NodeAutoScalingGroupDesiredCapacity", "NodeAutoScalingGroupMaxSize", "NodeInstanceType",
@@ -69,9 +70,38 @@ def test_option_defaults_equal_the_template_defaults(template):
         assert parameter_logic.format_value(default) == str(parameter["Default"]), option
 
 
-def test_parameters_without_default_are_the_ones_the_module_requires(template):
+def test_parameters_without_default_are_the_ones_the_module_requires_or_always_passes(template):
     required = {name for name, spec in template["Parameters"].items() if "Default" not in spec}
-    assert required == {parameter_logic.OPTION_TO_PARAMETER[option] for option in parameter_logic.REQUIRED_FOR_BUILTIN}
+    # the image: image_id, or read from image_ssm_parameter by the module; the SSM parameter's name, empty when unset
+    always_passed = {"NodeImageId", "NodeImageIdSSMParam"}
+    assert required == {parameter_logic.OPTION_TO_PARAMETER[option] for option in parameter_logic.REQUIRED_FOR_BUILTIN} | always_passed
+
+
+def test_no_parameter_is_resolved_by_cloudformation_and_none_names_a_kubernetes_version(template):
+    # CloudFormation resolves SSM-typed parameters on every create and update, even unused, with the caller's credentials.
+    types = {name: spec["Type"] for name, spec in template["Parameters"].items()}
+    assert not [name for name, kind in types.items() if kind.startswith("AWS::SSM::")], types
+    assert not [name for name, spec in template["Parameters"].items() if "EKS_Optimized" in str(spec.get("Default", ""))]
+    assert template["Outputs"]["NodeImageId"]["Value"] == {"Ref": "NodeImageId"}
+
+
+def test_the_node_security_group_does_not_carry_the_cluster_tag(template):
+    # EKS tags the cluster security group, which the nodes also get: a second tagged group makes load balancers refuse them.
+    tags = template["Resources"]["NodeSecurityGroup"]["Properties"]["Tags"]
+    assert [json.dumps(tag["Key"]) for tag in tags] == ['"Name"']
+
+
+def test_a_stack_of_template_version_1_changes_only_its_security_group_tags(template):
+    # Anything else that changed in a resource would be updated by CloudFormation: a new launch template version
+    # (and so the replacement of every node by nodes_replace), or a new group or role.
+    old, _matches = decode_str(OLD_TEMPLATE.read_text())
+    old = json.loads(json.dumps(old, default=str))
+    assert "template version 1" in old["Description"]
+    changed = sorted(name for name in old["Resources"] if old["Resources"][name] != template["Resources"].get(name))
+    assert changed == ["NodeSecurityGroup"] and set(old["Resources"]) == set(template["Resources"])
+    before, after = (dict(item["Resources"]["NodeSecurityGroup"]["Properties"]) for item in (old, template))
+    assert {key: value for key, value in before.items() if key != "Tags"} == {key: value for key, value in after.items() if key != "Tags"}
+    assert old["Conditions"] == template["Conditions"]
 
 
 def test_list_parameters_are_the_list_typed_ones(template):
