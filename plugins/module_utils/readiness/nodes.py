@@ -9,8 +9,9 @@ Everything here is pure: Node objects come in as the API server's JSON (dicts), 
 collection's own small dicts, so the rules are unit tested without any client library.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 PROVIDER_ID_SCHEME = "aws://"
 OS_LABEL = "kubernetes.io/os"
@@ -111,7 +112,7 @@ class Target:
         return [i["instance_id"] for i in self.instances]
 
     def knows(self, instance_id: Optional[str]) -> bool:
-        return instance_id in self.instance_ids
+        return any(instance["instance_id"] == instance_id for instance in self.instances)
 
 
 def group_target(group: Dict[str, Any], expected: Optional[int] = None) -> Target:
@@ -188,6 +189,107 @@ def evaluate(target: Target, nodes: Dict[str, Dict[str, Any]]) -> Readiness:
         else:
             facts.append(node_facts(node))
     return Readiness(expected=target.expected, nodes=facts, unregistered=unregistered)
+
+
+class Tracker:
+    """The target's readiness kept up to date one Node event at a time, for the watch loop.
+
+    evaluate() builds the facts of every Node, which made a watch quadratic: 1,000 Nodes turning Ready are
+    1,000 events, each re-evaluating 1,000 Nodes. Here an event costs one Node: which instance (or, for a
+    selector, which Node) it is and whether it is Ready. done and signature() answer what evaluate(target,
+    nodes) would; state() is evaluate() itself, for the moments the loop returns or reports.
+    """
+
+    def __init__(self, target: Target, nodes: Dict[str, Dict[str, Any]]):
+        self.target = target
+        self.nodes = nodes
+        self._wanted = set(target.instance_ids)
+        self._names_of: Dict[str, List[str]] = {}  # instance id (or, for a selector, Node name) -> Node names
+        self._ready: Dict[str, bool] = {}  # Node name -> Ready
+        self._chosen: Dict[str, Tuple[str, bool]] = {}  # instance id (or Node name) -> (its Node's name, Ready)
+        self._ready_keys: set = set()  # instance ids (or Node names) whose Node is Ready
+        self._weight = Counter(target.instance_ids)  # evaluate() counts an instance listed twice twice
+        self._ready_count = 0
+        self._revision = 0
+        self._signature: Optional[Tuple[int, str]] = None
+        for name, node in nodes.items():
+            self._index(name, node)
+        for key in self._names_of:
+            self._settle(key)
+
+    def knows(self, instance_id: Optional[str]) -> bool:
+        return instance_id in self._wanted
+
+    @property
+    def done(self) -> bool:
+        return self._ready_count >= self.target.expected
+
+    def state(self) -> Readiness:
+        return evaluate(self.target, self.nodes)
+
+    def signature(self) -> str:
+        if self._signature is None or self._signature[0] != self._revision:
+            self._signature = (self._revision, self.state().signature())
+        return self._signature[1]
+
+    def apply(self, kind: Optional[str], obj: Dict[str, Any]) -> None:
+        """A watch event (ADDED, MODIFIED, DELETED) applied to nodes and to what is known of them."""
+        name = (obj.get("metadata") or {}).get("name")
+        if not name or kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return
+        keys = set()
+        old = self.nodes.get(name)
+        if old is not None:
+            keys.add(self._unindex(name, old))
+        if kind == "DELETED":
+            self.nodes.pop(name, None)
+        else:
+            self.nodes[name] = obj
+            keys.add(self._index(name, obj))
+        for key in keys - {None}:
+            self._settle(key)
+
+    def _key(self, node: Dict[str, Any]) -> Optional[str]:
+        if not self.target.by_instance:
+            return (node.get("metadata") or {}).get("name")
+        instance_id = instance_id_of((node.get("spec") or {}).get("providerID"))
+        return instance_id if instance_id in self._wanted else None
+
+    def _index(self, name: str, node: Dict[str, Any]) -> Optional[str]:
+        key = self._key(node)
+        if key is not None:
+            self._names_of.setdefault(key, []).append(name)
+            self._ready[name] = is_ready(node)
+        return key
+
+    def _unindex(self, name: str, node: Dict[str, Any]) -> Optional[str]:
+        key = self._key(node)
+        if key is not None:
+            names = self._names_of.get(key, [])
+            if name in names:
+                names.remove(name)
+            if not names:
+                self._names_of.pop(key, None)
+            self._ready.pop(name, None)
+        return key
+
+    def _settle(self, key: str) -> None:
+        """key's Node (the last of its Nodes in nodes' order, as match_nodes() takes it) and whether it is Ready."""
+        names = self._names_of.get(key) or []
+        if len(names) > 1:  # two Nodes of one instance: rare, worth a scan of the names
+            names = [name for name in self.nodes if name in names]
+        chosen = (names[-1], self._ready.get(names[-1], False)) if names else None
+        if self._chosen.get(key) == chosen:
+            return
+        if chosen is None:
+            self._chosen.pop(key, None)
+        else:
+            self._chosen[key] = chosen
+        ready = chosen is not None and chosen[1]
+        if ready != (key in self._ready_keys):
+            self._ready_count += self._weight.get(key, 1) if ready else -self._weight.get(key, 1)
+            (self._ready_keys.add if ready else self._ready_keys.discard)(key)
+        self._revision += 1  # a line of progress changes: a Node came or went, or turned Ready or NotReady
 
 
 def short_name(name: Optional[str]) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from ..kube.retries import DEFAULT_POLICY, KubeRetry
-from .nodes import Readiness, Target, evaluate, instance_id_of
+from .nodes import Readiness, Target, Tracker, evaluate, instance_id_of
 
 # Re-read the group this often: instances are launched, replaced and scaled while we wait.
 TARGET_REFRESH_SECONDS = 5.0
@@ -110,7 +110,7 @@ def wait_for_nodes(
     unauthorized_in_a_row = 0
     dropped_in_a_row = 0
 
-    def stop_following(state: Readiness) -> bool:
+    def stop_following(state: Any) -> bool:
         return state.done or (return_on_change and changed_at is None and state.signature() != baseline)
 
     while True:
@@ -177,12 +177,14 @@ def _list(source: NodeSource, outcome: WaitOutcome) -> Tuple[Dict[str, Dict[str,
 
 
 def _follow(source: NodeSource, target: Target, nodes: Dict[str, Dict[str, Any]], version: str, window: float,
-            finished: Callable[[Readiness], bool]) -> Tuple[str, bool, bool]:
-    """Apply watch events to nodes until finished(state) or the window ends.
+            finished: Callable[[Any], bool]) -> Tuple[str, bool, bool]:
+    """Apply watch events to nodes until finished(tracker) (a Tracker: done and signature(), as a Readiness has)
+    or the window ends.
 
     Returns (the last resourceVersion seen, whether a Node of an unknown instance appeared so the
     group should be read again, whether it stopped before the window ended).
     """
+    tracker = Tracker(target, nodes)
     events = source.watch(version, window)
     try:
         for event in events:
@@ -192,15 +194,11 @@ def _follow(source: NodeSource, target: Target, nodes: Dict[str, Dict[str, Any]]
             version = metadata.get("resourceVersion") or version
             if kind == "BOOKMARK":
                 continue
-            name = metadata.get("name")
-            if kind == "DELETED":
-                nodes.pop(name, None)
-            elif kind in ("ADDED", "MODIFIED") and name:
-                nodes[name] = obj
+            tracker.apply(kind, obj)
             instance_id = instance_id_of((obj.get("spec") or {}).get("providerID"))
-            if target.by_instance and instance_id and not target.knows(instance_id):
+            if target.by_instance and instance_id and not tracker.knows(instance_id):
                 return version, True, True
-            if finished(evaluate(target, nodes)):
+            if finished(tracker):
                 return version, False, True
     finally:
         close = getattr(events, "close", None)
