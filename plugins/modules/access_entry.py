@@ -160,6 +160,7 @@ access_entry:
     access_entry_arn:
       description: The entry's ARN.
       type: str
+      sample: arn:aws:eks:us-east-1:111122223333:access-entry/prod/role/111122223333/eks-windows-nodes/6ec9c0e1-4a6b-4f3c-9d2e-1b7f5c3a2e10
     type:
       description: The entry's type.
       type: str
@@ -172,15 +173,19 @@ access_entry:
       description: The Kubernetes groups.
       type: list
       elements: str
+      sample: ["system:nodes"]
     created_at:
       description: When the entry was created.
       type: str
+      sample: "2026-11-12 08:14:03.512000+00:00"
     modified_at:
       description: When the entry was last changed.
       type: str
+      sample: "2026-11-12 08:14:03.512000+00:00"
     tags:
       description: The entry's tags.
       type: dict
+      sample: {team: platform}
     access_policies:
       description: The associated access policies (V(STANDARD) entries).
       type: list
@@ -189,9 +194,11 @@ access_entry:
         policy_arn:
           description: The policy.
           type: str
+          sample: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
         access_scope:
           description: C(type) and C(namespaces) of where it applies.
           type: dict
+          sample: {type: namespace, namespaces: [eks-sample-app]}
 actions:
   description: The API calls made (in check mode, the ones that would be), in order.
   returned: always

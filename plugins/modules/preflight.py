@@ -246,7 +246,7 @@ subnets:
     outpost_arn:
       description: The Outpost of the subnet, if any.
       type: str
-      sample: null
+      sample: arn:aws:outposts:us-east-1:123456789012:outpost/op-0123456789abcdef0
     blackhole:
       description: Whether the default route points at a target that no longer exists.
       type: bool

@@ -227,6 +227,7 @@ image:
     description:
       description: The AMI description.
       type: str
+      sample: Microsoft Windows Server 2022 Core optimized for EKS and Kubernetes 1.31
     creation_date:
       description: When the AMI was created.
       type: str
@@ -234,6 +235,7 @@ image:
     deprecation_time:
       description: The AMI's deprecation time, if it has one.
       type: str
+      sample: "2028-11-12T08:00:00.000Z"
     owner_id:
       description: The account that owns the AMI.
       type: str
@@ -241,6 +243,7 @@ image:
     owner_alias:
       description: The owner alias, V(amazon) for AWS-owned images.
       type: str
+      sample: amazon
     platform:
       description: The platform details.
       type: str
@@ -260,6 +263,7 @@ image:
     public:
       description: Whether the image is public.
       type: bool
+      sample: true
 expected_private_after:
   description: About four months after the AMI's creation, when EKS usually makes it private.
   returned: when the creation date is known
