@@ -7,6 +7,7 @@ AWS checks every call (and CloudFormation's calls on the caller's behalf) and th
 
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -47,6 +48,28 @@ def windows_nodes(lab):
             for node in core.list_node(label_selector="kubernetes.io/os=windows").items}
 
 
+def deploy_windows_workload(lab):
+    """Two pods on the Windows nodes and a budget over them, created by the administrator, for the drain to evict."""
+    api = lab.kube_api_client()
+    labels = {"app": "least-privilege-web"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "least-privilege-web", "namespace": "default"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                      "nodeSelector": {"kubernetes.io/os": "windows"},
+                      "containers": [{"name": "web", "image": "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"}]}}}}
+    client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "least-privilege-web", "namespace": "default"},
+              "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}}}
+    client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod("default", label_selector="app=least-privilege-web").items
+        if len(pods) == 2 and all(p.spec.node_name and p.status.phase == "Running" for p in pods):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the workload did not run on the Windows nodes: {[(p.metadata.name, p.spec.node_name, p.status.phase) for p in pods]}")
+
+
 def active_stacks(lab):
     summaries = lab.aws_client("cloudformation").list_stacks(StackStatusFilter=ACTIVE_STACK_STATUSES)["StackSummaries"]
     return sorted((s["StackName"], s["StackStatus"]) for s in summaries)
@@ -78,9 +101,13 @@ def test_launch_rerun_and_remove_with_only_the_shipped_policies(enforcing_lab):
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert recap(rerun.stdout) == (0, 0)
 
+    deploy_windows_workload(enforcing_lab)
+    mark = enforcing_lab.control.lifecycle_mark()
     removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"},
                                env=user_env(enforcing_lab, "remove"), callback="default")
     assert removed.returncode == 0, removed.stdout[-4000:]
+    evicted = [e for e in enforcing_lab.control.evictions(mark) if e["namespace"] == "default" and e["actor"] == "client" and e["allowed"]]
+    assert len(evicted) >= 2, enforcing_lab.control.evictions(mark)  # the drain evicted through pods/eviction, under RBAC
     assert ("lab-nodegroup-win", "CREATE_COMPLETE") not in active_stacks(enforcing_lab)
     aws_auth = client.CoreV1Api(enforcing_lab.kube_api_client()).read_namespaced_config_map("aws-auth", "kube-system")
     assert "lab-nodegroup-win" not in aws_auth.data["mapRoles"]
