@@ -7,7 +7,7 @@
 DOCUMENTATION = r"""
 module: nodes_drain
 short_description: Cordon and drain the nodes of a self-managed Windows node group, respecting PodDisruptionBudgets
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the Nodes of an Auto Scaling group (O(autoscaling_group_name)), of instances (O(instance_ids)), or named
     (O(node_names)), optionally taints them C(eksnodes.windows/retiring=true:NoSchedule) (O(taint), the AWS blue/green

@@ -7,7 +7,7 @@
 DOCUMENTATION = r"""
 module: nodes_replace
 short_description: Replace the old instances of a Windows node group one batch at a time, draining each node first
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Replaces every instance of an Auto Scaling group that does not run what the group launches now (another launch
     template, an older version of it, or another AMI than that version's), for example after a node group stack update
