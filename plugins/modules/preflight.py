@@ -28,7 +28,9 @@ description:
     connects with the cluster's endpoint and certificate authority and a token minted from the AWS credentials.
   - C(linux_nodes) - at least one Linux node is Ready (a warning when only one is; two are recommended), since CoreDNS runs on Linux.
   - C(coredns) - the CoreDNS Deployment C(kube-system/coredns) exists (a warning when none of its replicas is ready).
-  - C(legacy_controllers) - the legacy data-plane C(vpc-resource-controller) and C(vpc-admission-webhook) are absent.
+  - C(legacy_controllers) - the legacy data-plane C(vpc-resource-controller) and C(vpc-admission-webhook) are absent. Once
+    C(kube-system/amazon-vpc-cni) has C(enable-windows-ipam) C("true"), what they leave behind is looked for only when a legacy
+    Deployment or webhook configuration is still there.
   - C(subnets) - each subnet of O(subnets) (default the cluster's private subnets, or all of its subnets if it has no
     private one) exists and is in the cluster's VPC; public subnets auto-assign public IPv4 addresses; private subnets
     route to a NAT gateway (or a NAT instance, transit gateway or Outposts local gateway); subnets with no internet route

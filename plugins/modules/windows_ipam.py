@@ -21,7 +21,9 @@ description:
     (C(enable-windows-ipam), C(enable-windows-prefix-delegation), C(warm-prefix-target), C(warm-ip-target),
     C(minimum-ip-target)); every other key stays as it was. The ConfigMap is created when it does not exist.
   - Reports the legacy data-plane C(vpc-resource-controller) and C(vpc-admission-webhook) objects when they are
-    present, and removes them only with O(remove_legacy_controllers=true).
+    present, and removes them only with O(remove_legacy_controllers=true). Once C(enable-windows-ipam) is C("true"), the
+    objects they leave behind (Services, Secret, ServiceAccount, ClusterRole and its binding) are looked for only when a
+    legacy Deployment or webhook configuration is still there, or with O(remove_legacy_controllers=true).
   - Options left unset are not managed. A second run with the same options changes nothing.
 author:
   - eksnodes.windows maintainers (@eksnodes)
@@ -256,6 +258,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import 
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import merge_patch_config_map_data
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import read_config_map
+from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import windows_ipam_on
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
@@ -325,7 +328,9 @@ class WindowsIpam:
     # legacy controllers -------------------------------------------------------------------------
     def legacy_controllers(self, method):
         try:
-            found = find_legacy_objects(self.kube())
+            # Once Windows IPAM is on, what the legacy controllers left behind is not looked for again (unless asked to remove it).
+            thorough = self.params["remove_legacy_controllers"] or not windows_ipam_on(self.kube())
+            found = find_legacy_objects(self.kube(), thorough=thorough)
         except (KubeClientError, KubeApiError) as error:
             if method != "addon" or self.params["remove_legacy_controllers"]:
                 raise

@@ -22,7 +22,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_rol
 from ..eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
 from ..eks.names import eks_api_cluster_name_problem
 from ..eks.transformations import cluster_facts
-from ..ipam.kube import KubeApiError, find_legacy_objects
+from ..ipam.kube import KubeApiError, find_legacy_objects, windows_ipam_on
 from ..kube.client import KubeClientError
 from . import checks
 from .aws import caller_arn, describe_access_entry, describe_instance_type, instance_type_offered, is_unauthorized, list_access_entries, short_reason
@@ -185,7 +185,7 @@ class Preflight:
                               lambda: self.add(checks.check_coredns(read_deployment(api, "kube-system", "coredns"), cluster["name"])))
         if self.wanted("legacy_controllers"):
             self.kube_guarded("legacy_controllers", "the legacy controller objects",
-                              lambda: self.add(checks.check_legacy_controllers(find_legacy_objects(api))))
+                              lambda: self.add(checks.check_legacy_controllers(find_legacy_objects(api, thorough=not self.ipam_on(api)))))
         if self.params.get("windows_node_role") and cluster.get("authentication_mode") != "API" and self.wanted("node_role"):
             try:
                 self.aws_auth_roles = checks.linux_roles_from_aws_auth(aws_auth_map_roles(api))
@@ -193,6 +193,16 @@ class Preflight:
                 if kube_error.status != 403:
                     raise
                 self.aws_auth_roles = None
+
+    @staticmethod
+    def ipam_on(api) -> bool:
+        """Whether Windows IPAM is on; False when amazon-vpc-cni may not be read (then every legacy object is looked for)."""
+        try:
+            return windows_ipam_on(api)
+        except KubeApiError as kube_error:
+            if kube_error.status != 403:
+                raise
+            return False
 
     def kube_guarded(self, check: str, what: str, call: Callable[[], Any]) -> None:
         """Run a Kubernetes check; when RBAC forbids the caller to read its input, skip it with a warning."""

@@ -39,7 +39,7 @@ def world(monkeypatch):
         "nodes": [NODE, dict(NODE, metadata={"name": "n2", "labels": NODE["metadata"]["labels"]})],
         "coredns": {"status": {"readyReplicas": 2}}, "legacy": [], "map_roles": [],
         "nodegroups": {"linux": {"nodeRole": "arn:aws:iam::1:role/linux", "amiType": "AL2023_x86_64_STANDARD"}},
-        "entries": {}, "kube_error": None, "calls": [],
+        "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [],
     }
 
     def record(name, value):
@@ -52,7 +52,8 @@ def world(monkeypatch):
     monkeypatch.setattr(runner, "list_iam_role_attached_policies", lambda client, role: record("iam", state["policies"]))
     monkeypatch.setattr(runner, "list_nodes", lambda api: record("nodes", state["kube_error"] or state["nodes"]))
     monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name: record("coredns", state["coredns"]))
-    monkeypatch.setattr(runner, "find_legacy_objects", lambda api: record("legacy", state["legacy"]))
+    monkeypatch.setattr(runner, "find_legacy_objects", lambda api, thorough: state["thorough"].append(thorough) or record("legacy", state["legacy"]))
+    monkeypatch.setattr(runner, "windows_ipam_on", lambda api: record("ipam", state["ipam_on"]))
     monkeypatch.setattr(runner, "aws_auth_map_roles", lambda api: record("aws-auth", state["map_roles"]))
     monkeypatch.setattr(runner, "describe_subnets", lambda client, SubnetIds: [s for s in SUBNETS if s["SubnetId"] in SubnetIds])
     monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: TABLES)
@@ -174,3 +175,22 @@ def test_kubernetes_reads_forbidden_by_rbac_are_skipped_with_a_warning(world, mo
     assert result["checks"]["coredns"] == "skipped"
     assert [(f["check"], f["severity"]) for f in result["findings"]] == [("coredns", "warning"), ("node_role", "warning")]
     assert "could not be read from: aws-auth" in result["findings"][1]["message"]
+
+
+@pytest.mark.parametrize("ipam_on, thorough", [(False, True), (True, False)])
+def test_left_behind_legacy_objects_are_looked_for_until_windows_ipam_is_on(world, ipam_on, thorough):
+    world["ipam_on"] = ipam_on
+    run()
+    assert world["thorough"] == [thorough]
+
+
+def test_every_legacy_object_is_looked_for_when_amazon_vpc_cni_may_not_be_read(world, monkeypatch):
+    class Forbidden(Exception):
+        status = 403
+        body = '{"reason": "Forbidden", "message": "configmaps is forbidden"}'
+
+    def forbidden(api):
+        raise KubeApiError("read ConfigMap kube-system/amazon-vpc-cni", Forbidden())
+    monkeypatch.setattr(runner, "windows_ipam_on", forbidden)
+    result = run()
+    assert world["thorough"] == [True] and result["checks"]["legacy_controllers"] == "passed"

@@ -1,0 +1,95 @@
+"""Benchmark: what a no-op rerun of ``eksnodes.windows.launch`` costs (issue 14's goals: <= 6 Kubernetes calls,
+<= 10 AWS calls, wall time <= 0.5x the first run's).
+
+On a fresh lab: the launch playbook is run once (first run), then again with nothing to change. Around the rerun,
+share-0 fault rules of the lab (which fail nothing, and count what they see; the lab's own clients are never
+counted) count the AWS calls per service and action and the Kubernetes requests per method and resource. Printed:
+wall and CPU (the ansible-playbook process tree) of both runs, the calls of the rerun, and the slowest tasks.
+
+Run on its own with ``python tests/benchmarks/rerun.py``. No pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import botocore.session
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-position
+
+from upgrade import ansible_env, playbook, task_times  # noqa: E402  pylint: disable=wrong-import-position
+
+AWS_SERVICES = ("eks", "ec2", "cloudformation", "ssm", "iam", "autoscaling", "sts")
+# Kubernetes requests are counted per method and per these resources (the first that matches the path).
+KUBE_RESOURCES = ("nodes", "configmaps/aws-auth", "configmaps/amazon-vpc-cni", "configmaps", "deployments", "daemonsets", "services",
+                  "secrets", "serviceaccounts", "clusterrolebindings", "clusterroles", "mutatingwebhookconfigurations", "pods",
+                  "poddisruptionbudgets", "events", "version")
+KUBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+LAUNCH = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": 1, "nodes_min": 1, "nodes_max": 2}
+SHOWN_TASKS = 8
+
+
+def count_calls(control: LabControl) -> None:
+    """Share-0 rules: one per AWS operation of the services the collection uses, one per Kubernetes method and resource,
+    then catch-alls."""
+    session = botocore.session.get_session()
+    for service in AWS_SERVICES:
+        for action in session.get_service_model(service).operation_names:
+            control.aws_fault_share(0.0, service=service, action=action)
+    control.aws_fault_share(0.0)
+    for method in KUBE_METHODS:
+        for resource in KUBE_RESOURCES:
+            control.kube_fault_share(0.0, method=method, path=f"/{resource}(/|$)" if "/" not in resource else f"/{resource}$")
+    control.kube_fault_share(0.0)
+
+
+def counted(control: LabControl) -> tuple[dict[str, int], dict[str, int]]:
+    aws = {f"{rule['service'] or '*'} {rule['action'] or '*'}": rule["seen"] for rule in control.aws.share_faults() if rule["seen"]}
+    kube = {f"{rule['method'] or '*'} {rule['path']}": rule["seen"] for rule in control.kube_faults() if rule.get("seen")}
+    return aws, kube
+
+
+def show(label: str, counts: dict[str, int]) -> None:
+    print(f"  {label} calls of the rerun: {sum(counts.values())}")
+    for name, seen in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        print(f"    {seen:4d}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    lab = [sys.executable, "-m", "lab"]
+    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    with tempfile.TemporaryDirectory() as state:
+        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
+        try:
+            env = ansible_env(Path(state))
+            control = LabControl.from_state_dir(Path(state))
+            _out, first_wall, first_cpu = playbook("eksnodes.windows.launch", LAUNCH, env)
+            count_calls(control)
+            stdout, wall, cpu = playbook("eksnodes.windows.launch", LAUNCH, env, callback="json")
+            aws, kube = counted(control)
+            print("launch, 1 Windows node:")
+            print(f"  first run      wall {first_wall:6.1f} s   CPU {first_cpu:6.1f} s")
+            print(f"  no-op rerun    wall {wall:6.1f} s   CPU {cpu:6.1f} s   (wall {wall / first_wall:.2f}x the first run's)")
+            show("AWS", aws)
+            show("Kubernetes", kube)
+            print("  slowest tasks of the rerun:")
+            for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
+                print(f"    {seconds:6.1f} s  {name}")
+        finally:
+            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
