@@ -345,6 +345,8 @@ EXAMPLES = r"""
     vpc_id: vpc-0123456789abcdef0
     security_groups: [sg-0fedcba9876543210]
     subnets: [subnet-0123456789abcdef0]
+    # Its NodeImageIdSSMParam is SSM-typed: CloudFormation reads it on every update, so name a current one.
+    image_ssm_parameter: "{{ ami.ssm_parameter }}"
     key_name: my-key
     disable_imdsv1: true
 
