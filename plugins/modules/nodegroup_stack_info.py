@@ -151,7 +151,9 @@ parameters:
   sample:
     ClusterName: my-cluster
 resolved_parameters:
-  description: The values CloudFormation resolved for SSM-typed parameters.
+  description:
+    - The values CloudFormation resolved for SSM-typed parameters; empty with the collection's template, which has
+      none (stacks of collection 0.1.0 report C(NodeImageIdSSMParam) until their next update).
   returned: always
   type: dict
   sample:
