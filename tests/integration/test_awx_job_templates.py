@@ -9,10 +9,13 @@ The lab's AWS endpoint is the one addition, standing for the real AWS endpoints.
 import os
 
 import ansible_runner
+import pytest
 import yaml
 from kubernetes import client
 
 from integration_helpers import COLLECTIONS_PATH, REPO
+
+pytestmark = pytest.mark.long
 
 CONFIG = yaml.safe_load((REPO / "extensions" / "awx" / "controller_configuration.yml").read_text(encoding="utf-8"))
 TEMPLATES = {template["name"]: template for template in CONFIG["controller_templates"]}

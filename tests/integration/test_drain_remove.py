@@ -5,12 +5,15 @@ the removed group is terminated."""
 import re
 import uuid
 
+import pytest
 from kubernetes import client as kclient
 
 from test_drain import ReadySampler, SampleApp, node_names_of
 from test_launch_playbook import recap
 from test_nodegroup_stack import stack_args
 from test_nodes_ready import FAST_KNOBS, fleet, settings  # noqa: F401 pylint: disable=unused-import
+
+pytestmark = pytest.mark.long
 
 
 def test_remove_drains_the_group_before_its_instances_terminate(lab, ansible, fleet, settings):  # noqa: F811

@@ -1,11 +1,16 @@
-"""The launch playbook end to end on labs of its own, as users run it: ansible-playbook and ansible-runner (AWX)."""
+"""The launch playbook end to end on a lab of its own, as users run it, then the remove playbook on what it launched.
+
+The launch as an AWX job is in test_awx_job_templates.py, the launch in the API authentication mode in
+test_upgrade_playbook.py::test_blue_green_in_api_mode_moves_the_access_entry (each end-to-end run costs CI a minute)."""
 
 import re
 
-import ansible_runner
+import pytest
 import yaml
 
-from integration_helpers import REPO, AnsibleRunner
+from integration_helpers import AnsibleRunner
+
+pytestmark = pytest.mark.long
 
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
                "node_ami_family": "WindowsServer2022CoreContainer"}
@@ -34,7 +39,7 @@ def windows_role_arn(lab):
     return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "NodeInstanceRole")
 
 
-def test_launch_from_nothing_to_ready_then_nothing_changes(lab_factory):
+def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory):
     # Long enough that the wait starts before the nodes join, even on a loaded machine.
     lab = lab_factory(join_delay=15)
     ansible = AnsibleRunner(lab.env)
@@ -70,60 +75,19 @@ def test_launch_from_nothing_to_ready_then_nothing_changes(lab_factory):
     assert "+NodeAutoScalingGroupDesiredCapacity: 3" in preview.stdout
     assert len(windows_nodes(lab)) == 2, "check mode launched nodes"
 
-
-def test_launch_with_access_entries_in_api_mode(lab_factory):
-    lab = lab_factory(auth_mode="API", join_delay=1)
-    result = AnsibleRunner(lab.env).playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
-    assert result.returncode == 0, result.stdout[-4000:]
-    entries = lab.aws_client("eks")
-    entry = entries.describe_access_entry(clusterName="lab", principalArn=windows_role_arn(lab))["accessEntry"]
-    assert entry["type"] == "EC2_WINDOWS"
-    linux = entries.describe_access_entry(clusterName="lab", principalArn=lab.facts["linux_node_role_arn"])["accessEntry"]
-    assert linux["type"] == "EC2_LINUX"
-    assert len(windows_nodes(lab)) == 2
-
-
-def test_launch_as_an_awx_job_with_aws_credentials_only(lab_factory, tmp_path, monkeypatch):
-    """A project playbook importing the collection's, AWS credentials as environment variables, no kubeconfig."""
-    for name in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    lab = lab_factory(join_delay=1)
-    (tmp_path / "project").mkdir()
-    (tmp_path / "project" / "launch.yml").write_text("- name: Launch\n  ansible.builtin.import_playbook: eksnodes.windows.launch\n")
-    (tmp_path / "inventory").mkdir()
-    (tmp_path / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
-    env = AnsibleRunner(lab.env).environment(drop=("KUBECONFIG", "K8S_AUTH_KUBECONFIG", "ANSIBLE_STDOUT_CALLBACK"))
-    aws_only = {name: value for name, value in env.items() if not name.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    assert "AWS_ACCESS_KEY_ID" in aws_only and "KUBECONFIG" not in aws_only
-    aws_only["PATH"] = f"{REPO / '.venv/bin'}:{aws_only.get('PATH', '')}"
-    result = ansible_runner.run(private_data_dir=str(tmp_path), playbook="launch.yml", extravars=LAUNCH_VARS, envvars=aws_only, quiet=True)
-    stdout = result.stdout.read()
-    assert result.status == "successful", stdout[-4000:]
-    assert PROGRESS.search(stdout)
-    assert len(windows_nodes(lab)) == 2
-    ok_events = [event for event in result.events if event.get("event") == "runner_on_ok"]
-    assert any(event["event_data"].get("task", "").startswith("Wait until the nodes are Ready") for event in ok_events)
-
-
-def test_remove_deletes_the_stack_and_only_the_windows_mapping(lab_factory):
-    lab = lab_factory(join_delay=1)
-    ansible = AnsibleRunner(lab.env)
-    launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
-    assert launched.returncode == 0, launched.stdout[-4000:]
+    # Remove, on the same lab: the stack and only the Windows mapping go; a second remove has nothing to do.
     windows_role = windows_role_arn(lab)
-
-    preview = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, check=True, callback="default")
+    remove_vars = {"cluster_name": "lab", "nodegroup_name": "win"}
+    preview = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, check=True, callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert len(windows_nodes(lab)) == 2, "check mode removed something"
 
-    removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, callback="default")
+    removed = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, callback="default")
     assert removed.returncode == 0, removed.stdout[-4000:]
     stacks = lab.aws_client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
     assert "lab-nodegroup-win" not in [stack["StackName"] for stack in stacks]
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(lab.kube_api_client())
     mapped = [entry["rolearn"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])]
     assert windows_role not in mapped and lab.facts["linux_node_role_arn"] in mapped
 
-    again = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, callback="default")
+    again = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, callback="default")
     assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]

@@ -11,6 +11,8 @@ from kubernetes import client as kclient
 from integration_helpers import AnsibleRunner
 from test_drain import ReadySampler, SampleApp
 
+pytestmark = pytest.mark.long
+
 FAST_KNOBS = {"join_delay": 0.5, "ready_delay": 0.3, "interval": 0.2}
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
@@ -45,6 +47,10 @@ def publish_newer_ami(lab, kubernetes_version="1.31", date="2026.12.01"):
 def stack(lab, name):
     stacks = lab.aws_client("cloudformation").describe_stacks()["Stacks"]
     return next((s for s in stacks if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"), None)
+
+
+def stack_parameter(lab, name, key):
+    return next(p["ParameterValue"] for p in stack(lab, name)["Parameters"] if p["ParameterKey"] == key)
 
 
 def output(found, key):
@@ -107,9 +113,21 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
     new_image = publish_newer_ami(lab)
     assert new_image not in old_instances.values()
 
-    # A launch rerun keeps the AMI the group runs: moving to the new one is the upgrade's job.
+    # A launch rerun keeps the AMI the group runs and says a newer one exists: moving to it is the upgrade's job
+    # (or the launch's with node_ami_update, which check mode previews).
     rerun = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH, callback="default")
     assert rerun.returncode == 0 and recap(rerun.stdout) == (0, 0), rerun.stdout[-3000:]
+    old_image = stack_parameter(lab, "lab-nodegroup-win", "NodeImageId")
+    warning = " ".join((rerun.stdout + rerun.stderr).split())
+    assert f"A newer EKS optimized Windows AMI exists: {new_image} ({FAMILY}-1.31-2026.12.01" in warning, warning[-3000:]
+    assert f"The node group keeps {old_image}" in warning and "days left before AWS retires it" in warning
+    assert "node_ami_update: true" in warning
+    if strategy == "rolling":
+        launch_preview = ansible.playbook("eksnodes.windows.launch", extra_vars={**LAUNCH, "node_ami_update": True}, check=True, diff=True,
+                                          callback="default")
+        assert launch_preview.returncode == 0, launch_preview.stdout[-4000:]
+        assert f"-NodeImageId: {old_image}" in launch_preview.stdout and f"+NodeImageId: {new_image}" in launch_preview.stdout
+    assert stack_parameter(lab, "lab-nodegroup-win", "NodeImageId") == old_image and group_instances(lab, "lab-nodegroup-win") == old_instances
 
     preview = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "upgrade_strategy": strategy}, check=True, diff=True,
                                callback="default")
@@ -182,9 +200,7 @@ REFUSALS = [
 ]
 
 
-def test_bad_requests_are_refused_before_any_change_naming_the_variable(lab_factory):
-    lab, ansible = launched_lab(lab_factory)
-    publish_newer_ami(lab)
+def refuse_bad_requests(lab, ansible):
     for extra, message in REFUSALS:
         before = lab_state(lab)
         refused = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, **extra}, callback="default")
@@ -193,13 +209,17 @@ def test_bad_requests_are_refused_before_any_change_naming_the_variable(lab_fact
         assert lab_state(lab) == before, extra
 
 
-def test_a_node_that_will_not_drain_stops_the_upgrade_and_a_rerun_continues(lab_factory):
+def test_bad_requests_are_refused_then_a_node_that_will_not_drain_stops_the_upgrade_and_a_rerun_continues(lab_factory):
+    # One launched lab for both (each end-to-end launch costs CI a minute): the refusals first, with a newer AMI
+    # published so that every refused request would otherwise have had something to do.
     lab, ansible = launched_lab(lab_factory)
+    new_image = publish_newer_ami(lab)
+    refuse_bad_requests(lab, ansible)
+
     old_instances = group_instances(lab, "lab-nodegroup-win")
     app = SampleApp(lab, ansible)
     app.deploy(replicas=2, maxUnavailable=0)
     app.wait_ready(2)
-    new_image = publish_newer_ami(lab)
     policy = kclient.PolicyV1Api(lab.kube_api_client())
 
     mark = lab.control.lifecycle_mark()
@@ -234,7 +254,10 @@ def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
     lab, ansible = launched_lab(lab_factory, auth_mode="API")
     eks = lab.aws_client("eks")
     old_role = output(stack(lab, "lab-nodegroup-win"), "NodeInstanceRole")
-    assert old_role in eks.list_access_entries(clusterName="lab")["accessEntries"]
+    # The launch in the API authentication mode: access entries, no aws-auth entry.
+    assert eks.describe_access_entry(clusterName="lab", principalArn=old_role)["accessEntry"]["type"] == "EC2_WINDOWS"
+    assert eks.describe_access_entry(clusterName="lab", principalArn=lab.facts["linux_node_role_arn"])["accessEntry"]["type"] == "EC2_LINUX"
+    assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
     new_image = publish_newer_ami(lab)
 
     upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
