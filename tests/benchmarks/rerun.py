@@ -6,7 +6,7 @@ share-0 fault rules of the lab (which fail nothing, and count what they see; the
 counted) count the AWS calls per service and action and the Kubernetes requests per method and resource. Printed:
 wall and CPU (the ansible-playbook process tree) of both runs, the calls of the rerun, and the slowest tasks.
 
-Run on its own with ``python tests/benchmarks/rerun.py``. No pass/fail.
+Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No pass/fail.
 """
 
 from __future__ import annotations
@@ -66,13 +66,15 @@ def show(label: str, counts: dict[str, int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument("--collections", default=str(REPO / ".collections"),
+                        help="the directory holding ansible_collections/eksnodes/windows (another checkout's, to compare)")
+    args = parser.parse_args(argv)
     lab = [sys.executable, "-m", "lab"]
     lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     with tempfile.TemporaryDirectory() as state:
         subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
         try:
-            env = ansible_env(Path(state))
+            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=args.collections)
             control = LabControl.from_state_dir(Path(state))
             _out, first_wall, first_cpu = playbook("eksnodes.windows.launch", LAUNCH, env)
             count_calls(control)
