@@ -1,0 +1,86 @@
+"""Benchmark: ``eksnodes.windows.launch`` against the same launch written with stock modules (``stock-launch.yml``:
+amazon.aws.cloudformation, the SSM lookup, kubernetes.core.k8s / k8s_info with an until loop, aws-auth rebuilt with
+Jinja), each on a fresh lab, one Windows node: first run and no-op rerun, wall and CPU (the ansible-playbook process
+tree), and the AWS and Kubernetes calls of the rerun. Issue 14's goals: rerun wall ratio <= 1.0 (aim 0.5), first run
+<= 0.7x the stock playbook's.
+
+Run on its own with ``python tests/benchmarks/yardstick.py [--collections DIR]``. No pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(HERE))
+
+from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-position
+from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
+
+from rerun import count_calls, counted  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, playbook  # noqa: E402  pylint: disable=wrong-import-position
+
+NODES = 1
+
+
+def launch_vars(which: str, facts: dict[str, Any], template: Path) -> tuple[str, dict[str, Any]]:
+    if which == "eksnodes.windows":
+        return "eksnodes.windows.launch", {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": NODES, "nodes_min": NODES,
+                                           "nodes_max": NODES + 1}
+    return str(HERE / "stock-launch.yml"), {
+        "cluster_name": "lab", "nodegroup_name": "bench", "nodes": NODES, "template_path": str(template),
+        "control_plane_sg_id": facts["control_plane_sg_id"], "cluster_sg_id": facts["cluster_sg_id"], "vpc_id": facts["vpc_id"],
+        "subnets": facts["private_subnet_ids"]}
+
+
+def measure(which: str, collections: str, template: Path) -> dict[str, Any]:
+    lab = [sys.executable, "-m", "lab"]
+    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    with tempfile.TemporaryDirectory() as state:
+        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
+        try:
+            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=collections)
+            name, extra_vars = launch_vars(which, read_info(Path(state))["facts"], template)
+            _out, first_wall, first_cpu = playbook(name, extra_vars, env)
+            control = LabControl.from_state_dir(Path(state))
+            count_calls(control)
+            _out, wall, cpu = playbook(name, extra_vars, env)
+            aws, kube = counted(control)
+        finally:
+            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    return {"first_wall": first_wall, "first_cpu": first_cpu, "wall": wall, "cpu": cpu, "aws": sum(aws.values()),
+            "kube": sum(kube.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", default=str(REPO / ".collections"))
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.collections)
+    from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE  # pylint: disable=import-outside-toplevel
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as template:
+        template.write(TEMPLATE)
+        template.flush()
+        ours = measure("eksnodes.windows", args.collections, Path(template.name))
+        stock = measure("stock", args.collections, Path(template.name))
+    print(f"launch of {NODES} Windows node, eksnodes.windows vs stock modules (fresh lab each):")
+    print(f"  {'':<18}{'eksnodes.windows':>20}{'stock playbook':>20}{'ratio':>8}")
+    for label, key in (("first run, wall", "first_wall"), ("first run, CPU", "first_cpu"), ("no-op rerun, wall", "wall"),
+                       ("no-op rerun, CPU", "cpu")):
+        print(f"  {label:<18}{ours[key]:>18.1f} s{stock[key]:>18.1f} s{ours[key] / stock[key]:>8.2f}")
+    print(f"  {'rerun AWS calls':<18}{ours['aws']:>20}{stock['aws']:>20}")
+    print(f"  {'rerun kube calls':<18}{ours['kube']:>20}{stock['kube']:>20}")
+    print(f"  our no-op rerun / our first run, wall: {ours['wall'] / ours['first_wall']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
