@@ -49,7 +49,7 @@ def windows_nodes(lab):
 
 
 def deploy_windows_workload(lab):
-    """Two pods on the Windows nodes and a budget over them, created by the administrator, for the drain to evict."""
+    """Two pods on the Windows nodes and a budget over them (which lets the drain of the whole group through), for the drain to evict."""
     api = lab.kube_api_client()
     labels = {"app": "least-privilege-web"}
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "least-privilege-web", "namespace": "default"},
@@ -58,7 +58,7 @@ def deploy_windows_workload(lab):
                       "containers": [{"name": "web", "image": "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"}]}}}}
     client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
     budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "least-privilege-web", "namespace": "default"},
-              "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}}}
+              "spec": {"maxUnavailable": 2, "selector": {"matchLabels": labels}}}
     client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
     core = client.CoreV1Api(api)
     deadline = time.monotonic() + 60
