@@ -141,3 +141,28 @@ def test_a_policy_without_one_action_fails_naming_it(enforcing_lab):
     assert f"user/{name}" in message
     assert active_stacks(enforcing_lab) == stacks
     assert sorted(r["RoleName"] for r in iam.list_roles()["Roles"]) == roles
+
+
+def test_a_kubernetes_permission_taken_away_fails_naming_it(enforcing_lab):
+    """Without the kube-system Role's binding, aws_auth is refused by RBAC with kube-apiserver's message, and aws-auth is unchanged."""
+    rbac = client.RbacAuthorizationV1Api(enforcing_lab.kube_api_client())
+    core = client.CoreV1Api(enforcing_lab.kube_api_client())
+    binding = rbac.read_namespaced_role_binding("eksnodes:operator", "kube-system")
+    before = core.read_namespaced_config_map("aws-auth", "kube-system")
+    rbac.delete_namespaced_role_binding("eksnodes:operator", "kube-system")
+    try:
+        role_arn = f"arn:aws:iam::{enforcing_lab.info['account_id']}:role/lab-nodegroup-rbac-NodeInstanceRole-X"
+        result = AnsibleRunner(enforcing_lab.env).task("eksnodes.windows.aws_auth", {
+            "cluster_name": "lab", "node_roles": [{"arn": role_arn, "os": "windows"}]})
+    finally:
+        rbac.create_namespaced_role_binding("kube-system", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": binding.metadata.name, "namespace": "kube-system", "labels": binding.metadata.labels},
+            "roleRef": {"apiGroup": binding.role_ref.api_group, "kind": binding.role_ref.kind, "name": binding.role_ref.name},
+            "subjects": [{"apiGroup": s.api_group, "kind": s.kind, "name": s.name} for s in binding.subjects]})
+    assert result.get("failed"), result
+    message = " ".join(str(result.get("msg", "")).split())
+    assert 'configmaps "aws-auth" is forbidden: User "eksnodes-launch" cannot get resource "configmaps" in API group "" in the namespace "kube-system"' \
+        in message.replace('\\"', '"'), message
+    after = core.read_namespaced_config_map("aws-auth", "kube-system")
+    assert (after.data, after.metadata.resource_version) == (before.data, before.metadata.resource_version)
