@@ -81,3 +81,44 @@ def test_every_handler_permission_of_the_template_is_in_the_launch_policy():
             for action in actions:
                 resource = NODE_ROLE if action == "iam:PassRole" else on_behalf_resource(action, "lab-nodegroup-win", "Logical", "us-east-1", ACCOUNT)
                 assert evaluate(launch, action, resource, TO_EC2 if action == "iam:PassRole" else {}) == "Allow", (kind, action, resource)
+
+
+def test_an_enforcing_lab_in_api_mode_maps_the_users_by_access_entry_and_refuses_the_rest(lab_factory):
+    import boto3  # pylint: disable=import-outside-toplevel
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
+    from lab.kubeapi import mint_eks_token  # pylint: disable=import-outside-toplevel
+
+    lab = lab_factory(enforce_iam=True, auth_mode="API")
+    user = lab.info["iam"]["users"]["launch"]
+    entry = lab.aws_client("eks").describe_access_entry(clusterName="lab", principalArn=user["arn"])["accessEntry"]
+    assert entry["kubernetesGroups"] == ["eksnodes:operators"]
+
+    session = boto3.Session(aws_access_key_id=user["access_key_id"], aws_secret_access_key=user["secret_access_key"], region_name=lab.region)
+    ec2 = session.client("ec2", endpoint_url=lab.info["aws"]["url"])
+    assert ec2.describe_images(ImageIds=[lab.facts["linux_ami_id"]])["Images"]
+    instance = lab.facts["linux_instance_id"]
+    with pytest.raises(ClientError) as refused:
+        ec2.terminate_instances(InstanceIds=[instance])
+    assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    assert refused.value.response["Error"]["Message"] == (
+        f"You are not authorized to perform this operation. User: {user['arn']} is not authorized to perform: ec2:TerminateInstances "
+        "because no identity-based policy allows the ec2:TerminateInstances action")
+    state = lab.aws_client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state == "running"
+
+    configuration = client.Configuration()
+    configuration.host = lab.info["kube"]["url"]
+    configuration.ssl_ca_cert = lab.info["kube"]["ca_file"]
+    configuration.api_key = {"authorization": f"Bearer {mint_eks_token(session.client('sts', endpoint_url=lab.info['aws']['url']), 'lab')}"}
+    core = client.CoreV1Api(client.ApiClient(configuration))
+    node = lab.facts["linux_node_name"]
+    assert node in [n.metadata.name for n in core.list_node().items]
+    with pytest.raises(ApiException) as forbidden:
+        core.delete_node(node)
+    assert forbidden.value.status == 403
+    assert json.loads(forbidden.value.body)["message"] == (
+        f'nodes "{node}" is forbidden: User "eksnodes-launch" cannot delete resource "nodes" in API group "" at the cluster scope')
+    assert client.CoreV1Api(lab.kube_api_client()).read_node(node).metadata.deletion_timestamp is None
