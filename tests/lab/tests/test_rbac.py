@@ -112,7 +112,8 @@ def test_forbidden_messages_are_kube_apiservers():
     assert forbidden_message(STRANGER, eviction) == ('pods "web-1" is forbidden: User "someone" cannot create resource "pods/eviction" '
                                                      'in API group "" in the namespace "default"')
     grouped = attributes("GET", "/apis/apps/v1/namespaces/kube-system/deployments")
-    assert forbidden_message(STRANGER, grouped).startswith('deployments.apps is forbidden: User "someone" cannot list resource "deployments" in API group "apps"')
+    assert forbidden_message(STRANGER, grouped) == ('deployments.apps is forbidden: User "someone" cannot list resource "deployments" '
+                                                    'in API group "apps" in the namespace "kube-system"')
 
 
 # ------------------------------------------------------------------------------- through HTTP with EKS tokens
