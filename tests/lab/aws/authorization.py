@@ -29,7 +29,6 @@ import fnmatch
 import json
 import logging
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import parse_qs, unquote
@@ -331,8 +330,6 @@ class IamEnforcer:
         self.account_id = account_id
         self.enabled = False
         self.resolver = ResourceResolver(account_id)
-        self._lock = threading.Lock()
-        self.decisions: list[dict] = []
 
     def enable(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -356,8 +353,6 @@ class IamEnforcer:
 
     def _require(self, caller: Caller, action: str, resource: str, context: Mapping[str, str], prefix: str = "") -> None:
         verdict = evaluate(caller.policies, action, resource, context)
-        with self._lock:
-            self.decisions.append({"user": caller.user_name, "action": action, "resource": resource, "verdict": verdict, "on_behalf": bool(prefix)})
         LOG.info("iam %s %s %s on %s%s", caller.user_name, verdict, action, resource, " (CloudFormation)" if prefix else "")
         if verdict != "Allow":
             message = prefix + denial_message(caller.arn, action, resource, verdict)
@@ -429,7 +424,3 @@ def _params(environ: Mapping[str, Any], body: bytes) -> dict[str, str]:
         params.update({key: values[0] for key, values in parse_qs(text).items()})
     return params
 
-
-def read_policy_file(path: Any) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
