@@ -6,7 +6,7 @@
 - the upgrade playbook for 2 and 10 Windows nodes (``upgrade.py``);
 - issue 14's figures: the aws-auth merge into 10,000 entries (``aws_auth.py``), the readiness loop after a burst of
   Nodes (``readiness.py``), each module's start-up (``startup.py``), the calls and time of a no-op launch rerun
-  (``rerun.py``).
+  (``rerun.py``), and the launch against the stock-module playbook (``yardstick.py``, ``stock-launch.yml``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import readiness as readiness_benchmark  # noqa: E402  pylint: disable=wrong-imp
 import rerun as rerun_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 import startup as startup_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 import upgrade as upgrade_benchmark  # noqa: E402  pylint: disable=wrong-import-position
+import yardstick as yardstick_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def timed(label: str, action: Callable[[], object], repeat: int) -> None:
@@ -68,7 +69,7 @@ def main() -> int:
             started = time.perf_counter()
             subprocess.run([*lab, "down", "--state-dir", state], check=True, capture_output=True)
             print(f"lab down: {time.perf_counter() - started:.2f} s")
-    for benchmark in (readiness_benchmark, startup_benchmark, aws_auth_benchmark, rerun_benchmark, upgrade_benchmark):
+    for benchmark in (readiness_benchmark, startup_benchmark, aws_auth_benchmark, rerun_benchmark, yardstick_benchmark, upgrade_benchmark):
         benchmark.main([])
     return 0
 
