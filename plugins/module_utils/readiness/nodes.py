@@ -286,9 +286,12 @@ class Tracker:
         else:
             self._chosen[key] = chosen
         ready = chosen is not None and chosen[1]
-        if ready != (key in self._ready_keys):
-            self._ready_count += self._weight.get(key, 1) if ready else -self._weight.get(key, 1)
-            (self._ready_keys.add if ready else self._ready_keys.discard)(key)
+        if ready and key not in self._ready_keys:
+            self._ready_keys.add(key)
+            self._ready_count += self._weight.get(key, 1)
+        elif not ready and key in self._ready_keys:
+            self._ready_keys.discard(key)
+            self._ready_count -= self._weight.get(key, 1)
         self._revision += 1  # a line of progress changes: a Node came or went, or turned Ready or NotReady
 
 
