@@ -1,6 +1,6 @@
 """The node group template against what a real account does to stacks over time.
 
-- A stack created by the template of collection 0.1.0 (fixtures/nodegroup-template-0.1.0.yaml, the template text
+- A stack created by the template of collection 0.1.0 (fixtures/nodegroup-template-0.1.0.template, the template text
   of that release) is updated by today's template in place: no parameter changes, only the node security group's
   tags, the same launch template version and so the same instances (eksnodes.windows.nodes_replace replaces the
   instances whose launch template version is not the group's), and a second run changes nothing.
@@ -18,7 +18,7 @@ import pytest
 
 MODULE = "eksnodes.windows.nodegroup_stack"
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized-1.31"
-OLD_TEMPLATE = (Path(__file__).parent / "fixtures" / "nodegroup-template-0.1.0.yaml").read_text()
+OLD_TEMPLATE = (Path(__file__).parent / "fixtures" / "nodegroup-template-0.1.0.template").read_text()
 CLUSTER_TAG = "kubernetes.io/cluster/lab"
 
 

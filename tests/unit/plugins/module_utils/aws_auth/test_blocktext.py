@@ -22,10 +22,10 @@ TRICKY = ["yes", "No", "null", "NULL", "true", "OFF", "on", "~", "1", "0x1", "1.
 def random_string(rng, usual=0.0):
     draw = rng.random()
     if draw < usual:
-        return rng.choice(string.ascii_letters) + "".join(rng.choice(string.ascii_letters + ":/-_{}.") for _ in range(rng.randint(0, 12)))
+        return rng.choice(string.ascii_letters) + "".join(rng.choice(string.ascii_letters + ":/-_{}.") for _count in range(rng.randint(0, 12)))
     if draw < usual + 0.3:
         return rng.choice(TRICKY)
-    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 12)))
+    return "".join(rng.choice(ALPHABET) for _count in range(rng.randint(0, 12)))
 
 
 def random_value(rng, usual=0.0):
@@ -33,7 +33,7 @@ def random_value(rng, usual=0.0):
     if draw < 0.6:
         return random_string(rng, usual)
     if draw < 0.85:
-        return [random_string(rng, usual) for _ in range(rng.randint(0, 3))]
+        return [random_string(rng, usual) for _count in range(rng.randint(0, 3))]
     if draw < 0.9:
         return None
     return rng.choice([1, True, {"a": "b"}, 1.5, [["nested"]]])
@@ -41,7 +41,7 @@ def random_value(rng, usual=0.0):
 
 def random_entry(rng, usual=0.0):
     return {rng.choice(["rolearn", "username", "groups", random_string(rng, usual)]): random_value(rng, usual)
-            for _ in range(rng.randint(1, 4))}
+            for _count in range(rng.randint(1, 4))}
 
 
 def python_dump(entries):
@@ -51,7 +51,7 @@ def python_dump(entries):
 def test_render_is_the_block_dumpers_text_or_none():
     rng = random.Random(7)
     written = 0
-    for _ in range(5000):
+    for _count in range(5000):
         entry = random_entry(rng)
         text = render_entry(entry)
         if text is not None:
@@ -77,7 +77,7 @@ def test_plain(value, expected):
 def texts(rng):
     """Texts of entries as our dumper, PyYAML's default dumper (lists not indented, as EKS and kubectl write them)
     and a person (mutated lines) write them."""
-    entries = [random_entry(rng, usual=0.9) for _ in range(rng.randint(1, 4))]
+    entries = [random_entry(rng, usual=0.9) for _count in range(rng.randint(1, 4))]
     yield python_dump(entries)
     yield yaml.safe_dump(entries, default_flow_style=False, sort_keys=False)
     lines = python_dump(entries).split("\n")
@@ -92,7 +92,7 @@ def texts(rng):
 def test_parse_is_pyyamls_safe_load_or_none():
     rng = random.Random(3)
     read = 0
-    for _ in range(1000):
+    for _count in range(1000):
         for text in texts(rng):
             entries = parse_entries(text)
             if entries is None:

@@ -17,7 +17,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import transformations
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_VERSION
 
-OLD_TEMPLATE = Path(__file__).resolve().parents[4] / "integration" / "fixtures" / "nodegroup-template-0.1.0.yaml"
+OLD_TEMPLATE = Path(__file__).resolve().parents[4] / "integration" / "fixtures" / "nodegroup-template-0.1.0.template"
 AWS_TEMPLATE_PARAMETERS = (
     "ClusterName", "ClusterControlPlaneSecurityGroup", "NodeGroupName", "NodeAutoScalingGroupMinSize",
     "NodeAutoScalingGroupDesiredCapacity", "NodeAutoScalingGroupMaxSize", "NodeInstanceType",

@@ -33,11 +33,11 @@ def test_done_and_signature_follow_evaluate_through_random_events(target):
     rng = random.Random(5)
     for _sequence in range(60):
         nodes = {}
-        for _ in range(rng.randrange(4)):
+        for _count in range(rng.randrange(4)):
             _kind, obj = random_event(rng, nodes)
             nodes[obj["metadata"]["name"]] = obj
         tracker = Tracker(target, nodes)
-        for _ in range(40):
+        for _count in range(40):
             kind, obj = random_event(rng, nodes)
             tracker.apply(kind, obj)
             expected = evaluate(target, nodes)
