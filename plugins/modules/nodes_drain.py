@@ -169,7 +169,7 @@ nodes:
       description: The pods (C(namespace/name)) on it to evict.
       type: list
       elements: str
-      sample: ["eks-sample-app/eks-sample-windows-deployment-5f8d-abcde"]
+      sample: ["eks-sample-app/eks-sample-windows-deployment-7c5b8d9f6d-x2x7k"]
     ignored:
       description: The DaemonSet and mirror pods on it, left alone.
       type: list
@@ -196,7 +196,7 @@ evicted:
     pod:
       description: C(namespace/name) of the pod.
       type: str
-      sample: eks-sample-app/eks-sample-windows-deployment-5f8d-abcde
+      sample: eks-sample-app/eks-sample-windows-deployment-7c5b8d9f6d-x2x7k
     node:
       description: The node it ran on.
       type: str

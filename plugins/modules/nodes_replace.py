@@ -182,7 +182,7 @@ terminated:
     reason:
       description: Why it was replaced.
       type: str
-      sample: AMI ami-0aaa, the group's is ami-0bbb
+      sample: AMI ami-0123456789abcdef0, the group's is ami-0fedcba9876543210
 cordoned:
   description: The nodes this task cordoned.
   returned: always
@@ -194,7 +194,7 @@ evicted:
   returned: always
   type: list
   elements: dict
-  sample: [{"pod": "eks-sample-app/eks-sample-windows-deployment-5f8d-abcde", "node": "ip-10-0-1-4.ec2.internal"}]
+  sample: [{"pod": "eks-sample-app/eks-sample-windows-deployment-7c5b8d9f6d-x2x7k", "node": "ip-10-0-1-4.ec2.internal"}]
 blocked:
   description: When a node will not drain, which node, pod and PodDisruptionBudget block.
   returned: when the task stopped on a node that will not drain
@@ -205,7 +205,7 @@ lines:
   returned: always
   type: list
   elements: str
-  sample: ["replacing ip-10-0-1-4 (AMI ami-0aaa, the group's is ami-0bbb)"]
+  sample: ["replacing ip-10-0-1-4 (AMI ami-0123456789abcdef0, the group's is ami-0fedcba9876543210)"]
 memo:
   description: What the next step needs to know; the action plugin passes it on.
   returned: always

@@ -141,8 +141,9 @@ findings:
     - check: subnets
       severity: error
       message: subnet subnet-0123456789abcdef0 is public (0.0.0.0/0 goes to igw-0123456789abcdef0) but does
-        not auto-assign public IPv4 addresses
-      fix: 'Turn it on with: aws ec2 modify-subnet-attribute --subnet-id subnet-0123456789abcdef0 --map-public-ip-on-launch'
+        not auto-assign public IPv4 addresses, so nodes launched there get no public IP and cannot join the cluster.
+      fix: 'Turn it on with: aws ec2 modify-subnet-attribute --subnet-id subnet-0123456789abcdef0 --map-public-ip-on-launch;
+        or launch the nodes in private subnets routed to a NAT gateway.'
   elements: dict
   contains:
     check:
@@ -156,11 +157,13 @@ findings:
     message:
       description: What is wrong.
       type: str
-      sample: subnet subnet-0123456789abcdef0 is public (0.0.0.0/0 goes to igw-0123456789abcdef0) but does not auto-assign public IPv4 addresses, ...
+      sample: subnet subnet-0123456789abcdef0 is public (0.0.0.0/0 goes to igw-0123456789abcdef0) but does not auto-assign public IPv4
+        addresses, so nodes launched there get no public IP and cannot join the cluster.
     fix:
       description: How to fix it.
       type: str
-      sample: "Turn it on with: aws ec2 modify-subnet-attribute --subnet-id subnet-0123456789abcdef0 --map-public-ip-on-launch; ..."
+      sample: "Turn it on with: aws ec2 modify-subnet-attribute --subnet-id subnet-0123456789abcdef0 --map-public-ip-on-launch;
+        or launch the nodes in private subnets routed to a NAT gateway."
 error_count:
   description: Number of errors found.
   returned: always

@@ -135,7 +135,9 @@ plan:
     summary:
       description: One line saying what the upgrade does.
       type: str
-      sample: "blue/green: launch node group windows-v2, then drain and delete the 2 node(s) of windows: ..."
+      sample: "blue/green: launch node group windows-v2, then drain and delete the 1 node(s) of windows: ami-0123456789abcdef0
+        (Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.10.14, Kubernetes 1.31) -> ami-0fedcba9876543210
+        (Windows_Server-2022-English-Core-EKS_Optimized-1.32-2026.11.12, Kubernetes 1.32)"
     strategy:
       description: The strategy.
       type: str
@@ -241,7 +243,10 @@ plan:
       description: Why the upgrade is refused, each with the variable to change (check) and the fix.
       type: list
       elements: dict
-      sample: [{check: kubernetes_version, severity: error, message: "kubernetes_version 1.33 is newer than ...", fix: "..."}]
+      sample: [{check: kubernetes_version, severity: error,
+                message: "kubernetes_version 1.33 is newer than the control plane's 1.32: a kubelet may never be newer than kube-apiserver.",
+                fix: "upgrade the control plane first (aws eks update-cluster-version --kubernetes-version 1.33), then run the upgrade again;
+                  or leave kubernetes_version unset to follow the control plane."}]
     warnings:
       description: Findings that do not stop the upgrade.
       type: list
