@@ -18,6 +18,8 @@ export PATH := $(ROOT)/$(BIN):$(PATH)
 # under .build/ansible-home, and ansible-lint and ansible-test, which also write under the home directory (a copy
 # of the collection, pip's bootstrap script, their virtual environments), run with HOME=.build/home.
 export ANSIBLE_HOME := $(ROOT)/.build/ansible-home
+# The local connection puts each module's files under remote_tmp, which stays ~/.ansible/tmp whatever ANSIBLE_HOME says.
+export ANSIBLE_REMOTE_TMP := $(ANSIBLE_HOME)/tmp
 TOOL_HOME := $(ROOT)/.build/home
 
 .PHONY: help setup test sanity units integration molecule lint lab-up lab-down demo clean benchmarks
