@@ -154,6 +154,10 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
 
     if strategy == "blue_green":
         assert stack(lab, "lab-nodegroup-win") is None
+        # The new group is win-v2 in its parameters and marker, although nodegroup_name=win came as an extra variable.
+        new_group = stack(lab, new_stack)
+        assert stack_parameter(lab, new_stack, "NodeGroupName") == "win-v2"
+        assert {t["Key"]: t["Value"] for t in new_group["Tags"]}["eksnodes.windows/nodegroup-name"] == "win-v2"
         roles = mapped_roles(lab)
         assert old_role not in roles and output(stack(lab, new_stack), "NodeInstanceRole") in roles
         assert lab.facts["linux_node_role_arn"] in roles
