@@ -40,8 +40,9 @@ def windows_role_arn(lab):
 
 
 def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory):
-    # Long enough that the wait starts before the nodes join, even on a loaded machine.
-    lab = lab_factory(join_delay=15)
+    # The delay counts from the role's mapping in aws-auth, the step right before the wait: long enough that the wait
+    # starts before the nodes join, even on a loaded machine.
+    lab = lab_factory(join_delay=10)
     ansible = AnsibleRunner(lab.env)
 
     first = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")

@@ -415,6 +415,9 @@ class InstanceRecord:
     role_arn: Optional[str] = None
     profile_arn: Optional[str] = None
     joined_at: Optional[float] = None
+    # When the join contract (image, bootstrap, network, authorization) first held: a kubelet refused registration
+    # (Unauthorized while the role is not mapped yet) retries, and registers join_delay after it is let in.
+    contract_held_at: Optional[float] = None
     verdict: str = "not evaluated yet"
     ready: Optional[str] = None
     ready_message: str = ""
@@ -427,6 +430,7 @@ class InstanceRecord:
         data["joined"] = self.joined_at is not None
         del data["first_seen"]
         del data["joined_at"]
+        del data["contract_held_at"]
         return data
 
 
@@ -894,13 +898,16 @@ class NodeSimulator:
                 self._recheck_joined(candidate, context, record)
         except Refusal as refusal:
             record.os_family = record.os_family or candidate.os_family
+            record.contract_held_at = None if record.joined_at is None else record.contract_held_at
             self._set_verdict(record, str(refusal))
             if record.joined_at is not None:
                 self._mark_unknown(candidate.node_name, nodes, str(refusal), record)
             return
         node = nodes.get(candidate.node_name)
         if node is None and record.joined_at is None:
-            waited = time.monotonic() - record.first_seen
+            if record.contract_held_at is None:
+                record.contract_held_at = time.monotonic()
+            waited = time.monotonic() - record.contract_held_at
             if waited < self.knobs.join_delay:
                 self._set_verdict(record, f"join contract holds; kubelet registers in {self.knobs.join_delay - waited:.1f}s")
                 return
