@@ -1,7 +1,7 @@
 """The roles inside a user's playbook whose AWS connection comes from play-level module_defaults only.
 
 One `group/eksnodes.windows.aws` entry reaches every module the roles call, the amazon.aws ones included (the
-group extends amazon.aws's), and a role's own variable (prerequisites_region, nodegroup_region) still wins over it
+group extends amazon.aws's), and a role's own variable (prerequisites_region, nodegroup_region, node_auth_region) still wins over it
 while the group's other options stay.
 """
 
@@ -114,6 +114,9 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
              "vars": {"prerequisites_cluster_name": lab.cluster_name, "prerequisites_region": lab.region}},
             {"name": "Plan the node group", "ansible.builtin.include_role": {"name": "eksnodes.windows.nodegroup", "tasks_from": "check"},
              "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region}},
+            {"name": "Check the authorization", "ansible.builtin.include_role": {"name": "eksnodes.windows.node_auth", "tasks_from": "check"},
+             "vars": {"node_auth_region": lab.region,
+                      "node_auth_windows_role_arn": f"arn:aws:iam::{lab.facts['account_id']}:role/md-check-NodeInstanceRole"}},
         ],
     }
     run = run_without_aws_environment(ansible, tmp_path, [play])
@@ -124,7 +127,8 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     assert {"eksnodes.windows.prerequisites : Describe the cluster and wait until it is ACTIVE",
             "eksnodes.windows.prerequisites : Check the cluster and the planned node group",
             "eksnodes.windows.nodegroup : Read the node group stack", ROUTE_TABLES_TASK,
-            "eksnodes.windows.nodegroup : Find the EKS optimized Windows AMI, keeping the one the node group runs"} <= ran
+            "eksnodes.windows.nodegroup : Find the EKS optimized Windows AMI, keeping the one the node group runs",
+            "eksnodes.windows.node_auth : Check that aws-auth can take the Windows node role"} <= ran
     for task, item in results:
         arguments = item["invocation"]["module_args"]
         assert arguments["region"] == lab.region, task
