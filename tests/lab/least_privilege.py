@@ -29,7 +29,8 @@ def policy_path(playbook: str) -> Path:
 
 
 def rbac_objects() -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(RBAC_MANIFEST.read_text(encoding="utf-8")) if doc]
+    manifest = yaml.safe_load(RBAC_MANIFEST.read_text(encoding="utf-8"))
+    return manifest["items"] if manifest.get("kind") == "List" else [manifest]
 
 
 def create_users(iam: Any) -> dict[str, dict]:

@@ -423,4 +423,3 @@ def _params(environ: Mapping[str, Any], body: bytes) -> dict[str, str]:
     elif text:
         params.update({key: values[0] for key, values in parse_qs(text).items()})
     return params
-

@@ -81,8 +81,8 @@ class LabWsgiApp:
                     self.enforcer.check(environ, body, call.service, call.action)
                 except AccessDenied as denied:
                     LOG.info("refusing %s.%s: %s", call.service, call.action, denied.message)
-                    status, headers, payload = faults.render_error(call, faults.FaultRule(call.service, call.action, denied.code, denied.status,
-                                                                                         message=denied.message))
+                    rule = faults.FaultRule(call.service, call.action, denied.code, denied.status, message=denied.message)
+                    status, headers, payload = faults.render_error(call, rule)
                     start_response(status.replace("Lab Fault", "Forbidden"), headers)
                     return [payload]
             result = self.moto(environ, start_response)

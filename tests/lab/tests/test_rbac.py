@@ -168,4 +168,3 @@ def test_an_unmapped_eks_identity_is_unauthorized(rbac_server):
     with pytest.raises(ApiException) as refused:
         core_api(rbac_server, eks_token("AKIASTRANGER00000001")).list_node()
     assert refused.value.status == 401
-
