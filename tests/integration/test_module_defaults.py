@@ -138,3 +138,27 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     assert planned["nodegroup_selected_image_id"] == lab.facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]["image_id"]
     # Checks only: no stack was created.
     assert lab.aws_client("cloudformation").list_stacks()["StackSummaries"] == stacks_before
+
+
+def test_the_sample_app_role_mints_its_token_with_the_group_connection(lab, ansible, tmp_path):
+    """Without a kubeconfig, windows_sample_app reaches the cluster with a token from cluster_info: no ARN to take
+    the region from, so it is the group's."""
+    core = kube_client.CoreV1Api(lab.kube_api_client())
+    namespace = f"md-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(kube_client.V1Namespace(metadata=kube_client.V1ObjectMeta(name=namespace)))
+    play = {
+        "name": "Remove the sample application",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": connection_defaults(lab, lab.region),
+        "tasks": [include("windows_sample_app", windows_sample_app_state="absent", windows_sample_app_namespace=namespace,
+                          windows_sample_app_cluster={"name": lab.cluster_name}, windows_sample_app_wait_timeout=60)],
+    }
+    missing = tmp_path / "no-aws-files"
+    env = {"AWS_CONFIG_FILE": str(missing / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(missing / "credentials")}
+    kubernetes_environment = ("KUBECONFIG", "K8S_AUTH_KUBECONFIG", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT")
+    run = ansible.playbook([play], env=env, drop_env=AWS_ENVIRONMENT + kubernetes_environment)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    minted = run.result("eksnodes.windows.windows_sample_app : Mint a token for the cluster from the AWS credentials")
+    assert not minted.get("skipped")
+    assert namespace not in {item.metadata.name for item in core.list_namespace().items}
