@@ -82,7 +82,7 @@ def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(la
     # The amazon.aws module got its connection from the group of this collection.
     route_tables = module_results(run, ROUTE_TABLES_TASK)
     assert len(route_tables) == 2
-    assert {item["invocation"]["module_args"]["region"] for _, item in route_tables} == {lab.region}
+    assert {item["invocation"]["module_args"]["region"] for _task, item in route_tables} == {lab.region}
 
     stacks = lab.aws_client("cloudformation").describe_stacks(StackName=f"{lab.cluster_name}-nodegroup-{name}")["Stacks"]
     assert [stack["StackStatus"] for stack in stacks] == ["CREATE_COMPLETE"]
@@ -123,7 +123,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
     results = module_results(run, "eksnodes.windows.")
-    ran = {task for task, _ in results}
+    ran = {task for task, _result in results}
     assert {"eksnodes.windows.prerequisites : Describe the cluster and wait until it is ACTIVE",
             "eksnodes.windows.prerequisites : Check the cluster and the planned node group",
             "eksnodes.windows.nodegroup : Read the node group stack", ROUTE_TABLES_TASK,
