@@ -17,6 +17,9 @@ from integration_helpers import AnsibleRunner
 from lab.least_privilege import policy_path
 from lab.pytest_plugin import start_lab
 
+# Scheduled first as a whole, so that the module's fixture starts once.
+pytestmark = pytest.mark.long
+
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "nodes": 2}
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 ACTIVE_STACK_STATUSES = ["CREATE_COMPLETE", "UPDATE_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]

@@ -60,6 +60,7 @@ def shared_lab_state(lab):
         core.replace_namespaced_config_map(config_map, "kube-system", current)
 
 
+@pytest.mark.long
 def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(lab, ansible, tmp_path, shared_lab_state):
     name = shared_lab_state
     play = {

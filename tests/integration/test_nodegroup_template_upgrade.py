@@ -93,6 +93,7 @@ def test_the_cluster_security_group_carries_the_eks_tag(lab):
     assert tags[CLUSTER_TAG] == "owned" and tags["aws:eks:cluster-name"] == lab.cluster_name
 
 
+@pytest.mark.long
 def test_a_stack_of_template_0_1_0_is_updated_in_place(lab, ansible, stack_name, retire):
     args = args_for(lab, stack_name)
     old = ansible.task(MODULE, dict(args, template=OLD_TEMPLATE))

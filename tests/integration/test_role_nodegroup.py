@@ -13,6 +13,9 @@ from kubernetes import client as kube_client
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 
+# Scheduled first as a whole, so that the module's fixture starts once.
+pytestmark = pytest.mark.long
+
 ROLE = "eksnodes.windows.nodegroup"
 STACK_TASK = "Create or update the node group stack"
 FACTS_TASK = "Publish the node group facts"

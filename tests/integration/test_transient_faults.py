@@ -162,6 +162,7 @@ def test_a_missing_kubeconfig_is_named_and_nothing_is_written(lab, ansible, aws_
     assert aws_auth.read_namespaced_config_map("aws-auth", "kube-system").metadata.resource_version == version
 
 
+@pytest.mark.long
 def test_launch_converges_in_one_run_with_20_percent_kubernetes_5xx_and_30_percent_aws_throttling(lab_factory):
     lab = lab_factory(join_delay=1)
     ansible = AnsibleRunner(lab.env)
