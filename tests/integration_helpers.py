@@ -47,14 +47,16 @@ class PlaybookResult:
 
 
 class AnsibleRunner:
-    def __init__(self, lab_env: Dict[str, str]):
+    def __init__(self, lab_env: Dict[str, str], collections_path: Optional[Path] = None):
+        """``collections_path``: where eksnodes.windows is found (default: the checkout, through .collections)."""
         self.lab_env = dict(lab_env)
+        self.collections_path = collections_path or COLLECTIONS_PATH
 
     def environment(self, extra: Optional[Dict[str, str]] = None, drop: tuple = ()) -> Dict[str, str]:
         env = dict(os.environ)
         env.update(self.lab_env)
         env.update({
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+            "ANSIBLE_COLLECTIONS_PATH": str(self.collections_path),
             "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True",
             "ANSIBLE_STDOUT_CALLBACK": "json",
             "ANSIBLE_PYTHON_INTERPRETER": os.environ.get("ANSIBLE_PYTHON_INTERPRETER", str(REPO / ".venv/bin/python")),

@@ -39,11 +39,12 @@ def windows_role_arn(lab):
     return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "NodeInstanceRole")
 
 
-def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory):
+def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory, installed_collection):
     # The delay counts from the role's mapping in aws-auth, the step right before the wait: long enough that the wait
     # starts before the nodes join, even on a loaded machine.
     lab = lab_factory(join_delay=10)
-    ansible = AnsibleRunner(lab.env)
+    # From the built tarball installed in a directory of its own, as users install it, not from the checkout.
+    ansible = AnsibleRunner(lab.env, collections_path=installed_collection)
 
     first = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
