@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         _common(command)
         command.add_argument("--kubernetes-version", default="1.31", help="cluster version (default 1.31)")
         command.add_argument("--auth-mode", default="CONFIG_MAP", choices=AUTH_MODES, help="cluster accessConfig.authenticationMode")
-        command.add_argument("--join-delay", type=float, default=3.0, help="seconds from the moment an instance may join (first sight, or its role mapped) to its Node (default 3)")
+        command.add_argument("--join-delay", type=float, default=3.0,
+                             help="seconds from the moment an instance may join (its role mapped) to its Node (default 3)")
         command.add_argument("--ready-delay", type=float, default=1.0, help="seconds a new Node stays NotReady before its readiness is judged")
         command.add_argument("--managed-vpc-cni", action="store_true", help="install vpc-cni as a managed EKS add-on")
         command.add_argument("--eks-token-ttl", type=int, default=900, help="seconds an EKS (aws eks get-token) token is accepted")
