@@ -7,7 +7,9 @@
 * ``WorkloadController``: a small deployment controller and scheduler for the lab's data plane.
   It keeps Pods for each Deployment on Ready nodes that match the pod's node selector, affinity and
   tolerations, marks them Running/Ready, and fills Deployment and DaemonSet status.  Windows pods
-  only get an IP, and so only run, while Windows IPAM is enabled.
+  only get an IP, and so only run, while Windows IPAM is enabled.  The ``kube-system/aws-node``
+  DaemonSet (only it) gets one pod per matching node, replaced when its pod template changes (a
+  rollout restart), each created through the pod identity webhook's mutation (``lab.pod_credentials``).
 
 Both are plain API clients (boto3 against the lab's AWS endpoint, the official Kubernetes client with
 the admin token), like the node simulator.
@@ -30,6 +32,7 @@ from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
 from lab.kubeapi.eviction import pdb_selects
+from lab.pod_credentials import ROLE_ARN_ANNOTATION, webhook_env
 from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
                          windows_ipam_enabled)
 
@@ -55,6 +58,7 @@ VPC_CNI_VALUE_KEYS = {
     "branchENICooldown": "branch-eni-cooldown",
 }
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"   # what Kubernetes uses for generated name suffixes
+AWS_NODE = ("kube-system", "aws-node")
 IPAM_POD_MESSAGE = ('Failed to create pod sandbox: Windows IPAM is disabled (kube-system/amazon-vpc-cni enable-windows-ipam is not "true"), '
                     "so the VPC resource controller assigns the pod no IPv4 address")
 
@@ -250,13 +254,32 @@ class AddonManager:
         addon = self.eks.describe_addon(clusterName=self.cluster_name, addonName="vpc-cni")["addon"]
         if addon.get("status") == "DELETING":
             return
-        fingerprint = (addon.get("addonVersion"), addon.get("configurationValues") or "", str(addon.get("modifiedAt")))
+        fingerprint = (addon.get("addonVersion"), addon.get("configurationValues") or "", str(addon.get("modifiedAt")),
+                       addon.get("serviceAccountRoleArn") or "")
         if fingerprint == self._applied:
             return
+        self._apply_service_account_role(addon.get("serviceAccountRoleArn"))
         rendered = vpc_cni_config_map(parse_configuration_values(addon.get("configurationValues")))
         self._apply(rendered, keep_hand_changes=self._last_resolve_conflicts(addon) in ("PRESERVE", "NONE"))
         self._rendered = rendered
         self._applied = fingerprint
+
+    def _apply_service_account_role(self, role_arn: Optional[str]) -> None:
+        """EKS applies the add-on's ServiceAccount with ``serviceAccountRoleArn`` as its role annotation (none without it), so a
+        hand-set annotation does not survive an add-on creation or update."""
+        try:
+            account = decoded(self.core.read_namespaced_service_account("aws-node", "kube-system", _preload_content=False))
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "aws-node", "namespace": "kube-system"}}
+            account = decoded(self.core.create_namespaced_service_account("kube-system", body, _preload_content=False))
+        current = ((account.get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION)
+        if current == (role_arn or None):
+            return
+        patch = {"metadata": {"annotations": {ROLE_ARN_ANNOTATION: role_arn or None}}}
+        self.core.patch_namespaced_service_account("aws-node", "kube-system", patch, _preload_content=False, _content_type=MERGE_PATCH)
+        LOG.info("vpc-cni add-on: kube-system/aws-node %s=%s", ROLE_ARN_ANNOTATION, role_arn or "(none)")
 
     def _last_resolve_conflicts(self, addon: Mapping[str, Any]) -> Optional[str]:
         """The resolveConflicts of the add-on's latest update (None for a creation, or an update without it)."""
@@ -292,9 +315,10 @@ class AddonManager:
 class WorkloadController:
     """Deployment controller, scheduler, kubelet pod status and DaemonSet status, all in one pass."""
 
-    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api, knobs: Optional[Knobs] = None) -> None:
+    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api, knobs: Optional[Knobs] = None, region: str = "us-east-1") -> None:
         self.core = core
         self.apps = apps
+        self.region = region
         self.knobs = knobs or Knobs()
         self._binding_supported = True
         self._terminating_since: dict[str, float] = {}   # pod uid -> when the kubelet saw its deletion
@@ -312,6 +336,8 @@ class WorkloadController:
         for deployment in deployments:
             self._reconcile_deployment(deployment, pods, nodes_by_name, ipam)
         for daemonset in decoded(self.apps.list_daemon_set_for_all_namespaces(_preload_content=False)).get("items", []):
+            if (daemonset["metadata"]["namespace"], daemonset["metadata"]["name"]) == AWS_NODE:
+                self._reconcile_daemon_pods(daemonset, pods, nodes_by_name, ipam)
             self._reconcile_daemonset(daemonset, nodes)
 
     # garbage collection ------------------------------------------------------------------------------
@@ -491,6 +517,52 @@ class WorkloadController:
                 raise
 
     # daemonsets ----------------------------------------------------------------------------------------
+    def _reconcile_daemon_pods(self, daemonset: Mapping[str, Any], pods: list, nodes: Mapping[str, Any], ipam: bool) -> None:
+        """One pod per matching node; a pod of an older template (a rollout restart) or on a node that no longer fits is
+        replaced at once (the lab's rolling update has no maxUnavailable pacing)."""
+        meta, template = daemonset["metadata"], (daemonset.get("spec") or {}).get("template") or {}
+        current_hash = template_hash(template)
+        owned = [p for p in pods if (_controller_owner(p) or {}).get("uid") == meta["uid"] and not p["metadata"].get("deletionTimestamp")]
+        wanted_nodes = {name for name, node in nodes.items() if node_matches(template.get("spec") or {}, node)}
+        kept: dict = {}
+        for pod in owned:
+            node_name = (pod.get("spec") or {}).get("nodeName")
+            stale = (pod["metadata"].get("labels") or {}).get("controller-revision-hash") != current_hash
+            if stale or node_name not in wanted_nodes or node_name in kept:
+                self._delete_pod(pod)
+                LOG.info("daemon pod %s/%s deleted (%s)", meta["namespace"], pod["metadata"]["name"], "old template" if stale else "node")
+            else:
+                kept[node_name] = pod
+        for node_name in sorted(wanted_nodes - set(kept)):
+            kept[node_name] = self._create_daemon_pod(daemonset, template, current_hash, node_name)
+        for pod in kept.values():
+            self._sync_pod(pod, pods, nodes, ipam)
+
+    def _create_daemon_pod(self, daemonset: Mapping[str, Any], template: Mapping[str, Any], hash_: str, node_name: str) -> dict:
+        meta = daemonset["metadata"]
+        template_meta = template.get("metadata") or {}
+        pod_spec = dict(template.get("spec") or {}, nodeName=node_name)
+        env = webhook_env(self._service_account(meta["namespace"], pod_spec.get("serviceAccountName") or "default"), self.region)
+        if env:
+            pod_spec["containers"] = [dict(c, env=[*(c.get("env") or []), *env]) for c in pod_spec.get("containers") or []]
+        body = {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec,
+                "metadata": {"name": f"{meta['name']}-{''.join(random.choices(NAME_ALPHABET, k=5))}", "namespace": meta["namespace"],
+                             "labels": {**(template_meta.get("labels") or {}), "controller-revision-hash": hash_},
+                             "annotations": dict(template_meta.get("annotations") or {}),
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": meta["name"], "uid": meta["uid"],
+                                                  "controller": True, "blockOwnerDeletion": True}]}}
+        pod = decoded(self.core.create_namespaced_pod(meta["namespace"], body, _preload_content=False))
+        LOG.info("daemon pod %s/%s created on %s", meta["namespace"], pod["metadata"]["name"], node_name)
+        return pod
+
+    def _service_account(self, namespace: str, name: str) -> Optional[dict]:
+        try:
+            return decoded(self.core.read_namespaced_service_account(name, namespace, _preload_content=False))
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            return None
+
     def _reconcile_daemonset(self, daemonset: Mapping[str, Any], nodes: list) -> None:
         pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
         matching = [n for n in nodes if node_matches(pod_spec, n)]
@@ -507,6 +579,10 @@ class WorkloadController:
         except ApiException as err:
             if err.status != 404:
                 raise
+
+
+def _controller_owner(pod: Mapping[str, Any]) -> Optional[dict]:
+    return next((ref for ref in (pod.get("metadata") or {}).get("ownerReferences") or [] if ref.get("controller")), None)
 
 
 def _deployment_owner(pod: Mapping[str, Any]) -> Optional[dict]:
@@ -649,7 +725,7 @@ class LabControllers:
         api_client = self._kube_client_factory()
         core = kclient.CoreV1Api(api_client)
         self.addons = AddonManager(aws_url=self.aws_url, region=self.region, cluster_name=self.cluster_name, core=core)
-        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client), self.knobs)
+        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client), self.knobs, region=self.region)
         self.disruption = DisruptionController(kclient.PolicyV1Api(api_client), core, kclient.AppsV1Api(api_client))
         self._thread = threading.Thread(target=self._run, name="lab-controllers", daemon=True)
         self._thread.start()

@@ -13,6 +13,11 @@ Controller make before they put an instance behind a load balancer: exactly one 
 groups may carry the tag ``kubernetes.io/cluster/<cluster>`` (any value). Otherwise each instance's record
 says it in ``load_balancer_error``, in the service controller's words (it does not keep a node from joining:
 on EKS the node is Ready and only its LoadBalancer Services and instance targets fail).
+
+And the VPC CNI's credentials: each node's ``kube-system/aws-node`` pod runs with the role the pod
+identity webhook gave it (IRSA) or with its instance profile's role; when that identity's policies do
+not allow what IPAMD calls (``AmazonEKS_CNI_Policy``, or the IPv6 policy on an IPv6 cluster), the node
+turns NotReady with ``aws-node: no identity with AmazonEKS_CNI_Policy: ...`` (``CniCredentials``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +45,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
+
+from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_role_arn, web_identity_refusal
 
 LOG = logging.getLogger("lab.nodesim")
 
@@ -771,6 +779,121 @@ def ready_condition(node: Mapping[str, Any]) -> dict:
     return {}
 
 
+# --------------------------------------------------------------------------- aws-node's credentials
+
+
+CNI_FAULT_PREFIX = "aws-node: no identity with "
+CNI_POLICY_NAMES = {"ipv4": "AmazonEKS_CNI_Policy", "ipv6": "AmazonEKS_CNI_IPv6_Policy"}
+
+
+class CniCredentials:
+    """Per tick: for each node running an aws-node pod, the identity that pod has and what it lacks (``lab.pod_credentials``)."""
+
+    def __init__(self, view: AwsView) -> None:
+        self.view = view
+        self._instance_roles: dict = {}      # instance id -> its profile's role ARN: read once, as the simulator's records do
+        self._aws_managed: dict = {}         # AWS managed policy documents never change
+        self.last: dict = {}                 # node name -> what the last tick found (for /_lab/nodesim)
+
+    def evaluate(self, cluster: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], nodes: Mapping[str, Any]) -> dict:
+        """node name -> fault message, for the nodes whose newest aws-node pod cannot do the CNI's work."""
+        newest: dict = {}
+        for pod in pods:
+            node_name = (pod.get("spec") or {}).get("nodeName")
+            if node_name in nodes and pod["metadata"].get("creationTimestamp", "") >= newest.get(node_name, {}).get("metadata", {}).get("creationTimestamp", ""):
+                newest[node_name] = pod
+        ip_family = ((cluster.get("kubernetesNetworkConfig") or {}).get("ipFamily") or "ipv4").lower()
+        faults, found = {}, {}
+        for node_name, pod in sorted(newest.items()):
+            role_arn = pod_role_arn(pod)
+            source = "web identity" if role_arn else "instance profile"
+            problem = None
+            if role_arn:
+                problem = self._web_identity_problem(cluster, role_arn)
+            else:
+                role_arn = self._node_role(nodes[node_name])
+                problem = None if role_arn else "the node's instance has no instance profile role"
+            missing: list = []
+            if problem is None and role_arn:
+                missing = self._missing_actions(role_arn, ip_family)
+                if missing:
+                    problem = f"role {role_arn} ({source}) is not allowed {', '.join(missing)}"
+            found[node_name] = {"pod": pod["metadata"]["name"], "role_arn": role_arn, "source": source, "missing_actions": missing,
+                                "problem": problem}
+            if problem:
+                faults[node_name] = f"{CNI_FAULT_PREFIX}{CNI_POLICY_NAMES[ip_family]}: pod {pod['metadata']['name']}: {problem}; IPAMD assigns no IP"
+        self.last = found
+        return faults
+
+    def _node_role(self, node: Mapping[str, Any]) -> Optional[str]:
+        instance_id = ((node.get("spec") or {}).get("providerID") or "").rsplit("/", 1)[-1]
+        if instance_id not in self._instance_roles:
+            instance = self.view.instances([instance_id]).get(instance_id) if instance_id.startswith("i-") else None
+            profile = (instance or {}).get("IamInstanceProfile") or {}
+            try:
+                self._instance_roles[instance_id] = self.view.role_of_profile(profile) if profile else None
+            except Refusal:
+                self._instance_roles[instance_id] = None
+        return self._instance_roles[instance_id]
+
+    def _web_identity_problem(self, cluster: Mapping[str, Any], role_arn: str) -> Optional[str]:
+        issuer = ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer")
+        if not issuer:
+            return f"AssumeRoleWithWebIdentity of {role_arn} refused: the cluster has no OIDC issuer"
+        account = role_arn.split(":")[4]
+        provider_arn = f"arn:aws:iam::{account}:oidc-provider/{issuer_host_path(issuer)}"
+        role_name = role_arn.rsplit("/", 1)[-1]
+        role = self.view._memo(("role", role_name), lambda: self._get_role(role_name))  # pylint: disable=protected-access
+        if role is None:
+            return f"AssumeRoleWithWebIdentity of {role_arn} refused: the role does not exist"
+        provider = self.view._memo(("oidc", provider_arn), lambda: self._get_provider(provider_arn))  # pylint: disable=protected-access
+        trust = role.get("AssumeRolePolicyDocument") or {}
+        if isinstance(trust, str):
+            trust = json.loads(urllib.parse.unquote(trust))
+        refusal = web_identity_refusal(trust, provider, provider_arn, issuer, "kube-system", "aws-node")
+        return f"AssumeRoleWithWebIdentity of {role_arn} refused: {refusal}" if refusal else None
+
+    def _get_role(self, name: str) -> Optional[dict]:
+        try:
+            return self.view.iam.get_role(RoleName=name)["Role"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                return None
+            raise
+
+    def _get_provider(self, arn: str) -> Optional[dict]:
+        try:
+            return self.view.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                return None
+            raise
+
+    def _missing_actions(self, role_arn: str, ip_family: str) -> list:
+        role_name = role_arn.rsplit("/", 1)[-1]
+        return self.view._memo(("cni-gap", role_name, ip_family),  # pylint: disable=protected-access
+                               lambda: cni_permission_gap(self._documents(role_name), ip_family))
+
+    def _documents(self, role_name: str) -> list:
+        iam = self.view.iam
+        documents = []
+        for attached in iam.list_attached_role_policies(RoleName=role_name).get("AttachedPolicies", []):
+            arn = attached["PolicyArn"]
+            if arn in self._aws_managed:
+                documents.append(self._aws_managed[arn])
+                continue
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+            document = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+            if arn.startswith("arn:aws:iam::aws:policy/"):
+                self._aws_managed[arn] = document
+            documents.append(document)
+        for name in iam.list_role_policies(RoleName=role_name).get("PolicyNames", []):
+            document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+            documents.append(json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document)
+        return documents
+
+
 # --------------------------------------------------------------------------- the simulator
 
 
@@ -785,6 +908,7 @@ class TickContext:
     kubernetes_version: str
     map_roles: list = field(default_factory=list)
     map_roles_problem: Optional[str] = None
+    cni_faults: dict = field(default_factory=dict)   # node name -> why its aws-node pod cannot assign IPs
 
     def __post_init__(self) -> None:
         self.map_roles, self.map_roles_problem = parse_map_roles(self.aws_auth)
@@ -808,6 +932,7 @@ class NodeSimulator:
         self._aws: Optional[AwsView] = None
         self._instances: Optional[InstanceCache] = None
         self._core: Optional[kclient.CoreV1Api] = None
+        self._cni: Optional[CniCredentials] = None
         self.ticks = 0
         self.last_error: Optional[str] = None
 
@@ -815,6 +940,7 @@ class NodeSimulator:
     def start(self) -> None:
         self._aws = AwsView(self.aws_url, self.region)
         self._instances = InstanceCache(self._aws)
+        self._cni = CniCredentials(self._aws)
         self._core = kclient.CoreV1Api(self._kube_client_factory())
         self._thread = threading.Thread(target=self._run, name="lab-nodesim", daemon=True)
         self._thread.start()
@@ -832,7 +958,8 @@ class NodeSimulator:
     def status(self) -> dict:
         with self._lock:
             instances = {iid: record.public() for iid, record in self._records.items()}
-        return {"knobs": asdict(self.knobs), "ticks": self.ticks, "last_error": self.last_error, "instances": instances}
+        return {"knobs": asdict(self.knobs), "ticks": self.ticks, "last_error": self.last_error, "instances": instances,
+                "aws_node": dict(self._cni.last) if self._cni else {}}
 
     def _run(self) -> None:
         poll_until_stopped(self._stop, self._wake, self.knobs, self.tick, self._record_error, LOG, "nodesim tick")
@@ -859,6 +986,9 @@ class NodeSimulator:
             vpc_cni=read_config_map(self._core, "kube-system", "amazon-vpc-cni"),
             kubernetes_version=cluster.get("version") or "1.31",
         )
+        assert self._cni is not None
+        aws_node_pods = decoded(self._core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False)).get("items", [])
+        context.cni_faults = self._cni.evaluate(cluster, aws_node_pods, nodes)
         seen = set()
         for group in groups:
             for member in group.get("Instances", []):
@@ -870,6 +1000,8 @@ class NodeSimulator:
         with self._lock:
             for instance_id in [i for i in self._records if i not in seen]:
                 del self._records[instance_id]
+            managed = {record.node_name for record in self._records.values()}
+        self._update_other_nodes({name: node for name, node in nodes.items() if name not in managed}, context)
 
     def _record_for(self, candidate: Candidate, cluster: Mapping[str, Any]) -> InstanceRecord:
         with self._lock:
@@ -1111,6 +1243,8 @@ class NodeSimulator:
         LOG.info("node %s registered for %s (%s, %s)", candidate.node_name, candidate.instance_id, candidate.os_family, candidate.identity.source)
 
     def _readiness_fault(self, candidate: Candidate, context: TickContext) -> Optional[str]:
+        if candidate.node_name in context.cni_faults:
+            return context.cni_faults[candidate.node_name]
         if candidate.os_family != "windows" or candidate.identity is None:
             return None
         if not candidate.identity.kube_proxy_windows:
@@ -1130,6 +1264,18 @@ class NodeSimulator:
             fault = self._readiness_fault(candidate, context)
             wanted = ("False", "KubeletNotReady", fault) if fault else ("True", "KubeletReady", "kubelet is posting ready status")
         self._write_ready(candidate.node_name, current, wanted, record)
+
+    def _update_other_nodes(self, nodes: Mapping[str, Any], context: TickContext) -> None:
+        """Nodes no instance record manages (the seeded Linux node): only the aws-node credentials fault and its healing."""
+        for name, node in nodes.items():
+            current = ready_condition(node)
+            if name in context.cni_faults:
+                wanted = ("False", "KubeletNotReady", context.cni_faults[name])
+            elif str(current.get("message", "")).startswith(CNI_FAULT_PREFIX):
+                wanted = ("True", "KubeletReady", "kubelet is posting ready status")
+            else:
+                continue
+            self._write_ready(name, current, wanted, InstanceRecord(instance_id="", asg_name="", first_seen=0.0, cluster_status_at_launch=""))
 
     def _mark_unknown(self, node_name: str, nodes: dict, why: str, record: InstanceRecord) -> None:
         node = nodes.get(node_name)

@@ -559,8 +559,10 @@ class LabEksBackend(EKSBackend):
             catalogue.validate_configuration(kind, configuration_values)
             addon.configuration_values = configuration_values or None
             params.append({"type": "ConfigurationValues", "value": configuration_values})
+        # An update without serviceAccountRoleArn puts the add-on back on the node role (the API has no way to say "keep it"
+        # and refuses an empty value): terraform-provider-aws #19402/#19403 and #30645.
+        addon.service_account_role_arn = service_account_role_arn or None
         if service_account_role_arn is not None:
-            addon.service_account_role_arn = service_account_role_arn or None
             params.append({"type": "ServiceAccountRoleArn", "value": service_account_role_arn})
         if resolve_conflicts is not None:
             addon.resolve_conflicts = resolve_conflicts
