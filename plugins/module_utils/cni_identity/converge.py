@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Moving the VPC CNI's permissions from the node roles to aws-node's own identity (IRSA), and back.
+
+The order is what keeps pod networking up: at every moment some identity aws-node runs with holds the CNI
+policy, so a failure midway leaves the policy attached somewhere, never nowhere.
+
+state=present:
+1. read everything and refuse before any change (``Facts.refusals``): no OIDC issuer, an OIDC provider given
+   for another issuer, a role of that name whose trust policy is not ours, no aws-node DaemonSet;
+2. the IAM OIDC provider for the cluster's issuer, when absent;
+3. the IPv6 policy on an IPv6 cluster, when absent; the role, trusting only kube-system/aws-node's token; the
+   policy on the role;
+4. the role on aws-node: the managed add-on's serviceAccountRoleArn when vpc-cni is a managed add-on (the
+   add-on would put back its own annotation), else the ServiceAccount's annotation;
+5. a rollout restart of aws-node, when a pod does not run with the role yet, and a wait until every pod the
+   DaemonSet wants runs with it and is Ready;
+6. only then the policy off every node role that carries it (the pods are listed again just before).
+
+state=absent: the policy back on every node role first, aws-node back on the node role (annotation or
+add-on), restart and wait until no pod runs with the role, then the role goes (when it is ours). The OIDC
+provider stays: other service accounts may use it.
+
+In check mode every step reports the change it would make (``changes``) and makes none.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.amazon.aws.plugins.module_utils.iam import detach_iam_role_policy
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import describe_addon
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import list_addons
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_nodegroup
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import list_nodegroups
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_addon
+
+from . import aws
+from . import kube
+from . import policy
+
+VPC_CNI_ADDON = "vpc-cni"
+# How often the rollout and the ServiceAccount are read while waiting: a DaemonSet rollout takes seconds per node.
+POLL_SECONDS = 2.0
+
+
+class CniIdentityError(Exception):
+    """A refusal or a failed wait; facts say where things stand (the policy is always attached somewhere)."""
+
+    def __init__(self, message: str, **facts: Any):
+        super().__init__(message)
+        self.facts = facts
+
+
+@dataclass
+class Facts:
+    """What is there before any change."""
+
+    cluster_name: str
+    partition: str
+    account: str
+    issuer: Optional[str]
+    ip_family: str
+    role_name: str
+    provider_arn: Optional[str] = None
+    provider: Optional[Dict[str, Any]] = None
+    role: Optional[Dict[str, Any]] = None
+    role_policies: List[str] = field(default_factory=list)
+    policy_exists: bool = True
+    managed_addon: bool = False
+    addon_role: Optional[str] = None
+    service_account_role: Optional[str] = None
+    daemonset: Optional[Dict[str, Any]] = None
+    node_roles: Dict[str, List[str]] = field(default_factory=dict)   # role name -> its attached policy ARNs
+    problems: List[str] = field(default_factory=list)
+
+    @property
+    def policy_arn(self) -> str:
+        return policy.cni_policy_arn(self.partition, self.account, self.ip_family)
+
+    @property
+    def role_arn(self) -> str:
+        return (self.role or {}).get("Arn") or f"arn:{self.partition}:iam::{self.account}:role/{self.role_name}"
+
+    @property
+    def method(self) -> str:
+        return "addon" if self.managed_addon else "annotation"
+
+    @property
+    def current_role(self) -> Optional[str]:
+        """The role aws-node is told to use (the add-on's, or the ServiceAccount annotation)."""
+        return self.addon_role if self.managed_addon else self.service_account_role
+
+    def summary(self) -> Dict[str, Any]:
+        """The diff's view: what the module manages."""
+        return {
+            "oidc_provider": self.provider_arn if self.provider else None,
+            "role": {"name": self.role_name, "policies": sorted(self.role_policies)} if self.role else None,
+            f"{self.method}_role_arn": self.current_role,
+            "node_roles": {name: self.policy_arn in arns for name, arns in sorted(self.node_roles.items())},
+        }
+
+
+class CniIdentity:
+    """One run; clients are boto3 clients (iam, ec2, eks) and ``kube`` returns the Kubernetes ApiClient."""
+
+    def __init__(self, *, iam, ec2, eks, kube_client: Callable[[], Any], cluster: Dict[str, Any], params: Dict[str, Any],
+                 check_mode: bool, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.iam, self.ec2, self.eks, self.kube = iam, ec2, eks, kube_client
+        self.cluster = cluster
+        self.params = params
+        self.check_mode = check_mode
+        self.sleep, self.clock = sleep, clock
+        self.changes: List[str] = []
+        self.facts: Optional[Facts] = None
+
+    # 1. reading and refusing --------------------------------------------------------------------------
+    def read(self) -> Facts:
+        cluster = self.cluster
+        parts = policy.arn_parts(cluster.get("arn") or "")
+        name = cluster["name"]
+        facts = Facts(cluster_name=name, partition=parts.get("partition", "aws"), account=parts.get("account", ""),
+                      issuer=policy.cluster_issuer(cluster), ip_family=policy.cluster_ip_family(cluster),
+                      role_name=self.params.get("role_name") or policy.default_role_name(name))
+        if len(facts.role_name) > policy.IAM_ROLE_NAME_MAX:
+            facts.problems.append(f"role_name {facts.role_name!r} is longer than {policy.IAM_ROLE_NAME_MAX} characters; "
+                                  "set role_name (cni_identity_role_name) to a shorter name")
+        self._read_provider(facts)
+        self._read_role(facts)
+        if facts.ip_family == "ipv6":
+            facts.policy_exists = aws.get_policy(self.iam, facts.policy_arn) is not None
+        facts.managed_addon = VPC_CNI_ADDON in list_addons(self.eks, name)
+        if facts.managed_addon:
+            facts.addon_role = (describe_addon(self.eks, name, VPC_CNI_ADDON) or {}).get("serviceAccountRoleArn")
+        facts.service_account_role = kube.service_account_role(kube.read_service_account(self.kube()))
+        facts.daemonset = kube.read_daemonset(self.kube())
+        if facts.daemonset is None:
+            facts.problems.append("there is no DaemonSet kube-system/aws-node: the VPC CNI is not installed the usual way, "
+                                  "so its pods cannot be moved to another identity")
+        facts.node_roles = self._node_roles()
+        self.facts = facts
+        return facts
+
+    def _read_provider(self, facts: Facts) -> None:
+        if not facts.issuer:
+            facts.problems.append(f"cluster {facts.cluster_name} has no OIDC issuer (identity.oidc.issuer), so no service account "
+                                  "can have an IAM role; IRSA needs an EKS cluster that reports one")
+            return
+        wanted = policy.oidc_provider_arn(facts.partition, facts.account, facts.issuer)
+        given = self.params.get("oidc_provider_arn")
+        facts.provider_arn = given or wanted
+        facts.provider = aws.get_oidc_provider(self.iam, facts.provider_arn)
+        if given and facts.provider is None:
+            facts.problems.append(f"oidc_provider_arn {given} does not exist; leave it unset to have the provider for the "
+                                  f"cluster's issuer {facts.issuer} created")
+        elif given and policy.issuer_host_path("https://" + str(facts.provider.get("Url"))) != policy.issuer_host_path(facts.issuer):
+            facts.problems.append(f"oidc_provider_arn {given} is the provider for {facts.provider.get('Url')}, not for cluster "
+                                  f"{facts.cluster_name}'s issuer {facts.issuer}; give the provider of that issuer, or leave "
+                                  "oidc_provider_arn unset")
+        elif facts.provider is not None and policy.AUDIENCE not in (facts.provider.get("ClientIDList") or []):
+            facts.problems.append(f"the OIDC provider {facts.provider_arn} does not list {policy.AUDIENCE} among its client ids "
+                                  f"(audiences), so STS would refuse aws-node's token; add it (aws iam "
+                                  f"add-client-id-to-open-id-connect-provider --client-id {policy.AUDIENCE})")
+
+    def _read_role(self, facts: Facts) -> None:
+        facts.role = get_iam_role(self.iam, facts.role_name)
+        if facts.role is None:
+            return
+        facts.role_policies = policy.attached_arns(list_iam_role_attached_policies(self.iam, facts.role_name))
+        if not facts.issuer:
+            facts.problems.append(f"IAM role {facts.role_name} exists, and without an issuer its trust policy cannot be checked; "
+                                  "it is not modified")
+        elif facts.provider_arn and not policy.trust_is_ours(facts.role.get("AssumeRolePolicyDocument"), facts.provider_arn, facts.issuer):
+            facts.problems.append(f"IAM role {facts.role_name} exists with a trust policy that is not the one for kube-system/aws-node "
+                                  f"through {facts.provider_arn}; it is not modified. Set role_name (cni_identity_role_name) to "
+                                  "another name, or delete that role if it is a leftover")
+
+    def _node_roles(self) -> Dict[str, List[str]]:
+        """Every node's instance profile role, each managed node group's role, and node_role_names."""
+        names = set(self.params.get("node_role_names") or [])
+        for group in list_nodegroups(self.eks, self.cluster["name"]):
+            role_arn = (describe_nodegroup(self.eks, self.cluster["name"], group) or {}).get("nodeRole")
+            if role_arn:
+                names.add(role_arn.rsplit("/", 1)[-1])
+        instance_ids = [i for i in (policy.instance_id_of(n) for n in kube.list_nodes(self.kube())) if i]
+        profiles = set()
+        if instance_ids:
+            for instance in aws.describe_instances(self.ec2, instance_ids):
+                arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
+                if arn:
+                    profiles.add(arn.rsplit("/", 1)[-1])
+        for profile in sorted(profiles):
+            names.update(role["RoleName"] for role in aws.instance_profile_roles(self.iam, profile) or [])
+        return {name: policy.attached_arns(list_iam_role_attached_policies(self.iam, name)) for name in sorted(names)}
+
+    # small steps ----------------------------------------------------------------------------------------
+    def _change(self, text: str) -> bool:
+        """Record a change; True when it is to be made (not check mode)."""
+        self.changes.append(text)
+        return not self.check_mode
+
+    def _wait(self, what: str, problem: Callable[[], Optional[str]]) -> None:
+        deadline = self.clock() + float(self.params.get("wait_timeout") or 0)
+        while True:
+            why = problem()
+            if why is None:
+                return
+            if self.clock() >= deadline:
+                raise CniIdentityError(f"Timed out after {self.params.get('wait_timeout')}s waiting for {what}: {why}. The CNI policy "
+                                       "is still attached where aws-node's current pods need it; fix the cause and run again "
+                                       "(raise wait_timeout / cni_identity_wait_timeout if the rollout is only slow).",
+                                       changes=self.changes)
+            self.sleep(POLL_SECONDS)
+
+    def _point_aws_node_at(self, facts: Facts, role_arn: Optional[str]) -> None:
+        if facts.current_role == role_arn:
+            return
+        target = "the vpc-cni add-on's serviceAccountRoleArn" if facts.managed_addon else "ServiceAccount kube-system/aws-node"
+        if not self._change(f"set {target} to {role_arn or '(none: the node role)'}"):
+            return
+        if facts.managed_addon:
+            aws.set_addon_role(self.eks, facts.cluster_name, VPC_CNI_ADDON, role_arn)
+            wait_for_addon(lambda: describe_addon(self.eks, facts.cluster_name, VPC_CNI_ADDON), float(self.params.get("wait_timeout") or 0))
+            # EKS writes the annotation when it applies the add-on; pods created before that would get no role.
+            self._wait("the vpc-cni add-on to annotate kube-system/aws-node",
+                       lambda: None if kube.service_account_role(kube.read_service_account(self.kube())) == role_arn else "not yet")
+        else:
+            kube.set_service_account_role(self.kube(), role_arn)
+
+    def _roll_aws_node_to(self, role_arn: Optional[str]) -> None:
+        """Restart aws-node unless every pod already runs with role_arn; then wait for the rollout."""
+        daemonset = kube.read_daemonset(self.kube()) or {}
+        pods = kube.daemonset_pods(self.kube(), daemonset)
+        if any(policy.pod_role_arn(p) != role_arn for p in pods if not p["metadata"].get("deletionTimestamp")):
+            if not self._change(f"restart DaemonSet kube-system/aws-node so that its pods run with {role_arn or 'the node role'}"):
+                return
+            kube.restart_daemonset(self.kube())
+        if self.check_mode:
+            return
+
+        def problem() -> Optional[str]:
+            current = kube.read_daemonset(self.kube()) or {}
+            return policy.rollout_problem(current, kube.daemonset_pods(self.kube(), current), role_arn)
+        self._wait(f"every aws-node pod to run with {role_arn or 'the node role'}", problem)
+
+    # 2-6. present ----------------------------------------------------------------------------------------
+    def present(self) -> Facts:
+        facts = self.facts or self.read()
+        if facts.problems:
+            raise CniIdentityError("Refused before any change: " + "; ".join(facts.problems) + ".")
+        if facts.provider is None and self._change(f"create the IAM OIDC provider for {facts.issuer}"):
+            facts.provider_arn = aws.create_oidc_provider(self.iam, facts.issuer, [policy.AUDIENCE])
+        if not facts.policy_exists and self._change(f"create the IAM policy {policy.IPV6_POLICY_NAME}"):
+            aws.create_policy(self.iam, policy.IPV6_POLICY_NAME, policy.IPV6_POLICY_DOCUMENT, "VPC CNI permissions on an IPv6 EKS cluster")
+        if facts.role is None and self._change(f"create the IAM role {facts.role_name} for kube-system/aws-node"):
+            facts.role = aws.create_role(self.iam, facts.role_name, policy.irsa_trust_policy(facts.provider_arn, facts.issuer),
+                                         f"VPC CNI (kube-system/aws-node) of EKS cluster {facts.cluster_name}")
+        if facts.policy_arn not in facts.role_policies and self._change(f"attach {facts.policy_arn} to {facts.role_name}"):
+            aws.attach_role_policy(self.iam, facts.role_name, facts.policy_arn)
+        self._point_aws_node_at(facts, facts.role_arn)
+        self._roll_aws_node_to(facts.role_arn)
+        carriers = [name for name, arns in facts.node_roles.items() if facts.policy_arn in arns and name != facts.role_name]
+        if carriers and not self.check_mode:
+            self._confirm_no_pod_needs_node_roles(facts)
+        for name in carriers:
+            if self._change(f"detach {facts.policy_arn} from node role {name}"):
+                detach_iam_role_policy(self.iam, facts.policy_arn, name)
+        return facts
+
+    def _confirm_no_pod_needs_node_roles(self, facts: Facts) -> None:
+        daemonset = kube.read_daemonset(self.kube()) or {}
+        problem = policy.rollout_problem(daemonset, kube.daemonset_pods(self.kube(), daemonset), facts.role_arn)
+        if problem:
+            raise CniIdentityError(f"Not detaching {facts.policy_arn} from the node roles: {problem}. Run again once every aws-node pod "
+                                   f"runs with {facts.role_arn}.", changes=self.changes)
+
+    # absent ----------------------------------------------------------------------------------------------
+    def absent(self) -> Facts:
+        facts = self.facts or self.read()
+        # Without a role there is nothing of ours to remove, and no issuer is no obstacle to putting the policy back.
+        blocking = [p for p in facts.problems if facts.role is not None or "no OIDC issuer" not in p]
+        if facts.current_role == facts.role_arn and not facts.node_roles:
+            blocking.append("no node role was found to put the CNI policy back on (no nodes, no managed node group); "
+                            "list them in node_role_names (cni_identity_node_role_names)")
+        if blocking:
+            raise CniIdentityError("Refused before any change: " + "; ".join(blocking) + ".")
+        for name, arns in facts.node_roles.items():
+            if facts.policy_arn not in arns and self._change(f"attach {facts.policy_arn} to node role {name}"):
+                aws.attach_role_policy(self.iam, name, facts.policy_arn)
+        if facts.current_role == facts.role_arn:
+            self._point_aws_node_at(facts, None)
+        if facts.daemonset is not None:
+            self._roll_aws_node_to(None if facts.current_role in (None, facts.role_arn) else facts.current_role)
+        if facts.role is not None:
+            for arn in facts.role_policies:
+                if self._change(f"detach {arn} from {facts.role_name}"):
+                    detach_iam_role_policy(self.iam, arn, facts.role_name)
+            if self._change(f"delete the IAM role {facts.role_name}"):
+                aws.delete_role(self.iam, facts.role_name)
+        return facts
