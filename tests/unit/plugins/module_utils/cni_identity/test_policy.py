@@ -1,0 +1,79 @@
+"""The CNI identity's pure rules: ARNs, the trust policy and its ownership, the rollout's end."""
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity import policy
+
+ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+PROVIDER = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+ROLE = "arn:aws:iam::123456789012:role/lab-aws-node-cni"
+
+
+def test_arns_from_the_cluster():
+    assert policy.oidc_provider_arn("aws", "123456789012", ISSUER + "/") == PROVIDER
+    assert policy.cni_policy_arn("aws", "123456789012", "ipv4") == "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+    assert policy.cni_policy_arn("aws-cn", "123456789012", "ipv6") == "arn:aws-cn:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"
+    cluster = {"identity": {"oidc": {"issuer": ISSUER}}, "kubernetesNetworkConfig": {"ipFamily": "IPV6"}}
+    assert (policy.cluster_issuer(cluster), policy.cluster_ip_family(cluster)) == (ISSUER, "ipv6")
+    assert (policy.cluster_issuer({}), policy.cluster_ip_family({})) == (None, "ipv4")
+
+
+def test_trust_policy_names_the_service_account_and_the_audience():
+    statement = policy.irsa_trust_policy(PROVIDER, ISSUER)["Statement"][0]
+    assert statement["Principal"] == {"Federated": PROVIDER}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    assert statement["Condition"] == {"StringEquals": {f"{host}:sub": "system:serviceaccount:kube-system:aws-node",
+                                                       f"{host}:aud": "sts.amazonaws.com"}}
+
+
+def test_ours_is_the_exact_trust_policy_in_any_encoding():
+    ours = policy.irsa_trust_policy(PROVIDER, ISSUER)
+    assert policy.trust_is_ours(ours, PROVIDER, ISSUER)
+    assert policy.trust_is_ours(quote(json.dumps(ours)), PROVIDER, ISSUER)
+    listed = json.loads(json.dumps(ours))
+    listed["Statement"][0]["Action"] = ["sts:AssumeRoleWithWebIdentity"]
+    listed["Statement"][0]["Sid"] = "x"
+    assert policy.trust_is_ours(listed, PROVIDER, ISSUER)
+
+
+@pytest.mark.parametrize("change", [
+    lambda s: s["Condition"]["StringEquals"].pop(next(k for k in s["Condition"]["StringEquals"] if k.endswith(":aud"))),
+    lambda s: s["Condition"].update(StringLike=s["Condition"].pop("StringEquals")),
+    lambda s: s.update(Principal={"Service": "ec2.amazonaws.com"}),
+    lambda s: s.update(Action=["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]),
+])
+def test_any_other_trust_policy_is_foreign(change):
+    document = json.loads(json.dumps(policy.irsa_trust_policy(PROVIDER, ISSUER)))
+    change(document["Statement"][0])
+    assert not policy.trust_is_ours(document, PROVIDER, ISSUER)
+
+
+def pod(name, role=None, ready=True, deleting=False):
+    env = [{"name": "AWS_ROLE_ARN", "value": role}] if role else []
+    meta = {"name": name, **({"deletionTimestamp": "2026-12-04T00:00:00Z"} if deleting else {})}
+    return {"metadata": meta, "spec": {"containers": [{"name": "aws-node", "env": env}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def daemonset(wanted, generation=2, observed=2):
+    return {"metadata": {"generation": generation}, "status": {"observedGeneration": observed, "desiredNumberScheduled": wanted}}
+
+
+def test_rollout_is_over_when_every_wanted_pod_is_ready_with_the_role():
+    assert policy.rollout_problem(daemonset(2), [pod("a", ROLE), pod("b", ROLE), pod("old", None, deleting=True)], ROLE) is None
+    assert "not seen the restart" in policy.rollout_problem(daemonset(2, 3, 2), [pod("a", ROLE), pod("b", ROLE)], ROLE)
+    assert "1 aws-node pod(s) running, 2 wanted" == policy.rollout_problem(daemonset(2), [pod("a", ROLE)], ROLE)
+    assert "b still run" in policy.rollout_problem(daemonset(2), [pod("a", ROLE), pod("b")], ROLE)
+    assert "a not Ready" in policy.rollout_problem(daemonset(1), [pod("a", ROLE, ready=False)], ROLE)
+    assert policy.rollout_problem(daemonset(1), [pod("a")], None) is None
+    assert "web identity" in policy.rollout_problem(daemonset(1), [pod("a", ROLE)], None)
+
+
+def test_instance_id_from_the_provider_id():
+    assert policy.instance_id_of({"spec": {"providerID": "aws:///us-east-1a/i-0123456789abcdef0"}}) == "i-0123456789abcdef0"
+    assert policy.instance_id_of({"spec": {"providerID": "kind://docker/x"}}) is None
+    assert policy.instance_id_of({}) is None
