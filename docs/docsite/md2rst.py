@@ -32,6 +32,7 @@ PAGES: Dict[str, str] = {
     "upgrade.md": "upgrade",
     "lifecycle.md": "lifecycle",
     "iam.md": "iam",
+    "cni-identity.md": "cni_identity",
 }
 HEADING_CHARS = {1: "=", 2: "-", 3: "^", 4: '"', 5: "~", 6: "+"}
 # RST inline markup must start after whitespace or one of these, and end before whitespace or one of these.
