@@ -1,0 +1,159 @@
+"""eksnodes.windows.cni_identity (role and module) against the shared lab: IRSA with a self-managed vpc-cni.
+
+The lab turns a node NotReady when its aws-node pod's identity lacks the CNI permissions, and records which identity
+each aws-node pod runs with; a thread samples every node's readiness every second while the policy moves."""
+
+import json
+import threading
+import time
+
+import pytest
+
+ROLE = "eksnodes.windows.cni_identity"
+MODULE = "eksnodes.windows.cni_identity"
+CNI = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+ROLE_NAME = "lab-aws-node-cni"
+
+
+def play(*tasks):
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}]
+
+
+def role_case(name, role_vars):
+    return [{"name": f"{name}: run", "block": [
+        {"name": f"{name}: role", "ansible.builtin.include_role": {"name": ROLE}, "vars": role_vars},
+        {"name": f"{name}: outcome", "ansible.builtin.debug": {"var": "cni_identity_outcome"}},
+    ], "rescue": [
+        {"name": f"{name}: failed", "ansible.builtin.debug": {"var": "ansible_failed_result"}},
+    ]}]
+
+
+def outcome(result, name):
+    try:
+        return result.result(f"{name}: outcome")["cni_identity_outcome"]
+    except KeyError as error:
+        raise AssertionError(f"{name} failed: {result.result(f'{name}: failed')}") from error
+
+
+class ReadinessSampler(threading.Thread):
+    """Every second, the Ready status of every node that was Ready at the start."""
+
+    def __init__(self, core):
+        super().__init__(daemon=True)
+        self.core = core
+        self.stop = threading.Event()
+        self.samples = 0
+        self.not_ready = []
+        self.watched = {name for name, status in self.read().items() if status == "True"}
+
+    def read(self):
+        nodes = json.loads(self.core.list_node(_preload_content=False).data)["items"]
+        return {n["metadata"]["name"]: next((c["status"] for c in n["status"].get("conditions", []) if c["type"] == "Ready"), None)
+                for n in nodes}
+
+    def run(self):
+        while not self.stop.is_set():
+            current = self.read()
+            self.samples += 1
+            self.not_ready += [(name, current.get(name)) for name in self.watched if current.get(name) != "True"]
+            self.stop.wait(1.0)
+
+
+def iam_state(iam, node_role):
+    roles = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+    providers = sorted(p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=node_role)["AttachedPolicies"])
+    return {"roles": roles, "providers": providers, "node_role_policies": attached}
+
+
+def kube_state(core, apps):
+    account = json.loads(core.read_namespaced_service_account("aws-node", "kube-system", _preload_content=False).data)
+    daemonset = json.loads(apps.read_namespaced_daemon_set("aws-node", "kube-system", _preload_content=False).data)
+    return {"service_account": account["metadata"]["resourceVersion"], "annotations": account["metadata"].get("annotations"),
+            "daemonset_generation": daemonset["metadata"]["generation"]}
+
+
+def aws_node_roles(core):
+    pods = json.loads(core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False).data)["items"]
+    return {p["metadata"]["name"]: next((e["value"] for e in p["spec"]["containers"][0].get("env") or [] if e["name"] == "AWS_ROLE_ARN"), None)
+            for p in pods if not p["metadata"].get("deletionTimestamp")}
+
+
+@pytest.fixture
+def clients(lab):
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    api = lab.kube_api_client()
+    iam = lab.aws_client("iam")
+    providers_before = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
+    yield iam, kclient.CoreV1Api(api), kclient.AppsV1Api(api)
+    # The module keeps the OIDC provider at state absent; the shared lab gets back the world it had.
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        if provider["Arn"] not in providers_before:
+            iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+
+
+@pytest.mark.long
+def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab, clients):
+    iam, core, apps = clients
+    node_role = lab.facts["linux_node_role_name"]
+    assert CNI in iam_state(iam, node_role)["node_role_policies"]
+    sampler = ReadinessSampler(core)
+    assert lab.facts["linux_node_name"] in sampler.watched
+    sampler.start()
+    try:
+        aws_before, kube_before = iam_state(iam, node_role), kube_state(core, apps)
+        check = ansible.playbook(play(*role_case("check", {"cni_identity_cluster_name": "lab"})), check=True, diff=True)
+        planned = outcome(check, "check")
+        assert (iam_state(iam, node_role), kube_state(core, apps)) == (aws_before, kube_before)
+        assert planned["changed"] is True
+        assert planned["changes"][0].startswith("create the IAM OIDC provider for https://oidc.eks.")
+        assert f"detach {CNI} from node role {node_role}" in planned["changes"]
+
+        run = ansible.playbook(play(*role_case("present", {"cni_identity_cluster_name": "lab"}),
+                                    *role_case("rerun", {"cni_identity_cluster_name": "lab"})))
+        present, rerun = outcome(run, "present"), outcome(run, "rerun")
+        role_arn = present["role_arn"]
+        assert role_arn.endswith(f":role/{ROLE_NAME}") and present["changed"] is True
+        assert present["node_roles"] == {node_role: False} or present["node_roles"].get(node_role) is False
+        assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
+        assert CNI not in iam_state(iam, node_role)["node_role_policies"]
+        assert set(aws_node_roles(core).values()) == {role_arn}
+        seen = lab.control.nodesim()["aws_node"][lab.facts["linux_node_name"]]
+        assert (seen["source"], seen["role_arn"], seen["problem"]) == ("web identity", role_arn, None)
+        assert rerun["changed"] is False and rerun["changes"] == []
+
+        back = ansible.playbook(play(*role_case("absent", {"cni_identity_cluster_name": "lab", "cni_identity_state": "absent"})))
+        absent = outcome(back, "absent")
+        assert absent["changed"] is True and absent["node_roles"].get(node_role) is True
+        assert CNI in iam_state(iam, node_role)["node_role_policies"]
+        assert ROLE_NAME not in iam_state(iam, node_role)["roles"]
+        assert set(aws_node_roles(core).values()) == {None}
+        assert "eks.amazonaws.com/role-arn" not in (kube_state(core, apps)["annotations"] or {})
+    finally:
+        sampler.stop.set()
+        sampler.join()
+    assert sampler.samples >= 5
+    assert sampler.not_ready == []
+
+
+def test_refusals_change_nothing(ansible, lab, clients):
+    iam, core, apps = clients
+    node_role = lab.facts["linux_node_role_name"]
+    foreign = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="lab-foreign-cni", AssumeRolePolicyDocument=json.dumps(foreign))
+    other = iam.create_open_id_connect_provider(Url="https://oidc.eks.us-east-1.amazonaws.com/id/SOMEOTHERCLUSTER",
+                                                ClientIDList=["sts.amazonaws.com"])["OpenIDConnectProviderArn"]
+    try:
+        aws_before, kube_before = iam_state(iam, node_role), kube_state(core, apps)
+        trust_before = iam.get_role(RoleName="lab-foreign-cni")["Role"]["AssumeRolePolicyDocument"]
+        foreign_role = ansible.task(MODULE, {"cluster_name": "lab", "role_name": "lab-foreign-cni"})
+        other_issuer = ansible.task(MODULE, {"cluster_name": "lab", "oidc_provider_arn": other})
+        assert foreign_role["failed"] and "IAM role lab-foreign-cni exists with a trust policy that is not the one" in foreign_role["msg"]
+        assert "cni_identity_role_name" in foreign_role["msg"]
+        assert other_issuer["failed"] and f"oidc_provider_arn {other} is the provider for" in other_issuer["msg"]
+        assert (iam_state(iam, node_role), kube_state(core, apps)) == (aws_before, kube_before)
+        assert iam.get_role(RoleName="lab-foreign-cni")["Role"]["AssumeRolePolicyDocument"] == trust_before
+        assert iam.list_attached_role_policies(RoleName="lab-foreign-cni")["AttachedPolicies"] == []
+    finally:
+        iam.delete_role(RoleName="lab-foreign-cni")
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=other)
