@@ -157,3 +157,33 @@ def test_refusals_change_nothing(ansible, lab, clients):
     finally:
         iam.delete_role(RoleName="lab-foreign-cni")
         iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=other)
+
+
+@pytest.mark.long
+def test_irsa_with_the_managed_add_on_uses_its_service_account_role(lab_factory):
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    managed = lab_factory(managed_vpc_cni=True)
+    runner, iam, eks = AnsibleRunner(managed.env), managed.aws_client("iam"), managed.aws_client("eks")
+    core = kclient.CoreV1Api(managed.kube_api_client())
+    node_role = managed.facts["linux_node_role_name"]
+    sampler = ReadinessSampler(core)
+    sampler.start()
+    try:
+        run = runner.playbook(play({"name": "present", MODULE: {"cluster_name": "lab"}, "ignore_errors": True},
+                                   {"name": "rerun", MODULE: {"cluster_name": "lab"}, "ignore_errors": True}))
+        present, rerun = run.result("present"), run.result("rerun")
+        assert not present.get("failed"), present
+        assert present["method"] == "addon" and rerun["changed"] is False
+        assert eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]["serviceAccountRoleArn"] == present["role_arn"]
+        assert set(aws_node_roles(core).values()) == {present["role_arn"]}
+        assert CNI not in iam_state(iam, node_role)["node_role_policies"]
+        absent = runner.task(MODULE, {"cluster_name": "lab", "state": "absent"})
+        assert absent["changed"] is True and not absent.get("failed"), absent
+        assert "serviceAccountRoleArn" not in eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
+        assert set(aws_node_roles(core).values()) == {None}
+        assert CNI in iam_state(iam, node_role)["node_role_policies"]
+    finally:
+        sampler.stop.set()
+        sampler.join()
+    assert sampler.not_ready == []
