@@ -109,12 +109,22 @@ def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab,
         assert planned["changes"][0].startswith("create the IAM OIDC provider for https://oidc.eks.")
         assert f"detach {CNI} from node role {node_role}" in planned["changes"]
 
+        # A failure between "every pod runs with the role" and "the policy is off the node roles": the policy stays on the
+        # node role, aws-node's role has it too, and the next run finishes the move.
+        lab.control.aws.add_fault("iam", "DetachRolePolicy", "AccessDenied", status=403, count=1, message="injected")
+        interrupted = ansible.playbook(play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})))
+        failed = interrupted.result("interrupted: failed")["ansible_failed_result"]
+        assert "injected" in failed["msg"] or "AccessDenied" in failed["msg"], failed
+        assert CNI in iam_state(iam, node_role)["node_role_policies"]
+        assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
+
         run = ansible.playbook(play(*role_case("present", {"cni_identity_cluster_name": "lab"}),
                                     *role_case("rerun", {"cni_identity_cluster_name": "lab"})))
         present, rerun = outcome(run, "present"), outcome(run, "rerun")
         role_arn = present["role_arn"]
-        assert role_arn.endswith(f":role/{ROLE_NAME}") and present["changed"] is True
-        assert present["node_roles"] == {node_role: False} or present["node_roles"].get(node_role) is False
+        assert role_arn.endswith(f":role/{ROLE_NAME}") and f"detach {CNI} from node role {node_role}" in present["changes"]
+        assert all(change.startswith(f"detach {CNI} from node role ") for change in present["changes"]), present["changes"]
+        assert present["node_roles"].get(node_role) is False
         assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
         assert CNI not in iam_state(iam, node_role)["node_role_policies"]
         assert set(aws_node_roles(core).values()) == {role_arn}
@@ -148,6 +158,13 @@ def test_refusals_change_nothing(ansible, lab, clients):
         trust_before = iam.get_role(RoleName="lab-foreign-cni")["Role"]["AssumeRolePolicyDocument"]
         foreign_role = ansible.task(MODULE, {"cluster_name": "lab", "role_name": "lab-foreign-cni"})
         other_issuer = ansible.task(MODULE, {"cluster_name": "lab", "oidc_provider_arn": other})
+        issuer = lab.aws_client("eks").describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"]
+        lab.control.aws.set_cluster_issuer("lab", None)
+        try:
+            no_issuer = ansible.task(MODULE, {"cluster_name": "lab"})
+        finally:
+            lab.control.aws.set_cluster_issuer("lab", issuer)
+        assert no_issuer["failed"] and "cluster lab has no OIDC issuer" in no_issuer["msg"]
         assert foreign_role["failed"] and "IAM role lab-foreign-cni exists with a trust policy that is not the one" in foreign_role["msg"]
         assert "cni_identity_role_name" in foreign_role["msg"]
         assert other_issuer["failed"] and f"oidc_provider_arn {other} is the provider for" in other_issuer["msg"]

@@ -31,6 +31,10 @@ class AwsLabControl:
     def healthz(self) -> dict[str, Any]:
         return self._call("GET", "healthz")
 
+    def set_cluster_issuer(self, name: str, issuer: Optional[str]) -> dict[str, Any]:
+        """Set the cluster's OIDC issuer, or remove it (None)."""
+        return self._call("POST", "cluster-issuer", {"name": name, "issuer": issuer})
+
     # CloudFormation ------------------------------------------------------------------------------------------
     def fail_next_stack_create(self, stack_name: str, logical_id: Optional[str] = None, resource_type: Optional[str] = None,
                                reason: Optional[str] = None) -> dict[str, Any]:

@@ -6,6 +6,8 @@
                          stack fails on that resource and rolls back (ROLLBACK_COMPLETE). ``GET`` lists, ``DELETE`` disarms.
 ``POST /_lab/cluster-status``  ``{"name", "status", "after_seconds"?, "then"?}``: set an EKS cluster's status now and
                          optionally become ``then`` (default ACTIVE) after ``after_seconds``.
+``POST /_lab/cluster-issuer``  ``{"name", "issuer"}``: set (or, with ``null``, remove) an EKS cluster's OIDC issuer
+                         (``identity.oidc.issuer``), for clusters that report none.
 ``POST /_lab/faults``    ``{"service", "action", "code", "status"?, "count"?, "message"?}``: the next ``count`` matching
                          calls fail with that AWS error. ``{"share", "service"?, "action"?, "code"?, "status"?, "seed"?}``:
                          each matching call (any service/action when left out) fails with probability ``share``, with
@@ -90,6 +92,17 @@ def set_cluster_status(body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"name": name, "status": cluster.status}
 
 
+def set_cluster_issuer(body: dict[str, Any]) -> tuple[int, Any]:
+    (name,) = _required(body, "name")
+    try:
+        cluster = _eks(body).cluster(name)
+    except ResourceNotFoundException as error:
+        raise ControlError(error.message) from error
+    issuer = body.get("issuer")
+    cluster.identity = {"oidc": {"issuer": issuer}} if issuer else {}
+    return 200, {"name": name, "identity": cluster.identity}
+
+
 def add_fault(body: dict[str, Any]) -> tuple[int, Any]:
     if body.get("share") is not None:
         return add_share_fault(body)
@@ -171,6 +184,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/_lab/stack-failure"): list_stack_failures,
     ("DELETE", "/_lab/stack-failure"): disarm_stack_failures,
     ("POST", "/_lab/cluster-status"): set_cluster_status,
+    ("POST", "/_lab/cluster-issuer"): set_cluster_issuer,
     ("POST", "/_lab/faults"): add_fault,
     ("GET", "/_lab/faults"): list_faults,
     ("DELETE", "/_lab/faults"): clear_faults,

@@ -169,3 +169,14 @@ def test_managed_add_on_service_account_role_is_the_annotation(lab_factory):
     assert "serviceAccountRoleArn" not in eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
     kube.wait("no annotation", lambda: "eks.amazonaws.com/role-arn" not in
               (kube.core.read_namespaced_service_account("aws-node", "kube-system").metadata.annotations or {}))
+
+
+def test_a_cluster_can_lose_its_oidc_issuer(fast_lab):
+    eks = fast_lab.aws_client("eks")
+    issuer = eks.describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"]
+    fast_lab.control.aws.set_cluster_issuer("lab", None)
+    try:
+        assert not (eks.describe_cluster(name="lab")["cluster"].get("identity") or {}).get("oidc")
+    finally:
+        fast_lab.control.aws.set_cluster_issuer("lab", issuer)
+    assert eks.describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"] == issuer
