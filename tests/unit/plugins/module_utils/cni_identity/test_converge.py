@@ -4,6 +4,7 @@ The world checks after every change that each aws-node pod's identity (its web i
 carries the CNI policy, so a step taken too early fails the test."""
 
 import json
+import sys
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -190,3 +191,19 @@ def test_a_provider_of_another_issuer_is_refused(world):
     with pytest.raises(converge.CniIdentityError, match="is the provider for oidc.eks.us-east-1.amazonaws.com/id/OTHER"):
         run(world, oidc_provider_arn=other)
     assert world.log == []
+
+
+def test_ipv6_cluster_gets_the_ipv6_policy_created_and_used(world, monkeypatch):
+    ipv6 = f"arn:aws:iam::{ACCOUNT}:policy/AmazonEKS_CNI_IPv6_Policy"
+    for role in ("linux-node", "windows-node"):
+        world.roles[role]["policies"] = {ipv6, "worker"}
+    created = []
+    monkeypatch.setattr(converge.aws, "get_policy", lambda _c, arn: None)
+    monkeypatch.setattr(converge.aws, "create_policy", lambda _c, name, document, _d: created.append((name, document)) or {"Arn": ipv6})
+    monkeypatch.setattr(sys.modules[__name__], "CNI", ipv6)
+    runner, facts = run(world, cluster=dict(CLUSTER, kubernetesNetworkConfig={"ipFamily": "ipv6"}))
+    assert facts.policy_arn == ipv6 and [name for name, _ in created] == ["AmazonEKS_CNI_IPv6_Policy"]
+    assert "ec2:AssignIpv6Addresses" in created[0][1]["Statement"][0]["Action"]
+    assert world.roles["lab-aws-node-cni"]["policies"] == {ipv6}
+    assert all(ipv6 not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
+    assert world.violations == []
