@@ -24,8 +24,10 @@ description:
   - Only then detaches the policy from every node role that carries it (the instance profile roles of the cluster's
     nodes, the managed node groups' roles and O(node_role_names)). A failure midway leaves the policy attached where
     the running pods need it.
-  - O(state=absent) attaches the policy back to every node role first, points aws-node back at the node role,
-    restarts it and waits, then deletes the role. The OIDC provider is kept.
+  - Each node role the policy is detached from is tagged C(eksnodes.windows/cni-policy-moved-to) with the role's name.
+  - O(state=absent) first attaches the policy back to the node roles tagged so (removing the tag), to the roles of the
+    nodes aws-node runs on and of the managed node groups, and to O(node_role_names); then points aws-node back at the
+    node role, restarts it and waits, and deletes the role. The OIDC provider is kept.
   - Refuses before any change when the cluster has no OIDC issuer, when O(oidc_provider_arn) is the provider of
     another issuer, or when a role named O(role_name) exists with a trust policy that is not the one described
     above (such a role is never modified).

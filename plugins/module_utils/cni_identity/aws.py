@@ -68,6 +68,25 @@ def instance_profile_roles(client, name: str) -> Optional[List[Dict[str, Any]]]:
     return client.get_instance_profile(InstanceProfileName=name)["InstanceProfile"].get("Roles", [])
 
 
+@IAMErrorHandler.list_error_handler("list role tags", {})
+@aws_retry()
+def role_tags(client, name: str) -> Dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in client.list_role_tags(RoleName=name).get("Tags", [])}
+
+
+@IAMErrorHandler.common_error_handler("tag role")
+@aws_retry()
+def tag_role(client, name: str, key: str, value: str) -> None:
+    client.tag_role(RoleName=name, Tags=[{"Key": key, "Value": value}])
+
+
+@IAMErrorHandler.deletion_error_handler("untag role")
+@aws_retry()
+def untag_role(client, name: str, key: str) -> bool:
+    client.untag_role(RoleName=name, TagKeys=[key])
+    return True
+
+
 @aws_retry()
 def describe_instances(client, instance_ids: List[str]) -> List[Dict[str, Any]]:
     paginator = client.get_paginator("describe_instances")

@@ -20,7 +20,8 @@ state=present:
    DaemonSet wants runs with it and is Ready;
 6. only then the policy off every node role that carries it (the pods are listed again just before).
 
-state=absent: the policy back on every node role first, aws-node back on the node role (annotation or
+state=absent: the policy back first on the node roles it was moved off (tagged ``eksnodes.windows/cni-policy-moved-to``
+when it was), on those of the nodes aws-node runs on and of the managed node groups, and on node_role_names; aws-node back on the node role (annotation or
 add-on), restart and wait until no pod runs with the role, then the role goes (when it is ours). The OIDC
 provider stays: other service accounts may use it.
 
@@ -78,6 +79,8 @@ class Facts:
     service_account_role: Optional[str] = None
     daemonset: Optional[Dict[str, Any]] = None
     node_roles: Dict[str, List[str]] = field(default_factory=dict)   # role name -> its attached policy ARNs
+    aws_node_roles: List[str] = field(default_factory=list)   # node roles of nodes aws-node runs on, and of managed node groups
+    moved_from: List[str] = field(default_factory=list)       # node roles tagged as having had the policy moved off
     problems: List[str] = field(default_factory=list)
 
     @property
@@ -143,7 +146,7 @@ class CniIdentity:
         if facts.daemonset is None:
             facts.problems.append("there is no DaemonSet kube-system/aws-node: the VPC CNI is not installed the usual way, "
                                   "so its pods cannot be moved to another identity")
-        facts.node_roles = self._node_roles()
+        self._read_node_roles(facts)
         self.facts = facts
         return facts
 
@@ -181,23 +184,36 @@ class CniIdentity:
                                   f"through {facts.provider_arn}; it is not modified. Set role_name (cni_identity_role_name) to "
                                   "another name, or delete that role if it is a leftover")
 
-    def _node_roles(self) -> Dict[str, List[str]]:
-        """Every node's instance profile role, each managed node group's role, and node_role_names."""
-        names = set(self.params.get("node_role_names") or [])
+    def _read_node_roles(self, facts: Facts) -> None:
+        """Every node's instance profile role, each managed node group's role, and node_role_names; which of them need the
+        policy back at state=absent (the roles of nodes aws-node runs on and of managed node groups, those tagged when the
+        policy was moved off, and node_role_names), so that a Windows role that never had it does not get it."""
+        given = set(self.params.get("node_role_names") or [])
+        wanted_back = set(given)
         for group in list_nodegroups(self.eks, self.cluster["name"]):
             role_arn = (describe_nodegroup(self.eks, self.cluster["name"], group) or {}).get("nodeRole")
             if role_arn:
-                names.add(role_arn.rsplit("/", 1)[-1])
-        instance_ids = [i for i in (policy.instance_id_of(n) for n in kube.list_nodes(self.kube())) if i]
-        profiles = set()
-        if instance_ids:
-            for instance in aws.describe_instances(self.ec2, instance_ids):
+                wanted_back.add(role_arn.rsplit("/", 1)[-1])
+        nodes = kube.list_nodes(self.kube())
+        aws_node_spec = ((facts.daemonset or {}).get("spec") or {}).get("template") or {}
+        by_instance = {policy.instance_id_of(n): policy.runs_daemon_pod(aws_node_spec, n) for n in nodes if policy.instance_id_of(n)}
+        profiles: Dict[str, bool] = {}
+        if by_instance:
+            for instance in aws.describe_instances(self.ec2, sorted(by_instance)):
                 arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
                 if arn:
-                    profiles.add(arn.rsplit("/", 1)[-1])
-        for profile in sorted(profiles):
-            names.update(role["RoleName"] for role in aws.instance_profile_roles(self.iam, profile) or [])
-        return {name: policy.attached_arns(list_iam_role_attached_policies(self.iam, name)) for name in sorted(names)}
+                    name = arn.rsplit("/", 1)[-1]
+                    profiles[name] = profiles.get(name, False) or by_instance.get(instance["InstanceId"], False)
+        names = set(wanted_back)
+        for profile, runs_aws_node in sorted(profiles.items()):
+            roles = [role["RoleName"] for role in aws.instance_profile_roles(self.iam, profile) or []]
+            names.update(roles)
+            if runs_aws_node:
+                wanted_back.update(roles)
+        names.discard(facts.role_name)
+        facts.node_roles = {name: policy.attached_arns(list_iam_role_attached_policies(self.iam, name)) for name in sorted(names)}
+        facts.moved_from = sorted(name for name in names if aws.role_tags(self.iam, name).get(policy.MOVED_TAG) == facts.role_name)
+        facts.aws_node_roles = sorted(wanted_back & names)
 
     # small steps ----------------------------------------------------------------------------------------
     def _change(self, text: str) -> bool:
@@ -270,6 +286,8 @@ class CniIdentity:
             self._confirm_no_pod_needs_node_roles(facts)
         for name in carriers:
             if self._change(f"detach {facts.policy_arn} from node role {name}"):
+                # The tag first: an interruption between the two leaves a tag on a role that still has the policy (harmless).
+                aws.tag_role(self.iam, name, policy.MOVED_TAG, facts.role_name)
                 detach_iam_role_policy(self.iam, facts.policy_arn, name)
         return facts
 
@@ -285,14 +303,18 @@ class CniIdentity:
         facts = self.facts or self.read()
         # Without a role there is nothing of ours to remove, and no issuer is no obstacle to putting the policy back.
         blocking = [p for p in facts.problems if facts.role is not None or "no OIDC issuer" not in p]
-        if facts.current_role == facts.role_arn and not facts.node_roles:
+        targets = sorted(set(facts.aws_node_roles) | set(facts.moved_from))
+        if facts.current_role == facts.role_arn and not targets:
             blocking.append("no node role was found to put the CNI policy back on (no nodes, no managed node group); "
                             "list them in node_role_names (cni_identity_node_role_names)")
         if blocking:
             raise CniIdentityError("Refused before any change: " + "; ".join(blocking) + ".")
-        for name, arns in facts.node_roles.items():
-            if facts.policy_arn not in arns and self._change(f"attach {facts.policy_arn} to node role {name}"):
+        for name in targets:
+            if facts.policy_arn not in facts.node_roles.get(name, []) and self._change(f"attach {facts.policy_arn} to node role {name}"):
                 aws.attach_role_policy(self.iam, name, facts.policy_arn)
+        for name in facts.moved_from:
+            if self._change(f"remove the tag {policy.MOVED_TAG} from node role {name}"):
+                aws.untag_role(self.iam, name, policy.MOVED_TAG)
         if facts.current_role == facts.role_arn:
             self._point_aws_node_at(facts, None)
         if facts.daemonset is not None:

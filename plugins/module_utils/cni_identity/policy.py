@@ -29,6 +29,8 @@ SUBJECT = f"system:serviceaccount:{SERVICE_ACCOUNT_NAMESPACE}:{SERVICE_ACCOUNT_N
 IPV4_POLICY_NAME = "AmazonEKS_CNI_Policy"
 IPV6_POLICY_NAME = "AmazonEKS_CNI_IPv6_Policy"
 IAM_ROLE_NAME_MAX = 64
+# On a node role the CNI policy was moved off, the name of the role it went to: state=absent puts it back there.
+MOVED_TAG = "eksnodes.windows/cni-policy-moved-to"
 
 # From the EKS user guide ("Configure the Amazon VPC CNI plugin to use IRSA", IPv6 clusters): AWS publishes no
 # managed policy for IPv6, each account creates this one.
@@ -152,3 +154,21 @@ def instance_id_of(node: Mapping[str, Any]) -> Optional[str]:
     provider_id = ((node.get("spec") or {}).get("providerID") or "")
     last = provider_id.rsplit("/", 1)[-1]
     return last if provider_id.startswith("aws://") and last.startswith("i-") else None
+
+
+def runs_daemon_pod(template: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """Whether the DaemonSet's pod template selects the node by OS (aws-node's affinity and node selector are
+    ``kubernetes.io/os``; without a DaemonSet, Linux nodes are assumed)."""
+    labels = ((node.get("metadata") or {}).get("labels") or {})
+    spec = template.get("spec") or {}
+    wanted = (spec.get("nodeSelector") or {}).get("kubernetes.io/os")
+    terms = ((((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+             .get("nodeSelectorTerms") or [])
+    allowed = {value for term in terms for expression in term.get("matchExpressions") or []
+               if expression.get("key") == "kubernetes.io/os" and expression.get("operator") == "In" for value in expression.get("values") or []}
+    os_name = labels.get("kubernetes.io/os", "linux")
+    if wanted:
+        return os_name == wanted
+    if allowed:
+        return os_name in allowed
+    return os_name == "linux"

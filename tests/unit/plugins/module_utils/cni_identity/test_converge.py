@@ -30,6 +30,7 @@ class World:
         self.nodes = {"n1": "linux-node", "n2": "windows-node"}
         self.pod_roles = {"n1": None}          # aws-node runs on Linux nodes only
         self.generation = 1
+        self.tags: Dict[str, Dict[str, str]] = {}
         self.log: List[str] = []
         self.violations: List[str] = []
 
@@ -103,7 +104,10 @@ def world(monkeypatch):
     }
     for name, value in patches.items():
         monkeypatch.setattr(converge, name, value)
-    aws_patches = {"get_oidc_provider": lambda _c, arn: w.providers.get(arn), "create_oidc_provider": w.create_provider,
+    aws_patches = {"role_tags": lambda _c, name: dict(w.tags.get(name, {})),
+                   "tag_role": lambda _c, name, key, value: w.tags.setdefault(name, {}).update({key: value}),
+                   "untag_role": lambda _c, name, key: w.tags.get(name, {}).pop(key, None),
+                   "get_oidc_provider": lambda _c, arn: w.providers.get(arn), "create_oidc_provider": w.create_provider,
                    "create_role": w.create_role, "delete_role": w.delete_role, "attach_role_policy": w.attach,
                    "get_policy": lambda *_: {"Arn": "x"},
                    "describe_instances": lambda _c, ids: [{"InstanceId": i, "IamInstanceProfile": {"Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{i}"}}
@@ -114,7 +118,8 @@ def world(monkeypatch):
     kube_patches = {"read_service_account": lambda _k: {"metadata": {"annotations": {policy.ROLE_ARN_ANNOTATION: w.sa_role} if w.sa_role else {}}},
                     "set_service_account_role": w.set_sa, "read_daemonset": w.daemonset, "daemonset_pods": w.pods,
                     "restart_daemonset": w.restart,
-                    "list_nodes": lambda _k: [{"spec": {"providerID": f"aws:///us-east-1a/i-{n}"}} for n in w.nodes]}
+                    "list_nodes": lambda _k: [{"metadata": {"labels": {"kubernetes.io/os": "linux" if n in w.pod_roles else "windows"}},
+                                               "spec": {"providerID": f"aws:///us-east-1a/i-{n}"}} for n in w.nodes]}
     for name, value in kube_patches.items():
         monkeypatch.setattr(converge.kube, name, value)
     return w
@@ -207,3 +212,12 @@ def test_ipv6_cluster_gets_the_ipv6_policy_created_and_used(world, monkeypatch):
     assert world.roles["lab-aws-node-cni"]["policies"] == {ipv6}
     assert all(ipv6 not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
     assert world.violations == []
+
+
+def test_absent_gives_the_policy_only_to_roles_that_had_it_or_run_aws_node(world):
+    world.roles["windows-node"]["policies"].discard(CNI)      # as the nodegroup template leaves it
+    run(world)
+    assert world.tags == {"linux-node": {policy.MOVED_TAG: "lab-aws-node-cni"}}
+    run(world, state="absent")
+    assert CNI in world.roles["linux-node"]["policies"] and CNI not in world.roles["windows-node"]["policies"]
+    assert world.tags == {"linux-node": {}} and world.violations == []

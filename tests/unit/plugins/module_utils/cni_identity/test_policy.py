@@ -77,3 +77,14 @@ def test_instance_id_from_the_provider_id():
     assert policy.instance_id_of({"spec": {"providerID": "aws:///us-east-1a/i-0123456789abcdef0"}}) == "i-0123456789abcdef0"
     assert policy.instance_id_of({"spec": {"providerID": "kind://docker/x"}}) is None
     assert policy.instance_id_of({}) is None
+
+
+def test_which_nodes_run_aws_node():
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}
+    linux = {"metadata": {"labels": {"kubernetes.io/os": "linux"}}}
+    windows = {"metadata": {"labels": {"kubernetes.io/os": "windows"}}}
+    assert policy.runs_daemon_pod({"spec": {"affinity": affinity}}, linux)
+    assert not policy.runs_daemon_pod({"spec": {"affinity": affinity}}, windows)
+    assert policy.runs_daemon_pod({"spec": {"nodeSelector": {"kubernetes.io/os": "windows"}}}, windows)
+    assert policy.runs_daemon_pod({}, linux) and not policy.runs_daemon_pod({}, windows)
