@@ -61,7 +61,7 @@ units: setup
 	$(BIN)/pytest -q tests/unit
 
 integration: setup
-	$(BIN)/pytest -q -n 2 tests/lab/tests tests/integration
+	$(BIN)/pytest -q -n 2 --durations=25 tests/lab/tests tests/integration
 
 # The lab plays the scenario's instance: started here, its endpoints exported to molecule.
 molecule: setup
