@@ -208,7 +208,8 @@ def planned_summary(before, facts, state):
         "oidc_provider": facts.provider_arn if present else before["oidc_provider"],
         "role": {"name": facts.role_name, "policies": sorted(set(facts.role_policies) | {facts.policy_arn})} if present else None,
         key: facts.role_arn if present else None,
-        "node_roles": {name: not present for name in before["node_roles"]},
+        "node_roles": {name: False if present else (had or name in set(facts.aws_node_roles) | set(facts.moved_from))
+                       for name, had in before["node_roles"].items()},
     }
 
 
