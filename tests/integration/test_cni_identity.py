@@ -204,3 +204,13 @@ def test_irsa_with_the_managed_add_on_uses_its_service_account_role(lab_factory)
         sampler.stop.set()
         sampler.join()
     assert sampler.not_ready == []
+
+
+def test_launch_refuses_an_unsupported_cni_identity_before_any_change(ansible, lab):
+    cloudformation = lab.aws_client("cloudformation")
+    stacks = sorted(s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"])
+    result = ansible.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "cni_identity": "pod_identity"})
+    assert result.returncode != 0
+    failed = result.result("Check the launch variables")
+    assert "cni_identity" in failed["msg"] and "irsa" in failed["msg"], failed["msg"]
+    assert sorted(s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"]) == stacks
