@@ -162,7 +162,7 @@ class CniIdentity:
         if given and facts.provider is None:
             facts.problems.append(f"oidc_provider_arn {given} does not exist; leave it unset to have the provider for the "
                                   f"cluster's issuer {facts.issuer} created")
-        elif given and policy.issuer_host_path("https://" + str(facts.provider.get("Url"))) != policy.issuer_host_path(facts.issuer):
+        elif given and policy.issuer_host_path(str(facts.provider.get("Url"))) != policy.issuer_host_path(facts.issuer):
             facts.problems.append(f"oidc_provider_arn {given} is the provider for {facts.provider.get('Url')}, not for cluster "
                                   f"{facts.cluster_name}'s issuer {facts.issuer}; give the provider of that issuer, or leave "
                                   "oidc_provider_arn unset")

@@ -221,3 +221,9 @@ def test_absent_gives_the_policy_only_to_roles_that_had_it_or_run_aws_node(world
     run(world, state="absent")
     assert CNI in world.roles["linux-node"]["policies"] and CNI not in world.roles["windows-node"]["policies"]
     assert world.tags == {"linux-node": {}} and world.violations == []
+
+
+def test_the_provider_of_the_issuer_may_be_given(world):
+    world.providers[PROVIDER] = {"Url": "oidc.eks.us-east-1.amazonaws.com/id/ABC", "ClientIDList": ["sts.amazonaws.com"]}
+    runner, facts = run(world, oidc_provider_arn=PROVIDER)
+    assert facts.provider_arn == PROVIDER and "create provider" not in world.log and world.violations == []
