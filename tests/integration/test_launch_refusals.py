@@ -6,6 +6,7 @@ Windows IPAM is off before each run, so a run that enabled it before refusing wo
 """
 
 import json
+import time
 
 import pytest
 import yaml
@@ -55,8 +56,23 @@ def ipam_off(lab):
     core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": before}})
 
 
+def settled_snapshot(lab, attempts=20, **options):
+    """The lab's state once the simulator has nothing left to do for an earlier test on the same lab (the Nodes of
+    instances that test terminated go at the next tick): two snapshots a tick apart are equal."""
+    interval = lab.control.nodesim()["knobs"]["interval"]
+    state = snapshot(lab, **options)
+    for _attempt in range(attempts):
+        lab.control.reconcile()
+        time.sleep(interval + 0.1)
+        again = snapshot(lab, **options)
+        if again == state:
+            return state
+        state = again
+    raise AssertionError(f"the lab did not settle before the run: {state}")
+
+
 def refused(lab, extra_vars, *fragments):
-    before = snapshot(lab)
+    before = settled_snapshot(lab)
     result = AnsibleRunner(lab.env).playbook("eksnodes.windows.launch", extra_vars={**BASE_VARS, **extra_vars}, callback="default")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
@@ -121,7 +137,7 @@ def test_a_stack_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  
 
 def test_check_diff_on_a_new_node_group_shows_the_whole_plan(lab, ipam_off):  # pylint: disable=unused-argument
     # Check mode creates and deletes a change set: a deleted stack's record may stay, as on AWS.
-    before = snapshot(lab, deleted_stacks=False)
+    before = settled_snapshot(lab, deleted_stacks=False)
     result = AnsibleRunner(lab.env).playbook("eksnodes.windows.launch", extra_vars={**BASE_VARS, "nodegroup_name": "planned"},
                                              check=True, diff=True, callback="default")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
