@@ -125,7 +125,9 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["create the IAM role prod-aws-node-cni for kube-system/aws-node", "detach arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy from node role prod-linux-node-role"]
+  sample:
+    - create the IAM role prod-aws-node-cni for kube-system/aws-node
+    - detach arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy from node role prod-linux-node-role
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError

@@ -5,7 +5,6 @@ each aws-node pod runs with; a thread samples every node's readiness every secon
 
 import json
 import threading
-import time
 
 import pytest
 

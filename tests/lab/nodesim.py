@@ -800,7 +800,8 @@ class CniCredentials:
         newest: dict = {}
         for pod in pods:
             node_name = (pod.get("spec") or {}).get("nodeName")
-            if node_name in nodes and pod["metadata"].get("creationTimestamp", "") >= newest.get(node_name, {}).get("metadata", {}).get("creationTimestamp", ""):
+            created = pod["metadata"].get("creationTimestamp", "")
+            if node_name in nodes and created >= newest.get(node_name, {}).get("metadata", {}).get("creationTimestamp", ""):
                 newest[node_name] = pod
         ip_family = ((cluster.get("kubernetesNetworkConfig") or {}).get("ipFamily") or "ipv4").lower()
         faults, found = {}, {}
