@@ -84,7 +84,16 @@ def clients(lab):
     api = lab.kube_api_client()
     iam = lab.aws_client("iam")
     providers_before = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
-    yield iam, kclient.CoreV1Api(api), kclient.AppsV1Api(api)
+    core, apps = kclient.CoreV1Api(api), kclient.AppsV1Api(api)
+    yield iam, core, apps
+    # Whatever the test left (a failure midway included), the shared lab's aws-node goes back to the node role with the
+    # policy, so that later tests find the Linux node Ready.
+    iam.attach_role_policy(RoleName=lab.facts["linux_node_role_name"], PolicyArn=CNI)
+    if (kube_state(core, apps)["annotations"] or {}).get("eks.amazonaws.com/role-arn"):
+        core.patch_namespaced_service_account("aws-node", "kube-system", {"metadata": {"annotations": {"eks.amazonaws.com/role-arn": None}}},
+                                              _content_type="application/merge-patch+json")
+        apps.patch_namespaced_daemon_set("aws-node", "kube-system",
+                                         {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "teardown"}}}}})
     # The module keeps the OIDC provider at state absent; the shared lab gets back the world it had.
     for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
         if provider["Arn"] not in providers_before:
