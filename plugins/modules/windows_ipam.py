@@ -384,7 +384,8 @@ class WindowsIpam:
         if changes:
             self.changed = True
             if not self.module.check_mode:
-                update = update_addon(self.eks, self.name, ipam.ADDON_NAME, ipam.dump_configuration_values(after), self.params["resolve_conflicts"])
+                update = update_addon(self.eks, self.name, ipam.ADDON_NAME, ipam.dump_configuration_values(after), self.params["resolve_conflicts"],
+                                      service_account_role_arn=addon.get("serviceAccountRoleArn"))
                 update_id = update.get("id")
                 addon = self.wait_addon() if self.params["wait"] else (self.describe_addon() or addon)
                 if addon.get("status") in FAILED_ADDON_STATUSES:

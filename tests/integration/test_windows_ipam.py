@@ -182,6 +182,13 @@ def wait_for_key(core, key, value):
     return read(core)
 
 
+def wait_for_addon_active(lab):
+    deadline = time.monotonic() + 15
+    while addon(lab)["status"] != "ACTIVE":
+        assert time.monotonic() < deadline, addon(lab)
+        time.sleep(0.2)
+
+
 def test_a_hand_changed_field_survives_enabling_windows_ipam_through_the_addon(addon_lab):
     from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
     runner = AnsibleRunner(addon_lab.env)
@@ -211,3 +218,22 @@ def test_a_hand_changed_field_survives_enabling_windows_ipam_through_the_addon(a
     overwrite = runner.playbook(play(task("overwrite", {"enabled": False, "resolve_conflicts": "OVERWRITE"}))).result("overwrite")
     assert not overwrite.get("failed"), overwrite
     assert wait_for_key(core, "enable-windows-ipam", "false")["data"]["warm-ip-target"] == rendered
+
+
+def test_enabling_windows_ipam_keeps_the_addons_service_account_role(addon_lab):
+    """UpdateAddon without serviceAccountRoleArn puts aws-node back on the node role: the update must carry it."""
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    runner = AnsibleRunner(addon_lab.env)
+    reset = runner.playbook(play(task("reset", {"enabled": False}))).result("reset")
+    assert not reset.get("failed"), reset
+    role_arn = addon_lab.aws_client("iam").create_role(
+        RoleName="lab-aws-node-cni", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}')["Role"]["Arn"]
+    eks = addon_lab.aws_client("eks")
+    eks.update_addon(clusterName="lab", addonName="vpc-cni", serviceAccountRoleArn=role_arn)
+    wait_for_addon_active(addon_lab)
+    assert addon(addon_lab)["serviceAccountRoleArn"] == role_arn
+
+    enable = runner.playbook(play(task("enable", {}))).result("enable")
+    assert not enable.get("failed") and enable["changed"] is True, enable
+    wait_for_addon_active(addon_lab)
+    assert addon(addon_lab).get("serviceAccountRoleArn") == role_arn

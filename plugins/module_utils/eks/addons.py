@@ -28,7 +28,11 @@ def describe_addon(client, cluster_name: str, addon_name: str) -> Optional[Dict[
 
 @EksErrorHandler.common_error_handler("update add-on")
 @aws_retry()
-def update_addon(client, cluster_name: str, addon_name: str, configuration_values: str, resolve_conflicts: str) -> Dict[str, Any]:
+def update_addon(client, cluster_name: str, addon_name: str, configuration_values: str, resolve_conflicts: str,
+                 service_account_role_arn: Optional[str] = None) -> Dict[str, Any]:
+    """``service_account_role_arn``: pass the add-on's current one to keep it. An update without it puts the add-on's
+    service account back on the node role (UpdateAddon has no "unchanged" value for it)."""
+    role = {"serviceAccountRoleArn": service_account_role_arn} if service_account_role_arn else {}
     return client.update_addon(
-        clusterName=cluster_name, addonName=addon_name, configurationValues=configuration_values, resolveConflicts=resolve_conflicts
+        clusterName=cluster_name, addonName=addon_name, configurationValues=configuration_values, resolveConflicts=resolve_conflicts, **role
     )["update"]
