@@ -45,8 +45,8 @@ def test_web_identity_accepted_only_for_the_aws_node_token():
 
 
 def test_cni_permission_gap_by_ip_family():
-    cni = {"Statement": [{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface",
-                                                          "ec2:CreateNetworkInterface", "ec2:Describe*"], "Resource": "*"}]}
+    actions = ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface", "ec2:CreateNetworkInterface", "ec2:Describe*"]
+    cni = {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
     assert cni_permission_gap([cni], "ipv4") == []
     assert cni_permission_gap([cni], "ipv6") == ["ec2:AssignIpv6Addresses"]
     assert cni_permission_gap([{"Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}], "ipv6") == []
