@@ -14,7 +14,7 @@ description:
     absent) from the node IAM roles to an IAM role for the C(kube-system/aws-node) service account (IAM roles for
     service accounts), as the EKS user guide recommends.
   - Creates the IAM OIDC identity provider for the cluster's issuer when there is none (audience C(sts.amazonaws.com),
-    no thumbprint: IAM trusts the EKS issuer through its library of root certificate authorities).
+    no thumbprint, since IAM trusts the EKS issuer through its library of root certificate authorities).
   - Creates the role with a trust policy that lets only C(system:serviceaccount:kube-system:aws-node) assume it with
     C(sts:AssumeRoleWithWebIdentity) and the audience C(sts.amazonaws.com), and attaches the policy to it.
   - Points aws-node at the role through the managed C(vpc-cni) add-on's C(serviceAccountRoleArn) when vpc-cni is a

@@ -88,6 +88,14 @@ def test_every_module_is_checked():
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[path.stem for path in MODULES])
+def test_the_documentation_parses_with_its_options_described(path):
+    """A plain scalar with ': ' in it breaks DOCUMENTATION for ansible-doc (and every docs page built from it)."""
+    documentation = yaml.safe_load(module_constant(path, "DOCUMENTATION"))
+    assert documentation["module"] == path.stem
+    assert all(spec.get("description") for spec in documentation.get("options", {}).values())
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[path.stem for path in MODULES])
 def test_every_return_key_has_a_sample_of_its_type(path):
     returned = yaml.safe_load(module_constant(path, "RETURN"))
     assert isinstance(returned, dict) and returned
