@@ -96,7 +96,7 @@ def set_cluster_issuer(body: dict[str, Any]) -> tuple[int, Any]:
     (name,) = _required(body, "name")
     try:
         cluster = _eks(body).cluster(name)
-    except ResourceNotFoundException as error:
+    except (InvalidParameterException, ResourceNotFoundException) as error:
         raise ControlError(error.message) from error
     issuer = body.get("issuer")
     cluster.identity = {"oidc": {"issuer": issuer}} if issuer else {}

@@ -146,13 +146,13 @@ def test_present_moves_the_policy_in_a_safe_order_and_a_rerun_changes_nothing(wo
     assert all(CNI not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
     assert policy.trust_is_ours(world.roles["lab-aws-node-cni"]["trust"], PROVIDER, ISSUER)
     assert facts.role_arn == world.sa_role
-    again, _ = run(world)
+    again, _result = run(world)
     assert again.changes == []
 
 
 def test_check_mode_lists_every_change_and_makes_none(world):
     before = json.dumps(world.roles, default=sorted, sort_keys=True)
-    runner, _ = run(world, check_mode=True)
+    runner, _result = run(world, check_mode=True)
     assert json.dumps(world.roles, default=sorted, sort_keys=True) == before and world.log == []
     assert [c.split(" ")[0] for c in runner.changes] == ["create", "create", "attach", "set", "restart", "detach", "detach"]
 
@@ -160,7 +160,7 @@ def test_check_mode_lists_every_change_and_makes_none(world):
 def test_absent_puts_the_policy_back_first(world):
     run(world)
     world.log.clear()
-    runner, _ = run(world, state="absent")
+    runner, _result = run(world, state="absent")
     assert world.violations == []
     assert world.log == ["attach linux-node", "attach windows-node", "annotate", "restart", "detach lab-aws-node-cni",
                          "delete role lab-aws-node-cni"]
@@ -207,7 +207,7 @@ def test_ipv6_cluster_gets_the_ipv6_policy_created_and_used(world, monkeypatch):
     monkeypatch.setattr(converge.aws, "create_policy", lambda _c, name, document, _d: created.append((name, document)) or {"Arn": ipv6})
     monkeypatch.setattr(sys.modules[__name__], "CNI", ipv6)
     runner, facts = run(world, cluster=dict(CLUSTER, kubernetesNetworkConfig={"ipFamily": "ipv6"}))
-    assert facts.policy_arn == ipv6 and [name for name, _ in created] == ["AmazonEKS_CNI_IPv6_Policy"]
+    assert facts.policy_arn == ipv6 and [name for name, _document in created] == ["AmazonEKS_CNI_IPv6_Policy"]
     assert "ec2:AssignIpv6Addresses" in created[0][1]["Statement"][0]["Action"]
     assert world.roles["lab-aws-node-cni"]["policies"] == {ipv6}
     assert all(ipv6 not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
