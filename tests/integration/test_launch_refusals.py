@@ -135,6 +135,17 @@ def test_a_stack_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  
         cloudformation.delete_stack(StackName="lab-nodegroup-foreign")
 
 
+def test_a_cni_identity_role_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+    iam = lab.aws_client("iam")
+    foreign = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="lab-aws-node-cni", AssumeRolePolicyDocument=json.dumps(foreign))
+    try:
+        refused(lab, {"nodegroup_name": "refused", "cni_identity": "irsa"},
+                "IAM role lab-aws-node-cni exists with a trust policy that is not the one")
+    finally:
+        iam.delete_role(RoleName="lab-aws-node-cni")
+
+
 def test_check_diff_on_a_new_node_group_shows_the_whole_plan(lab, ipam_off):  # pylint: disable=unused-argument
     # Check mode creates and deletes a change set: a deleted stack's record may stay, as on AWS.
     before = settled_snapshot(lab, deleted_stacks=False)
