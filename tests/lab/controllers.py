@@ -33,7 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from lab.kubeapi.eviction import pdb_selects
 from lab.pod_credentials import ROLE_ARN_ANNOTATION, webhook_env
-from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
+from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Activity, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
                          windows_ipam_enabled)
 
 LOG = logging.getLogger("lab.controllers")
@@ -707,14 +707,17 @@ class LabControllers:
     """Runs the add-on manager and the workload controller in one thread."""
 
     def __init__(self, *, aws_url: str, region: str, cluster_name: str, kube_client_factory: Callable[[], kclient.ApiClient],
-                 knobs: Optional[Knobs] = None) -> None:
+                 knobs: Optional[Knobs] = None, activity: Optional[Activity] = None) -> None:
         self.aws_url = aws_url
         self.region = region
         self.cluster_name = cluster_name
         self.knobs = knobs or Knobs()
+        self.activity = activity
         self._kube_client_factory = kube_client_factory
         self._stop = threading.Event()
         self._wake = threading.Event()
+        if activity is not None:
+            activity.register(self._wake)
         self._thread: Optional[threading.Thread] = None
         self.addons: Optional[AddonManager] = None
         self.workloads: Optional[WorkloadController] = None
@@ -748,7 +751,7 @@ class LabControllers:
             self.disruption.reconcile()
 
     def _run(self) -> None:
-        poll_until_stopped(self._stop, self._wake, self.knobs, self.reconcile_once, self._record_error, LOG, "controllers pass")
+        poll_until_stopped(self._stop, self._wake, self.knobs, self.reconcile_once, self._record_error, LOG, "controllers pass", self.activity)
 
     def _record_error(self, error: Optional[str]) -> None:
         self.last_error = error

@@ -51,9 +51,42 @@ from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_role_a
 LOG = logging.getLogger("lab.nodesim")
 
 
+class Activity:
+    """When the lab last saw a write (an AWS call that changes something, a Kubernetes object written or deleted, a
+    knob set). The loops poll every ``knobs.interval`` until ``QUIET_SECONDS`` pass without one, then every
+    ``IDLE_INTERVAL``; the next write wakes them. An idle lab with a few node groups otherwise spends a tenth of a core
+    listing what has not changed. QUIET_SECONDS is above the default join and ready delays together, so the timers
+    that follow a write still fire on the fast interval."""
+
+    QUIET_SECONDS = 5.0
+    IDLE_INTERVAL = 2.0
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self._wakes: list[threading.Event] = []
+
+    def register(self, wake: threading.Event) -> None:
+        self._wakes.append(wake)
+
+    def idle(self) -> bool:
+        return time.monotonic() - self.last > self.QUIET_SECONDS
+
+    def touch(self) -> None:
+        was_idle = self.idle()
+        self.last = time.monotonic()
+        if was_idle:
+            for wake in self._wakes:
+                wake.set()
+
+    def interval(self, base: float) -> float:
+        return max(base, self.IDLE_INTERVAL) if self.idle() else base
+
+
 def poll_until_stopped(stop: threading.Event, wake: threading.Event, knobs: "Knobs", step: Callable[[], None],
-                       record_error: Callable[[Optional[str]], None], log: logging.Logger, what: str) -> None:
-    """Run step() every knobs.interval (or when woken) until stopped; a failed pass is logged and retried."""
+                       record_error: Callable[[Optional[str]], None], log: logging.Logger, what: str,
+                       activity: Optional[Activity] = None) -> None:
+    """Run step() every knobs.interval (or when woken; less often while the lab is idle) until stopped; a failed pass
+    is logged and retried."""
     while not stop.is_set():
         if not knobs.paused:
             try:
@@ -65,7 +98,7 @@ def poll_until_stopped(stop: threading.Event, wake: threading.Event, knobs: "Kno
             except Exception as err:  # the loop must outlive bugs and odd responses; the log has the trace
                 record_error(f"{err.__class__.__name__}: {err}")
                 log.exception("%s crashed (retrying)", what)
-        wake.wait(knobs.interval)
+        wake.wait(activity.interval(knobs.interval) if activity else knobs.interval)
         wake.clear()
 
 
@@ -919,16 +952,19 @@ class NodeSimulator:
     """Runs the join loop in a thread; see the module docstring."""
 
     def __init__(self, *, aws_url: str, region: str, cluster_name: str, kube_client_factory: Callable[[], kclient.ApiClient],
-                 knobs: Optional[Knobs] = None) -> None:
+                 knobs: Optional[Knobs] = None, activity: Optional[Activity] = None) -> None:
         self.aws_url = aws_url
         self.region = region
         self.cluster_name = cluster_name
         self.knobs = knobs or Knobs()
+        self.activity = activity
         self._kube_client_factory = kube_client_factory
         self._records: dict[str, InstanceRecord] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        if activity is not None:
+            activity.register(self._wake)
         self._thread: Optional[threading.Thread] = None
         self._aws: Optional[AwsView] = None
         self._instances: Optional[InstanceCache] = None
@@ -959,11 +995,12 @@ class NodeSimulator:
     def status(self) -> dict:
         with self._lock:
             instances = {iid: record.public() for iid, record in self._records.items()}
-        return {"knobs": asdict(self.knobs), "ticks": self.ticks, "last_error": self.last_error, "instances": instances,
+        return {"knobs": asdict(self.knobs), "ticks": self.ticks, "idle": bool(self.activity and self.activity.idle()),
+                "last_error": self.last_error, "instances": instances,
                 "aws_node": dict(self._cni.last) if self._cni else {}}
 
     def _run(self) -> None:
-        poll_until_stopped(self._stop, self._wake, self.knobs, self.tick, self._record_error, LOG, "nodesim tick")
+        poll_until_stopped(self._stop, self._wake, self.knobs, self.tick, self._record_error, LOG, "nodesim tick", self.activity)
 
     def _record_error(self, error: Optional[str]) -> None:
         self.last_error = error

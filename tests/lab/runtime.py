@@ -464,6 +464,7 @@ class LabRuntime:
         self.controllers: Any = None
         self.control: Optional[ControlServer] = None
         self.knobs: Any = None
+        self.activity: Any = None
         self.iam_users: dict = {}
         self._info_lock = threading.Lock()
 
@@ -534,14 +535,17 @@ class LabRuntime:
 
     def _start_loops(self, ca_file: str) -> None:
         from lab.controllers import LabControllers  # pylint: disable=import-outside-toplevel
-        from lab.nodesim import Knobs, NodeSimulator, kube_api_client  # pylint: disable=import-outside-toplevel
+        from lab.nodesim import Activity, Knobs, NodeSimulator, kube_api_client  # pylint: disable=import-outside-toplevel
 
         def client_factory() -> Any:
             return kube_api_client(self.kube.url, ca_file, self.admin_token)
 
         self.knobs = Knobs(join_delay=self.options.join_delay, ready_delay=self.options.ready_delay)
+        self.activity = Activity()
+        self.kube.store.on_change = self.activity.touch
+        self.aws.app.on_write = self.activity.touch
         common = {"aws_url": self.aws.url, "region": self.options.region, "cluster_name": CLUSTER_NAME,
-                  "kube_client_factory": client_factory, "knobs": self.knobs}
+                  "kube_client_factory": client_factory, "knobs": self.knobs, "activity": self.activity}
         self.nodesim = NodeSimulator(**common)
         self.controllers = LabControllers(**common)
         self.nodesim.start()
@@ -580,6 +584,7 @@ class LabRuntime:
         return knobs
 
     def poke(self) -> None:
+        self.activity.touch()
         self.nodesim.poke()
         self.controllers.poke()
 

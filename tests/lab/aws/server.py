@@ -55,10 +55,13 @@ class LabDispatcher(DomainDispatcherApplication):
 class LabWsgiApp:
     """Control endpoints, injected faults, then moto; AWS calls run one at a time (moto is not thread-safe)."""
 
+    READ_ACTIONS = ("Describe", "List", "Get")
+
     def __init__(self, enforcer: Optional[IamEnforcer] = None) -> None:
         self.moto = LabDispatcher(create_backend_app)
         self.lock = threading.RLock()
         self.enforcer = enforcer
+        self.on_write: Optional[Callable[[], None]] = None  # called after each call that may change something
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -92,6 +95,8 @@ class LabWsgiApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+                if self.on_write is not None and call is not None and not call.action.startswith(self.READ_ACTIONS):
+                    self.on_write()
 
 
 class AwsLab:
@@ -113,6 +118,7 @@ class AwsLab:
         self.account_id = ACCOUNT_ID
         # IAM users' requests are checked against their policies once enable_iam() is called (after the seed).
         self.enforcer = IamEnforcer(ACCOUNT_ID)
+        self.app = LabWsgiApp(self.enforcer)
         self.facts: dict[str, Any] = {}
         self._server: Optional[BaseWSGIServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -133,7 +139,7 @@ class AwsLab:
         started = time.monotonic()
         backends.install()
         self._reset_state()
-        self._server = make_server(self.host, self.port, LabWsgiApp(self.enforcer), threaded=True, request_handler=QuietRequestHandler)
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="lab-aws", daemon=True)
         self._thread.start()
         AwsLab._running = self

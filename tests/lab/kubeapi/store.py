@@ -8,7 +8,7 @@ from __future__ import annotations
 import collections
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from .errors import ApiError
 from .resources import ResourceType
@@ -36,6 +36,7 @@ class ObjectStore:
         self._objects: dict[ResourceType, dict[ObjectKey, dict]] = collections.defaultdict(dict)
         self._events: collections.deque[StoredEvent] = collections.deque(maxlen=history)
         self._compacted_through = 0  # resourceVersion of the newest event dropped from the log
+        self.on_change: Optional[Callable[[], None]] = None  # called (under the lock) after every write or delete
 
     def get(self, resource: ResourceType, namespace: Optional[str], name: str) -> Optional[dict]:
         return self._objects[resource].get((namespace, name))
@@ -98,6 +99,8 @@ class ObjectStore:
             self._compacted_through = self._events[0].resource_version
         self._events.append(StoredEvent(int(obj["metadata"]["resourceVersion"]), event_type, resource, obj, previous))
         self.changed.notify_all()
+        if self.on_change is not None:
+            self.on_change()
 
 
 def _key(obj: dict) -> ObjectKey:

@@ -285,11 +285,16 @@ def test_replacements_go_only_to_schedulable_nodes(fast_lab: Any, workloads: Wor
     mark = fast_lab.control.lifecycle_mark()
     workloads.core.patch_node(node_a, {"spec": {"taints": [{"key": "retire", "effect": "NoExecute"}]}})
 
+    def scheduling_message(pod: Any) -> str:
+        return next((c.message for c in pod.status.conditions or () if c.type == "PodScheduled"), "")
+
+    # The scheduler says why in a second write, after the controller created the pod: wait for both.
     def unscheduled() -> list:
         pods = workloads.pods(app)
-        return [p for p in pods if p.status.phase == "Pending" and not p.spec.node_name] if len(pods) == 3 else []
+        waiting = [p for p in pods if p.status.phase == "Pending" and not p.spec.node_name and scheduling_message(p)]
+        return waiting if len(pods) == 3 else []
     pending = workloads.kube.wait("pending replacements", unscheduled)
-    message = next(c.message for c in pending[0].status.conditions if c.type == "PodScheduled")
+    message = scheduling_message(pending[0])
     assert "1 node(s) were unschedulable" in message
     deletions = fast_lab.control.pod_deletions(mark)
     assert deletions and all(d["node"] == node_a and d["via"] == "delete" and d["actor"] == "lab" for d in deletions)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import client as kclient
 
-from lab.nodesim import parse_bootstrap, role_arn_without_path, windows_ipam_enabled
+from lab.nodesim import Activity, parse_bootstrap, role_arn_without_path, windows_ipam_enabled
 from lab.runtime import TESTS_DIR
 
 from .conftest import FAST_KNOBS, NODE_GROUPS, WINDOWS_GROUPS, Kube, NodeGroups, ready_of, windows_user_data
@@ -294,3 +295,36 @@ def test_api_mode_uses_access_entries(lab_factory):
     kube.wait_node_ready(groups.node_name(linux_entry.instance_ids[0]), "False", "EC2_LINUX access entry")
     record = lab.control.wait_for_settled(aws_auth_only.instance_ids[0])
     assert not record["joined"] and "authentication mode is API" in record["verdict"]
+
+
+def test_an_idle_lab_polls_slowly_and_a_write_on_either_side_wakes_it(fresh_lab):
+    """Quiet for Activity.QUIET_SECONDS, the loops tick every Activity.IDLE_INTERVAL instead of every knobs.interval;
+    a Kubernetes write or a changing AWS call brings the fast interval back at once."""
+    control, core = fresh_lab.control, kclient.CoreV1Api(fresh_lab.kube_api_client())
+
+    def wait_idle() -> int:
+        deadline = time.monotonic() + Activity.QUIET_SECONDS + 10
+        while not control.nodesim()["idle"]:
+            assert time.monotonic() < deadline, "the lab never went idle"
+            time.sleep(0.2)
+        return control.nodesim()["ticks"]
+
+    def ticks_within(seconds: float, since: int) -> int:
+        time.sleep(seconds)
+        return control.nodesim()["ticks"] - since
+
+    idle_ticks = wait_idle()
+    assert ticks_within(Activity.IDLE_INTERVAL * 1.5, idle_ticks) <= 2
+
+    woken = wait_idle()
+    core.create_namespaced_config_map("default", {"metadata": {"name": "wake-up"}, "data": {}})
+    assert not control.nodesim()["idle"]
+    assert ticks_within(0.6, woken) >= 1
+
+    woken = wait_idle()
+    fresh_lab.aws_client("ec2").create_tags(Resources=[fresh_lab.facts["vpc_id"]], Tags=[{"Key": "wake", "Value": "up"}])
+    assert not control.nodesim()["idle"]
+    assert ticks_within(0.6, woken) >= 1
+    woken = wait_idle()
+    fresh_lab.aws_client("ec2").describe_vpcs()
+    assert control.nodesim()["idle"] and ticks_within(0.6, woken) <= 1
