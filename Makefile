@@ -16,11 +16,12 @@ export ANSIBLE_PYTHON_INTERPRETER := $(ROOT)/$(BIN)/python
 export PATH := $(ROOT)/$(BIN):$(PATH)
 # Nothing a target runs writes outside the checkout: Ansible's own files (local temporary files, galaxy cache) go
 # under .build/ansible-home, and ansible-lint and ansible-test, which also write under the home directory (a copy
-# of the collection, pip's bootstrap script, their virtual environments), run with HOME=.build/home.
+# of the collection, pip's bootstrap script, their virtual environments), run with HOME=.build/home (ansible-lint with .build/lint-home).
 export ANSIBLE_HOME := $(ROOT)/.build/ansible-home
 # The local connection puts each module's files under remote_tmp, which stays ~/.ansible/tmp whatever ANSIBLE_HOME says.
 export ANSIBLE_REMOTE_TMP := $(ANSIBLE_HOME)/tmp
 TOOL_HOME := $(ROOT)/.build/home
+LINT_HOME := $(ROOT)/.build/lint-home
 
 .PHONY: help setup test sanity units integration molecule lint lab-up lab-down demo clean benchmarks
 
@@ -76,8 +77,9 @@ molecule: setup
 # --validate-collection-refs all is not a way round it: it also lists .collections, so this collection is found twice,
 # the edit links of the plugin pages become ../ paths through the random temporary directory, and when its name ends
 # in "_" (1 run in 37) docutils reads a link to an unknown target on every page.
+# A home of its own: ansible-lint runs beside ansible-test sanity in make test, and both keep files under their home.
 lint: setup
-	mkdir -p $(TOOL_HOME) && HOME=$(TOOL_HOME) $(BIN)/ansible-lint --profile production
+	mkdir -p $(LINT_HOME) && HOME=$(LINT_HOME) $(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	mkdir -p .build && PYTHONPATH=$(COLLECTIONS) $(BIN)/python -c 'from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE; print(TEMPLATE, end="")' \
 	  > .build/nodegroup-template.yaml
@@ -86,10 +88,9 @@ lint: setup
 	cd $(COLLECTIONS)/ansible_collections/eksnodes/windows && GIT_CEILING_DIRECTORIES=$(ROOT)/$(VENV) \
 	  $(ROOT)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
-# Each step's wall time is printed, so that a CI log shows where the 15 minutes go.
+# sanity beside units, lint and molecule, then integration; each step's wall time printed (see tests/steps.sh).
 test: setup
-	@for step in sanity units integration molecule lint; do start=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$step || exit $$?; echo "make test: $$step took $$(( $$(date +%s) - start )) s"; done
+	@MAKE="$(MAKE)" tests/steps.sh
 
 lab-up: setup
 	$(BIN)/python -m lab up --state-dir $(LAB) $(LAB_ARGS)

@@ -111,3 +111,10 @@ class AnsibleRunner:
             return result.result("task under test")
         except KeyError as error:
             raise AssertionError(f"playbook did not run the task:\nstdout={result.stdout}\nstderr={result.stderr}") from error
+
+
+def unused_octet(ec2: Any, vpc_id: str, first: int = 200, last: int = 254) -> int:
+    """A third octet of 10.0.x.0/24 that no subnet of the VPC uses yet: tests sharing a lab make subnets of their own."""
+    used = {int(subnet["CidrBlock"].split(".")[2]) for subnet in
+            ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]}
+    return next(octet for octet in range(first, last + 1) if octet not in used)

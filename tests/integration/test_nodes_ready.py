@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kubernetes import client as kclient
 
-from integration_helpers import REPO, PlaybookResult
+from integration_helpers import REPO, PlaybookResult, unused_octet
 
 MODULE = "eksnodes.windows.nodes_ready"
 NODE_GROUPS = ["system:bootstrappers", "system:nodes"]
@@ -92,7 +92,7 @@ class Fleet:
     def subnet(self, internet_gateway=False):
         """A subnet of the lab VPC with a route table of its own: no default route, or one to the internet gateway."""
         vpc_id = self.lab.facts["vpc_id"]
-        cidr = f"10.0.{200 + len(self.groups) % 50}.{uuid.uuid4().int % 16 * 16}/28"
+        cidr = f"10.0.{unused_octet(self.ec2, vpc_id)}.0/28"
         subnet_id = self.ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{self.lab.region}a")["Subnet"]["SubnetId"]
         table_id = self.ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
         self.ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from integration_helpers import unused_octet
 from lab.nodesim import MERGE_PATCH, node_conditions
 
 MODULE = "eksnodes.windows.preflight"
@@ -299,7 +300,7 @@ def odd_subnets(lab):
     ec2 = lab.aws_client("ec2")
     vpc = lab.facts["vpc_id"]
     zone = lab.facts["availability_zones"][0]
-    third = 200 + uuid.uuid4().int % 50
+    third = unused_octet(ec2, vpc)
     made = {"subnets": [], "tables": [], "endpoints": [], "vpcs": []}
 
     def subnet(cidr, vpc_id=vpc):
