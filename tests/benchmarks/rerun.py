@@ -5,6 +5,8 @@ On a fresh lab: the launch playbook is run once (first run), then again with not
 share-0 fault rules of the lab (which fail nothing, and count what they see; the lab's own clients are never
 counted) count the AWS calls per service and action and the Kubernetes requests per method and resource. Printed:
 wall and CPU (the ansible-playbook process tree) of both runs, the calls of the rerun, and the slowest tasks.
+Then a third, no-op run whose modules run through an interpreter wrapper that records each module process's peak
+resident memory (its own run: the wrapper costs a process per module, so it is left out of the times above).
 
 Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No pass/fail.
 """
@@ -36,6 +38,15 @@ KUBE_RESOURCES = ("nodes", "configmaps/aws-auth", "configmaps/amazon-vpc-cni", "
 KUBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": 1, "nodes_min": 1, "nodes_max": 2}
 SHOWN_TASKS = 8
+# Runs the module with the real interpreter (stdin passed through), then appends "<module> <peak RSS in KiB>" to a log.
+MEMORY_WRAPPER = """#!{python}
+import resource, subprocess, sys
+status = subprocess.call([{python!r}, *sys.argv[1:]])
+module = next((arg.rsplit("AnsiballZ_", 1)[1][:-3] for arg in sys.argv[1:] if "AnsiballZ_" in arg), "(piped)")
+with open({log!r}, "a", encoding="utf-8") as log:
+    log.write(f"{{module}} {{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}}\\n")
+sys.exit(status)
+"""
 
 
 def count_calls(control: LabControl) -> None:
@@ -64,6 +75,20 @@ def show(label: str, counts: dict[str, int]) -> None:
         print(f"    {seen:4d}  {name}")
 
 
+def show_module_memory(state: Path, env: dict[str, str]) -> None:
+    wrapper, log = state / "memory-python", state / "module-memory.log"
+    wrapper.write_text(MEMORY_WRAPPER.format(python=str(REPO / ".venv/bin/python"), log=str(log)), encoding="utf-8")
+    wrapper.chmod(0o755)
+    playbook("eksnodes.windows.launch", dict(LAUNCH, ansible_python_interpreter=str(wrapper)), env)
+    peaks: dict[str, int] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        module, kib = line.rsplit(" ", 1)
+        peaks[module] = max(peaks.get(module, 0), int(kib))
+    print(f"  peak resident memory of each module process (a no-op run): max {max(peaks.values()) / 1024:.0f} MiB")
+    for module, kib in sorted(peaks.items(), key=lambda item: -item[1]):
+        print(f"    {kib / 1024:6.0f} MiB  {module}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collections", default=str(REPO / ".collections"),
@@ -88,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  slowest tasks of the rerun:")
             for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
                 print(f"    {seconds:6.1f} s  {name}")
+            show_module_memory(Path(state), env)
         finally:
             subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
     return 0
