@@ -174,16 +174,12 @@ def test_managed_addon_gets_configuration_values_and_the_config_map_is_never_tou
     assert any("the add-on's next update can undo it" in warning for warning in result["warnings"])
 
 
-def wait_for_data(core, wanted):
+def wait_for_key(core, key, value):
     deadline = time.monotonic() + 15
-    while not wanted(read(core)["data"]):  # the add-on manager renders the add-on's values
+    while read(core)["data"].get(key) != value:  # the add-on manager renders the add-on's values
         assert time.monotonic() < deadline, read(core)
         time.sleep(0.2)
     return read(core)
-
-
-def wait_for_key(core, key, value):
-    return wait_for_data(core, lambda data: data.get(key) == value)
 
 
 def wait_for_addon_active(lab):
@@ -197,13 +193,11 @@ def test_a_hand_changed_field_survives_enabling_windows_ipam_through_the_addon(a
     from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
     runner = AnsibleRunner(addon_lab.env)
     core = core_api(addon_lab)
-    # A hand change the reset (OVERWRITE) undoes: once it is gone, the add-on manager has rendered the reset, and
-    # cannot render it again over the hand change below.
-    core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"warm-ip-target": "7"}}, _content_type=MERGE_PATCH)
     reset = runner.playbook(play(task("reset", {"enabled": False, "resolve_conflicts": "OVERWRITE"}))).result("reset")
     assert not reset.get("failed"), reset
-    rendered = wait_for_data(core, lambda data: data.get("enable-windows-ipam") == "false" and data.get("warm-ip-target") != "7")
-    rendered = rendered["data"]["warm-ip-target"]
+    # The add-on manager renders the reset at its next pass: the hand change below must come after it.
+    addon_lab.control.controllers_settled()
+    rendered = wait_for_key(core, "enable-windows-ipam", "false")["data"]["warm-ip-target"]
     # an operator tunes the warm IP target by hand
     core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"warm-ip-target": "7"}}, _content_type=MERGE_PATCH)
     before = read(core)["data"]

@@ -112,6 +112,17 @@ class LabControl:
         """Wake the simulator and controllers now instead of at their next tick."""
         self._request(self.control_url, "POST", "/_lab/reconcile", {})
 
+    def controllers_settled(self, timeout: float = 15.0) -> None:
+        """Return once a whole pass of the lab's controllers (add-on manager, workloads, disruption) has started after
+        this call, and ended: what the cluster's AWS side says now (an add-on update, say) is rendered."""
+        start = self.nodesim()["controllers_passes"]
+        self.reconcile()
+        deadline = time.monotonic() + timeout
+        while self.nodesim()["controllers_passes"] < start + 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the lab's controllers did not complete two passes in {timeout:.0f}s")
+            time.sleep(0.05)
+
     def instance(self, instance_id: str) -> Optional[dict]:
         """The simulator's record of one instance (verdict, node name, readiness), or None."""
         return self.nodesim()["instances"].get(instance_id)

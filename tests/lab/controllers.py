@@ -723,6 +723,7 @@ class LabControllers:
         self.workloads: Optional[WorkloadController] = None
         self.disruption: Optional[DisruptionController] = None
         self.last_error: Optional[str] = None
+        self.passes = 0  # completed passes: a test that waits for two after its change knows a whole pass saw it
 
     def start(self) -> None:
         api_client = self._kube_client_factory()
@@ -749,6 +750,7 @@ class LabControllers:
         self.workloads.reconcile()
         if self.disruption is not None:
             self.disruption.reconcile()
+        self.passes += 1
 
     def _run(self) -> None:
         poll_until_stopped(self._stop, self._wake, self.knobs, self.reconcile_once, self._record_error, LOG, "controllers pass", self.activity)

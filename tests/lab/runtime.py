@@ -572,6 +572,7 @@ class LabRuntime:
     def nodesim_status(self) -> dict:
         status = self.nodesim.status()
         status["controllers_last_error"] = self.controllers.last_error
+        status["controllers_passes"] = self.controllers.passes
         return status
 
     def set_knobs(self, values: Mapping[str, Any]) -> dict:
