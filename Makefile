@@ -56,7 +56,7 @@ $(PIP_BOOTSTRAP): tests/sanity/pip_bootstrap.py
 
 sanity: setup $(PIP_BOOTSTRAP)
 	$(MAKE) --no-print-directory $(BUILD)
-	cd $(BUILD) && HOME=$(TOOL_HOME) $(ROOT)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+	cd $(BUILD) && HOME=$(TOOL_HOME) ANSIBLE_HOME=$(TOOL_HOME)/.ansible $(ROOT)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 units: setup
 	$(BIN)/pytest -q tests/unit
@@ -77,9 +77,10 @@ molecule: setup
 # --validate-collection-refs all is not a way round it: it also lists .collections, so this collection is found twice,
 # the edit links of the plugin pages become ../ paths through the random temporary directory, and when its name ends
 # in "_" (1 run in 37) docutils reads a link to an unknown target on every page.
-# A home of its own: ansible-lint runs beside ansible-test sanity in make test, and both keep files under their home.
+# A home and an Ansible home of its own: ansible-lint runs beside ansible-test sanity and the integration tests in
+# make test, and installs this collection under the Ansible home's collections (.build/ansible-home otherwise).
 lint: setup
-	mkdir -p $(LINT_HOME) && HOME=$(LINT_HOME) $(BIN)/ansible-lint --profile production
+	mkdir -p $(LINT_HOME) && HOME=$(LINT_HOME) ANSIBLE_HOME=$(LINT_HOME)/.ansible $(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	mkdir -p .build && PYTHONPATH=$(COLLECTIONS) $(BIN)/python -c 'from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE; print(TEMPLATE, end="")' \
 	  > .build/nodegroup-template.yaml

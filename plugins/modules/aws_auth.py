@@ -358,6 +358,8 @@ backup_file:
 """
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ansible_collections.eksnodes.windows.plugins.module_utils.kube import lazy  # noqa: F401  pylint: disable=unused-import
     from kubernetes.client import CoreV1Api
 except ImportError:
     pass  # api_client() reports the missing library

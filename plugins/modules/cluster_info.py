@@ -279,6 +279,8 @@ kubernetes:
 import json
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ansible_collections.eksnodes.windows.plugins.module_utils.kube import lazy  # noqa: F401  pylint: disable=unused-import
     from kubernetes import client as kclient
 except ImportError:
     kclient = None  # api_client() reports the missing library

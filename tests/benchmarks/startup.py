@@ -5,7 +5,8 @@ the CPU seconds of that process (median of a few runs; the wall time depends on 
 heavy libraries it pulls in; beforehand, the CPU seconds of a bare interpreter and of importing each heavy library
 alone: the generated Kubernetes client (``kubernetes.client``: importing any part of it, even
 ``kubernetes.client.rest.ApiException``, runs the package's ``__init__``, which imports every model and API class),
-boto3, PyYAML and Ansible's module base.
+boto3, PyYAML and Ansible's module base. The collection's Kubernetes modules import kubernetes name by name
+(module_utils/kube/lazy.py), so kubernetes.client is not among their heavy imports.
 
 Run on its own with ``python tests/benchmarks/startup.py [modules...]``. No pass/fail.
 """

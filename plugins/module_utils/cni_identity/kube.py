@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ansible_collections.eksnodes.windows.plugins.module_utils.kube import lazy  # noqa: F401  pylint: disable=unused-import
     from kubernetes import client as kclient
     from urllib3.exceptions import HTTPError
 except ImportError:

@@ -9,6 +9,8 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ..kube import lazy  # noqa: F401  pylint: disable=unused-import
     from kubernetes.client import CoreV1Api, PolicyV1Api
     from kubernetes.client.rest import ApiException
 except ImportError:

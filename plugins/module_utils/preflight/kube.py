@@ -9,6 +9,8 @@ import json
 from typing import Any, Dict, List, Optional
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ..kube import lazy  # noqa: F401  pylint: disable=unused-import
     import yaml
     from kubernetes import client as kclient
 except ImportError:

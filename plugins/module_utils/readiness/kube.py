@@ -14,6 +14,8 @@ import math
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 try:
+    # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
+    from ..kube import lazy  # noqa: F401  pylint: disable=unused-import
     from kubernetes.client import CoreV1Api
     from kubernetes.client.rest import ApiException
     from kubernetes.watch.watch import iter_resp_lines
