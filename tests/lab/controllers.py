@@ -143,7 +143,12 @@ def _tolerated(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]
 
 
 def node_ready(node: Mapping[str, Any]) -> bool:
-    return ready_condition(node).get("status") == "True" and not (node.get("spec") or {}).get("unschedulable")
+    return ready_condition(node).get("status") == "True"
+
+
+def node_schedulable(node: Mapping[str, Any]) -> bool:
+    """Ready and not cordoned. A cordon keeps new pods away; the pods already there stay Ready (node_ready)."""
+    return node_ready(node) and not node_cordoned(node)
 
 
 def node_cordoned(node: Mapping[str, Any]) -> bool:
@@ -440,7 +445,7 @@ class WorkloadController:
     def _schedule(self, pod_spec: Mapping[str, Any], pods: list, nodes: Mapping[str, Any]) -> tuple:
         """(node, message): the least-loaded Ready node that fits, or None and the scheduler's message."""
         matching = [n for n in nodes.values() if node_matches(pod_spec, n)]
-        fitting = [n for n in matching if node_ready(n)]
+        fitting = [n for n in matching if node_schedulable(n)]
         if not fitting:
             return None, unschedulable_message(len(nodes), matching)
         load = {name: 0 for name in nodes}

@@ -147,6 +147,21 @@ def test_budget_status_follows_the_pods(workloads: Workloads):
     workloads.budget(by_percent, expected_pods=1, current_healthy=1, desired_healthy=0, disruptions_allowed=1)
 
 
+def test_cordoned_nodes_keep_their_pods_ready_and_counted_healthy(fast_lab: Any, workloads: Workloads):
+    # A cordon only stops new pods from being scheduled there, as kube-scheduler has it: the pods that run on the node stay Ready, and
+    # a budget still counts them, so that a drain can evict them one at a time while the others serve.
+    node_a, node_b = workloads.node("a"), workloads.node("b")
+    app = workloads.deployment(f"cordon-{workloads.pool}", replicas=2)
+    workloads.ready_pods(app, 2)
+    budget = workloads.pdb(f"{app}-min", selector={"matchLabels": {"app": app}}, minAvailable=1)
+    workloads.budget(budget, current_healthy=2, disruptions_allowed=1)
+    for node in (node_a, node_b):
+        workloads.core.patch_node(node, {"spec": {"unschedulable": True}})
+    fast_lab.control.controllers_settled()
+    assert len(workloads.ready_pods(app, 2)) == 2
+    workloads.budget(budget, current_healthy=2, disruptions_allowed=1)
+
+
 def test_budget_with_both_bounds_is_invalid_and_not_stored(workloads: Workloads):
     before = workloads.policy.list_namespaced_pod_disruption_budget("default")
     with pytest.raises(ApiException) as refused:
