@@ -30,12 +30,10 @@ help:
 	@echo "make test   - sanity, unit, lab integration tests and lint (sets itself up)"
 	@echo "make lab-up / lab-down - start or stop the local lab (.lab/env has its endpoints)"
 
-# --no-compile: pip would byte-compile every file it installs, most of them in the ansible package's hundred collections
-# of which two are used (20 s of a 46 s install); Python compiles what is imported, once, on first use.
 $(BIN)/.installed: requirements.txt test-requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
-	$(BIN)/pip install --quiet --no-compile -r test-requirements.txt -r requirements.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/pip install --quiet -r test-requirements.txt -r requirements.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	touch $@
 
 $(COLLECTIONS)/ansible_collections/eksnodes/windows:
