@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # What `make test` runs. All of it runs at once, in three streams: integration (two pytest workers), sanity, and
-# units -> lint -> molecule. CI has two cores, and each stream alone leaves some of them idle (the lab's timers, a
-# test waiting for a node, sanity installing its tools), so the two cores are shared rather than taken in turns.
+# units -> lint -> molecule, sharing CI's two cores (which integration alone keeps about 88 % busy).
 # The output of integration and sanity is held back in .build/logs and printed when each ends. Each step's wall time
 # is printed, so that a CI log shows where the time goes. A failure ends the run, with the first failing step's code.
 set -uo pipefail
