@@ -212,8 +212,7 @@ authentication_mode:
   sample: API_AND_CONFIG_MAP
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key, check_principal_arn, partition_of, strip_role_path
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, windows_node_group_roles
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks import access_entries as api
@@ -344,7 +343,7 @@ def run(module, eks, params):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_if=[("state", "present", ["type"])],

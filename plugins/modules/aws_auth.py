@@ -367,8 +367,7 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.warnings import warn
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key, strip_role_path
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.backup import Backup, BackupFailed, backup_path_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configmap import (
@@ -604,7 +603,7 @@ def mapping_warnings(request, before_entries, linux_roles):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_if=[("discover_linux_node_roles", True, ["cluster_name"])],

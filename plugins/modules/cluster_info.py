@@ -288,8 +288,8 @@ except ImportError:
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.kubeconfig import kubeconfig
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
@@ -414,7 +414,7 @@ def main():
         return_token=dict(type="bool", default=False),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)
     unlisted = check_region(module)
     params = module.params

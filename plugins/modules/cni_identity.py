@@ -131,8 +131,8 @@ changes:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentity
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentityError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
@@ -169,7 +169,7 @@ def main():
         wait_timeout=dict(type="int", default=600),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     eks = module.client("eks")
     described = load_cluster(module, eks)
     kube_client = []

@@ -685,8 +685,8 @@ import time
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import get_parameter_value
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
@@ -821,7 +821,7 @@ def expected_owner(params):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("template", "template_url")],

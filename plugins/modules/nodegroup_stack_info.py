@@ -296,8 +296,8 @@ root_cause:
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_id, get_iam_role
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import events as event_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
@@ -353,7 +353,7 @@ def leftover_role_arns(module, stack_name, stack_id):
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=dict(
             stack_name=dict(type="str", required=True),
             after_event_id=dict(type="str"),

@@ -387,8 +387,8 @@ import time
 from datetime import datetime, timezone
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
@@ -487,7 +487,7 @@ def main():
         _step=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         mutually_exclusive=[("autoscaling_group_name", "instance_ids")],

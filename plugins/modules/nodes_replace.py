@@ -216,8 +216,8 @@ memo:
 import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle import aws
@@ -331,7 +331,7 @@ def main():
         _step=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     problem = validate_common(module.params)
     if not problem and module.params["min_in_service"] is not None and module.params["min_in_service"] < 0:
         problem = f"min_in_service must be 0 or more, not {module.params['min_in_service']}"

@@ -257,8 +257,8 @@ plan:
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import AmiLookupError, describe_images, resolve
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
@@ -409,7 +409,7 @@ def main():
         fail_on_error=dict(type="bool", default=True),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         plan = plan_for(module)
     except AnsibleAWSError as error:

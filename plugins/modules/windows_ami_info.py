@@ -301,9 +301,9 @@ import datetime
 # AnsibleAWSModule.warn() also copies warnings into the result, which ansible-core 2.19 reports as deprecated.
 from ansible.module_utils.common.warnings import warn
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError, describe_images, resolve
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
@@ -334,7 +334,7 @@ def main():
         update=dict(type="bool", default=False),
         expiry_warning_days=dict(type="int", default=30),
     )
-    module = AnsibleAWSModule(
+    module = AWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         mutually_exclusive=[("kubernetes_version", "cluster_name"), ("ami_family", "os_version"), ("ami_family", "edition"),

@@ -239,8 +239,8 @@ import time
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import describe_addon
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import list_addons
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import update_addon
@@ -475,7 +475,7 @@ def main():
         remove_legacy_controllers=dict(type="bool", default=False),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     runner = WindowsIpam(module)
     try:
         runner.run()

@@ -6,7 +6,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.backup import write_backup
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.configmap import WriteConflict
 from ansible_collections.eksnodes.windows.plugins.modules import aws_auth
@@ -17,7 +17,7 @@ WINDOWS = "arn:aws:iam::111122223333:role/windows-nodes"
 def run(args, monkeypatch, capsys):
     def no_client(*_args, **_kwargs):
         raise AssertionError("a client was made")
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    monkeypatch.setattr(AWSModule, "client", no_client)
     monkeypatch.setattr(aws_auth, "api_client", no_client)
     with patch_module_args(dict({"region": "us-east-1"}, **args)), pytest.raises(SystemExit):
         aws_auth.main()

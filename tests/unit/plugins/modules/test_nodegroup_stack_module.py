@@ -6,7 +6,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.modules import nodegroup_stack
 
@@ -27,7 +27,7 @@ def test_every_template_parameter_has_a_documented_option_with_the_same_default(
 def run(args, monkeypatch, capsys):
     def no_client(*_args, **_kwargs):
         raise AssertionError("an AWS client was made")
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    monkeypatch.setattr(AWSModule, "client", no_client)
     with patch_module_args(dict({"region": "us-east-1"}, **args)), pytest.raises(SystemExit):
         nodegroup_stack.main()
     return json.loads(capsys.readouterr().out)

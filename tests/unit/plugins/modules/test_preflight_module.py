@@ -5,14 +5,14 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.modules import preflight
 
 
 def run(args, monkeypatch, capsys):
     def no_client(*_args, **_kwargs):
         raise AssertionError("an AWS client was made")
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    monkeypatch.setattr(AWSModule, "client", no_client)
     with patch_module_args(dict({"region": "us-east-1", "cluster_name": "lab"}, **args)), pytest.raises(SystemExit):
         preflight.main()
     return json.loads(capsys.readouterr().out)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
 from ansible_collections.eksnodes.windows.plugins.modules import windows_ami_info
 
@@ -22,7 +22,7 @@ def test_documented_choices_are_the_known_families_releases_and_editions():
 def run(args, monkeypatch, capsys):
     def no_client(*_args, **_kwargs):
         raise AssertionError("an AWS client was made")
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    monkeypatch.setattr(AWSModule, "client", no_client)
     with patch_module_args(dict({"region": "us-east-1"}, **args)), pytest.raises(SystemExit):
         windows_ami_info.main()
     return json.loads(capsys.readouterr().out)

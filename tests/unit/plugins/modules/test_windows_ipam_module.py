@@ -5,14 +5,14 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.modules import windows_ipam
 
 
 def run(args, monkeypatch, capsys):
     def no_client(*_args, **_kwargs):
         raise AssertionError("an AWS client was made")
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    monkeypatch.setattr(AWSModule, "client", no_client)
     with patch_module_args(dict({"region": "us-east-1", "cluster_name": "lab"}, **args)), pytest.raises(SystemExit):
         windows_ipam.main()
     return json.loads(capsys.readouterr().out)
@@ -40,7 +40,7 @@ def test_resolve_conflicts_defaults_to_preserve(monkeypatch):
         spec.update(kwargs["argument_spec"])
         raise Captured()
 
-    monkeypatch.setattr(windows_ipam, "AnsibleAWSModule", capture)
+    monkeypatch.setattr(windows_ipam, "AWSModule", capture)
     with pytest.raises(Captured):
         windows_ipam.main()
     assert spec["resolve_conflicts"]["default"] == "PRESERVE"
