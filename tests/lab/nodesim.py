@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
+from lab import in_process
 from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_role_arn, web_identity_refusal
 
 LOG = logging.getLogger("lab.nodesim")
@@ -145,7 +146,9 @@ def aws_client(service: str, endpoint_url: str, region: str, user_agent_extra: O
         session = _SESSIONS.get(region)
         if session is None:
             session = _SESSIONS[region] = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
-        return session.client(service, endpoint_url=endpoint_url, config=config)
+        client = session.client(service, endpoint_url=endpoint_url, config=config)
+    app = in_process.handler_for(endpoint_url)
+    return in_process.attach_aws(client, app) if app is not None else client
 
 
 def kube_api_client(url: str, ca_file: str, token: str, user_agent: str = LAB_USER_AGENT) -> kclient.ApiClient:
@@ -161,7 +164,8 @@ def kube_api_client(url: str, ca_file: str, token: str, user_agent: str = LAB_US
     configuration.retries = False
     api_client = kclient.ApiClient(configuration)
     api_client.user_agent = user_agent
-    return api_client
+    api = in_process.handler_for(url)
+    return in_process.attach_kube(api_client, api) if api is not None else api_client
 
 
 def decoded(response: Any) -> dict:

@@ -536,6 +536,10 @@ class LabRuntime:
     def _start_loops(self, ca_file: str) -> None:
         from lab.controllers import LabControllers  # pylint: disable=import-outside-toplevel
         from lab.nodesim import Activity, Knobs, NodeSimulator, kube_api_client  # pylint: disable=import-outside-toplevel
+        from lab.in_process import serve_in_process  # pylint: disable=import-outside-toplevel
+
+        serve_in_process(self.aws.url, self.aws.app)
+        serve_in_process(self.kube.url, self.kube.api)
 
         def client_factory() -> Any:
             return kube_api_client(self.kube.url, ca_file, self.admin_token)

@@ -125,6 +125,13 @@ class KubeApiServer:
         return f"https://{self.host}:{self.port}"
 
     @property
+    def api(self) -> KubeApi:
+        """The handler every request goes to (lab/in_process.py calls it directly)."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
+        return self._httpd.api
+
+    @property
     def ca_pem(self) -> str:
         return self.tls.ca_pem
 
