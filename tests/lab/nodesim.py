@@ -501,17 +501,28 @@ def kubernetes_version_of(ami_name: str) -> Optional[str]:
 class AwsView:
     """boto3 reads one tick needs, with caches for what cannot change under a running instance."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    MEMO_SECONDS = 1.0
+
+    def __init__(self, endpoint_url: str, region: str, last_write: Optional[Callable[[], float]] = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self._launch_templates: dict = {}
         self._images: dict = {}
         self._instance_types: dict = {}
         self._tick_memo: dict = {}
+        self._last_write = last_write
+        self._memo_since: Optional[tuple] = None  # (the last write then, when the memo was started)
 
     def begin_tick(self) -> None:
-        """Forget what was read during the previous tick (subnets, routes, roles, access entries)."""
-        self._tick_memo = {}
+        """Forget what earlier ticks read (the cluster, its groups, subnets, routes, roles, access entries) once the lab
+        has seen a write since, or MEMO_SECONDS after the reads. AWS state changes by writes, except for what changes
+        with time (a cluster update) or through the lab's control endpoints, seen at most that much later. A busy lab
+        ticks several times a second, mostly over state that has not changed."""
+        now = time.monotonic()
+        written = self._last_write() if self._last_write is not None else now
+        if self._memo_since is None or written != self._memo_since[0] or now - self._memo_since[1] >= self.MEMO_SECONDS:
+            self._tick_memo = {}
+            self._memo_since = (written, now)
 
     def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """Read once per tick, however many instances share the subnet, profile or cluster."""
@@ -543,6 +554,9 @@ class AwsView:
         return aws_client("autoscaling", self.endpoint_url, self.region, LAB_USER_AGENT)
 
     def cluster(self, name: str) -> Optional[dict]:
+        return self._memo(("cluster", name), lambda: self._cluster(name))
+
+    def _cluster(self, name: str) -> Optional[dict]:
         try:
             return self.eks.describe_cluster(name=name)["cluster"]
         except ClientError as err:
@@ -563,6 +577,9 @@ class AwsView:
         return found
 
     def cluster_groups(self, cluster_name: str) -> list:
+        return self._memo(("groups", cluster_name), lambda: self._cluster_groups(cluster_name))
+
+    def _cluster_groups(self, cluster_name: str) -> list:
         tag = f"kubernetes.io/cluster/{cluster_name}"
         groups = []
         for page in self.autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
@@ -979,7 +996,7 @@ class NodeSimulator:
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._aws = AwsView(self.aws_url, self.region)
+        self._aws = AwsView(self.aws_url, self.region, (lambda: self.activity.last) if self.activity else None)
         self._instances = InstanceCache(self._aws)
         self._cni = CniCredentials(self._aws)
         self._core = kclient.CoreV1Api(self._kube_client_factory())
