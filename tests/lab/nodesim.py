@@ -499,7 +499,8 @@ def kubernetes_version_of(ami_name: str) -> Optional[str]:
 
 
 class AwsView:
-    """boto3 reads one tick needs, with caches for what cannot change under a running instance."""
+    """boto3 reads one tick needs (and the simulator's Kubernetes reads, through ``remember``), with caches for what
+    cannot change under a running instance."""
 
     MEMO_SECONDS = 1.0
 
@@ -514,18 +515,20 @@ class AwsView:
         self._memo_since: Optional[tuple] = None  # (the last write then, when the memo was started)
 
     def begin_tick(self) -> None:
-        """Forget what earlier ticks read (the cluster, its groups, subnets, routes, roles, access entries) once the lab
-        has seen a write since, or MEMO_SECONDS after the reads. AWS state changes by writes, except for what changes
-        with time (a cluster update) or through the lab's control endpoints, seen at most that much later. A busy lab
-        ticks several times a second, mostly over state that has not changed."""
+        """Forget what earlier ticks read (the cluster, its groups, subnets, routes, roles, access entries, and the
+        nodes, ConfigMaps and aws-node pods) once the lab has seen a write since, or MEMO_SECONDS after the reads. State
+        changes by writes, except in AWS for what changes with time (a cluster update) or through the lab's control
+        endpoints, seen at most that much later. A busy lab ticks several times a second, mostly over state that has
+        not changed."""
         now = time.monotonic()
         written = self._last_write() if self._last_write is not None else now
         if self._memo_since is None or written != self._memo_since[0] or now - self._memo_since[1] >= self.MEMO_SECONDS:
             self._tick_memo = {}
             self._memo_since = (written, now)
 
-    def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """Read once per tick, however many instances share the subnet, profile or cluster."""
+    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Read once, however many instances share the subnet, profile or cluster, and as long as begin_tick keeps it
+        (the simulator's Kubernetes reads are kept here too: a write to the cluster is a write the lab sees)."""
         if key not in self._tick_memo:
             try:
                 self._tick_memo[key] = (compute(), None)
@@ -554,7 +557,7 @@ class AwsView:
         return aws_client("autoscaling", self.endpoint_url, self.region, LAB_USER_AGENT)
 
     def cluster(self, name: str) -> Optional[dict]:
-        return self._memo(("cluster", name), lambda: self._cluster(name))
+        return self.remember(("cluster", name), lambda: self._cluster(name))
 
     def _cluster(self, name: str) -> Optional[dict]:
         try:
@@ -577,7 +580,7 @@ class AwsView:
         return found
 
     def cluster_groups(self, cluster_name: str) -> list:
-        return self._memo(("groups", cluster_name), lambda: self._cluster_groups(cluster_name))
+        return self.remember(("groups", cluster_name), lambda: self._cluster_groups(cluster_name))
 
     def _cluster_groups(self, cluster_name: str) -> list:
         tag = f"kubernetes.io/cluster/{cluster_name}"
@@ -599,7 +602,7 @@ class AwsView:
                     found[group["GroupId"]] = group.get("GroupName", "")
             return found
 
-        return self._memo(("cluster-security-groups", cluster_name), read)
+        return self.remember(("cluster-security-groups", cluster_name), read)
 
     def launch_template_data(self, template_id: str, version: str) -> dict:
         key = (template_id, version)
@@ -635,7 +638,7 @@ class AwsView:
         name = profile.get("Name") or (profile.get("Arn") or "").rsplit("/", 1)[-1]
         if not name:
             return None
-        return self._memo(("profile", name), lambda: self._role_of_profile(name))
+        return self.remember(("profile", name), lambda: self._role_of_profile(name))
 
     def _role_of_profile(self, name: str) -> Optional[str]:
         try:
@@ -647,10 +650,10 @@ class AwsView:
         return roles[0]["Arn"] if roles else None
 
     def subnet(self, subnet_id: str) -> dict:
-        return self._memo(("subnet", subnet_id), lambda: self.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0])
+        return self.remember(("subnet", subnet_id), lambda: self.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0])
 
     def route_table(self, subnet_id: str, vpc_id: str) -> Optional[dict]:
-        return self._memo(("routes", subnet_id), lambda: self._route_table(subnet_id, vpc_id))
+        return self.remember(("routes", subnet_id), lambda: self._route_table(subnet_id, vpc_id))
 
     def _route_table(self, subnet_id: str, vpc_id: str) -> Optional[dict]:
         tables = self.ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
@@ -660,7 +663,7 @@ class AwsView:
         return tables[0] if tables else None
 
     def nat_gateway_available(self, nat_id: str) -> bool:
-        return self._memo(("nat", nat_id), lambda: self._nat_gateway_available(nat_id))
+        return self.remember(("nat", nat_id), lambda: self._nat_gateway_available(nat_id))
 
     def _nat_gateway_available(self, nat_id: str) -> bool:
         try:
@@ -681,9 +684,9 @@ class AwsView:
     def access_entry(self, cluster_name: str, role_arn: str) -> Optional[dict]:
         """The access entry for the role (full ARN or path-less ARN), or None."""
         wanted = {role_arn.lower(), role_arn_without_path(role_arn).lower()}
-        for arn in self._memo(("access-entries", cluster_name), lambda: self._access_entry_arns(cluster_name)):
+        for arn in self.remember(("access-entries", cluster_name), lambda: self._access_entry_arns(cluster_name)):
             if arn.lower() in wanted:
-                return self._memo(("access-entry", cluster_name, arn),
+                return self.remember(("access-entry", cluster_name, arn),
                                   lambda: self.eks.describe_access_entry(clusterName=cluster_name, principalArn=arn)["accessEntry"])
         return None
 
@@ -898,10 +901,10 @@ class CniCredentials:
         account = role_arn.split(":")[4]
         provider_arn = f"arn:aws:iam::{account}:oidc-provider/{issuer_host_path(issuer)}"
         role_name = role_arn.rsplit("/", 1)[-1]
-        role = self.view._memo(("role", role_name), lambda: self._get_role(role_name))  # pylint: disable=protected-access
+        role = self.view.remember(("role", role_name), lambda: self._get_role(role_name))
         if role is None:
             return f"AssumeRoleWithWebIdentity of {role_arn} refused: the role does not exist"
-        provider = self.view._memo(("oidc", provider_arn), lambda: self._get_provider(provider_arn))  # pylint: disable=protected-access
+        provider = self.view.remember(("oidc", provider_arn), lambda: self._get_provider(provider_arn))
         trust = role.get("AssumeRolePolicyDocument") or {}
         if isinstance(trust, str):
             trust = json.loads(urllib.parse.unquote(trust))
@@ -926,7 +929,7 @@ class CniCredentials:
 
     def _missing_actions(self, role_arn: str, ip_family: str) -> list:
         role_name = role_arn.rsplit("/", 1)[-1]
-        return self.view._memo(("cni-gap", role_name, ip_family),  # pylint: disable=protected-access
+        return self.view.remember(("cni-gap", role_name, ip_family),
                                lambda: cni_permission_gap(self._documents(role_name), ip_family))
 
     def _documents(self, role_name: str) -> list:
@@ -1034,19 +1037,21 @@ class NodeSimulator:
         cluster = self._aws.cluster(self.cluster_name)
         groups = self._aws.cluster_groups(self.cluster_name)
         instances = self._instances.current({m["InstanceId"] for g in groups for m in g.get("Instances", [])})
-        nodes = {n["metadata"]["name"]: n for n in decoded(self._core.list_node(_preload_content=False)).get("items", [])}
+        core = self._core
+        nodes = dict(self._aws.remember(("nodes",), lambda: {n["metadata"]["name"]: n for n in decoded(core.list_node(_preload_content=False)).get("items", [])}))
         self._remove_gone_nodes(nodes, instances)
         if cluster is None:
             return
         context = TickContext(
             cluster=cluster,
             auth_mode=(cluster.get("accessConfig") or {}).get("authenticationMode") or "CONFIG_MAP",
-            aws_auth=read_config_map(self._core, "kube-system", "aws-auth"),
-            vpc_cni=read_config_map(self._core, "kube-system", "amazon-vpc-cni"),
+            aws_auth=self._aws.remember(("config-map", "aws-auth"), lambda: read_config_map(core, "kube-system", "aws-auth")),
+            vpc_cni=self._aws.remember(("config-map", "amazon-vpc-cni"), lambda: read_config_map(core, "kube-system", "amazon-vpc-cni")),
             kubernetes_version=cluster.get("version") or "1.31",
         )
         assert self._cni is not None
-        aws_node_pods = decoded(self._core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False)).get("items", [])
+        aws_node_pods = self._aws.remember(("aws-node pods",), lambda: decoded(
+            core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False)).get("items", []))
         context.cni_faults = self._cni.evaluate(cluster, aws_node_pods, nodes)
         seen = set()
         for group in groups:
