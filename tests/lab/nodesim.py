@@ -687,7 +687,7 @@ class AwsView:
         for arn in self.remember(("access-entries", cluster_name), lambda: self._access_entry_arns(cluster_name)):
             if arn.lower() in wanted:
                 return self.remember(("access-entry", cluster_name, arn),
-                                  lambda: self.eks.describe_access_entry(clusterName=cluster_name, principalArn=arn)["accessEntry"])
+                                     lambda: self.eks.describe_access_entry(clusterName=cluster_name, principalArn=arn)["accessEntry"])
         return None
 
     def _access_entry_arns(self, cluster_name: str) -> list:
@@ -930,7 +930,7 @@ class CniCredentials:
     def _missing_actions(self, role_arn: str, ip_family: str) -> list:
         role_name = role_arn.rsplit("/", 1)[-1]
         return self.view.remember(("cni-gap", role_name, ip_family),
-                               lambda: cni_permission_gap(self._documents(role_name), ip_family))
+                                  lambda: cni_permission_gap(self._documents(role_name), ip_family))
 
     def _documents(self, role_name: str) -> list:
         iam = self.view.iam
@@ -1038,7 +1038,8 @@ class NodeSimulator:
         groups = self._aws.cluster_groups(self.cluster_name)
         instances = self._instances.current({m["InstanceId"] for g in groups for m in g.get("Instances", [])})
         core = self._core
-        nodes = dict(self._aws.remember(("nodes",), lambda: {n["metadata"]["name"]: n for n in decoded(core.list_node(_preload_content=False)).get("items", [])}))
+        listed = self._aws.remember(("nodes",), lambda: decoded(core.list_node(_preload_content=False)).get("items", []))
+        nodes = {n["metadata"]["name"]: n for n in listed}
         self._remove_gone_nodes(nodes, instances)
         if cluster is None:
             return
