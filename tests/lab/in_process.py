@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import email.message
 import functools
-import json
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from botocore.awsrequest import AWSResponse
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from lab.kubeapi.errors import ApiError
-from lab.kubeapi.messages import Request, Response, StreamResponse
+from lab.kubeapi.messages import Request, StreamResponse
 
 _HANDLERS: dict[str, Any] = {}
 
@@ -31,6 +29,11 @@ def serve_in_process(url: str, handler: Any) -> None:
     """Requests of this process's lab clients made from now on for ``url`` go to ``handler``: the AWS endpoint's WSGI
     application, or the API server's ``KubeApi``."""
     _HANDLERS[url.rstrip("/")] = handler
+
+
+def stop_serving_in_process(url: str) -> None:
+    """Clients made from now on for ``url`` use the network again."""
+    _HANDLERS.pop(url.rstrip("/"), None)
 
 
 def handler_for(url: str) -> Optional[Any]:
@@ -108,14 +111,8 @@ class KubePool:
             message[name] = value
         if isinstance(body, str):
             body = body.encode()
-        try:
-            reply = self.api.handle(Request(method, parts.path, dict(query), message, body or b""))
-        except Exception as error:  # pylint: disable=broad-except  # as the server answers a bug
-            reply = Response(500, ApiError(500, "InternalError", f"Internal error occurred: {error}").status())
+        reply = self.api.handle(Request(method, parts.path, dict(query), message, body or b""))
         if isinstance(reply, StreamResponse):
             raise NotImplementedError("watches are not served in process")
-        if isinstance(reply.body, str):
-            data, content_type = reply.body.encode(), "text/plain; charset=utf-8"
-        else:
-            data, content_type = json.dumps(reply.body, separators=(",", ":")).encode(), "application/json"
+        data, content_type = reply.encoded()
         return KubeResponse(reply.status, data, {"Content-Type": content_type, **reply.headers})

@@ -39,6 +39,14 @@ class KubeApi:
         self.control = LabControl(registry, faults)
 
     def handle(self, request: Request) -> Reply:
+        """The reply to a request; a bug answers 500, like a panic in kube-apiserver."""
+        try:
+            return self._handle(request)
+        except Exception as error:  # pylint: disable=broad-except
+            LOG.exception("internal error serving %s %s", request.method, request.path)
+            return Response(500, ApiError(500, "InternalError", f"Internal error occurred: {error}").status())
+
+    def _handle(self, request: Request) -> Reply:
         try:
             if request.path.startswith(CONTROL_PREFIX):
                 return self.control.handle(request)

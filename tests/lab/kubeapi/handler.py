@@ -43,11 +43,7 @@ class KubeApiRequestHandler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         request = Request(self.command, url.path, dict(parse_qsl(url.query, keep_blank_values=True)), self.headers, body)
-        try:
-            reply = self.server.api.handle(request)
-        except Exception as error:  # pylint: disable=broad-except  # a bug answers 500, like a panic in kube-apiserver
-            LOG.exception("internal error serving %s %s", self.command, self.path)
-            reply = Response(500, ApiError(500, "InternalError", f"Internal error occurred: {error}").status())
+        reply = self.server.api.handle(request)
         try:
             self._send(reply)
         except DISCONNECTS:
@@ -86,10 +82,7 @@ class KubeApiRequestHandler(BaseHTTPRequestHandler):
         if isinstance(reply, StreamResponse):
             self._stream(reply)
             return
-        if isinstance(reply.body, str):
-            data, content_type = reply.body.encode(), "text/plain; charset=utf-8"
-        else:
-            data, content_type = json.dumps(reply.body, separators=(",", ":")).encode(), "application/json"
+        data, content_type = reply.encoded()
         self.send_response(reply.status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

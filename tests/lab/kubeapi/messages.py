@@ -43,6 +43,12 @@ class Response:
     body: Any  # JSON-serializable, or str for text/plain
     headers: dict[str, str] = field(default_factory=dict)
 
+    def encoded(self) -> tuple[bytes, str]:
+        """The body as sent, and its Content-Type."""
+        if isinstance(self.body, str):
+            return self.body.encode(), "text/plain; charset=utf-8"
+        return json.dumps(self.body, separators=(",", ":")).encode(), "application/json"
+
 
 @dataclass
 class StreamResponse:

@@ -42,7 +42,7 @@ def kube_clients(kube: KubeApiServer, token: str = TOKEN, user_agent: str = LAB_
     try:
         local = kube_api_client(kube.url, str(kube.ca_file), token, user_agent)
     finally:
-        in_process._HANDLERS.clear()  # pylint: disable=protected-access
+        in_process.stop_serving_in_process(kube.url)
     assert isinstance(local.rest_client.pool_manager, in_process.KubePool)
     return client.CoreV1Api(networked), client.CoreV1Api(local)
 
@@ -86,7 +86,7 @@ def test_aws_answers_and_write_hooks_are_the_servers(aws):
     try:
         local = aws_client("ec2", aws.url, "us-east-1", LAB_USER_AGENT)
     finally:
-        in_process._HANDLERS.clear()  # pylint: disable=protected-access
+        in_process.stop_serving_in_process(aws.url)
     assert local.describe_vpcs()["Vpcs"] == networked.describe_vpcs()["Vpcs"]
     assert writes == []
     vpc_id = networked.describe_vpcs()["Vpcs"][0]["VpcId"]
