@@ -32,9 +32,12 @@ help:
 
 # uv installs the pinned tool chain in seconds where pip takes most of a minute, and leaves the bytecode to be
 # compiled on first import (of the ~1 GB, the few files a run imports); its cache stays under .build. Where uv cannot
-# be installed, pip does the same.
+# be installed, pip installs it (and compiles all of it up front).
 UV_VERSION := 0.13.9
 export UV_CACHE_DIR := $(ROOT)/.build/uv-cache
+# Bytecode is then written on first import, which PYTHONDONTWRITEBYTECODE (set on some machines, CI's among them)
+# would turn into compiling every module on every import, in each of the thousand processes a test run starts.
+export PYTHONDONTWRITEBYTECODE :=
 export PIP_CACHE_DIR := $(ROOT)/.build/pip-cache
 $(BIN)/.installed: requirements.txt test-requirements.txt
 	$(PYTHON) -m venv $(VENV)
