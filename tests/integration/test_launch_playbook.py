@@ -1,9 +1,15 @@
 """The launch playbook end to end on a lab of its own, as users run it, then the remove playbook on what it launched.
 
+As production should run them: from the built tarball, with only the shipped permissions (docs/iam) on the lab's
+enforcing mode. The lab's env gives the launch user's AWS key and no kubeconfig, so the collection mints EKS tokens
+that aws-auth maps to the group docs/iam/kubernetes-rbac.yaml binds; AWS checks every call (and CloudFormation's
+calls on the caller's behalf) and the API server applies RBAC. The remove playbook runs with the remove user's key.
+
 The launch as an AWX job is in test_awx_job_templates.py, the launch in the API authentication mode in
 test_upgrade_playbook.py::test_blue_green_in_api_mode_moves_the_access_entry (each end-to-end run costs CI a minute)."""
 
 import re
+import time
 
 import pytest
 import yaml
@@ -39,10 +45,40 @@ def windows_role_arn(lab):
     return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "NodeInstanceRole")
 
 
+def user_env(lab, playbook):
+    user = lab.info["iam"]["users"][playbook]
+    return {"AWS_ACCESS_KEY_ID": user["access_key_id"], "AWS_SECRET_ACCESS_KEY": user["secret_access_key"]}
+
+
+def deploy_windows_workload(lab):
+    """Two pods on the Windows nodes and a budget over them (which lets the drain of the whole group through), for the drain to evict."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    api = lab.kube_api_client()
+    labels = {"app": "launch-web"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "launch-web", "namespace": "default"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                      "nodeSelector": {"kubernetes.io/os": "windows"},
+                      "containers": [{"name": "web", "image": "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"}]}}}}
+    client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "launch-web", "namespace": "default"},
+              "spec": {"maxUnavailable": 2, "selector": {"matchLabels": labels}}}
+    client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod("default", label_selector="app=launch-web").items
+        if len(pods) == 2 and all(p.spec.node_name and p.status.phase == "Running" for p in pods):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the workload did not run on the Windows nodes: {[(p.metadata.name, p.spec.node_name, p.status.phase) for p in pods]}")
+
+
 def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory, installed_collection):
     # The delay counts from the role's mapping in aws-auth, the step right before the wait: long enough that the wait
     # starts before the nodes join, even on a loaded machine.
-    lab = lab_factory(join_delay=10)
+    lab = lab_factory(enforce_iam=True, join_delay=10)
+    assert lab.env["AWS_ACCESS_KEY_ID"] == lab.info["iam"]["users"]["launch"]["access_key_id"]
+    assert "K8S_AUTH_KUBECONFIG" not in lab.env and "KUBECONFIG" not in lab.env
     # From the built tarball installed in a directory of its own, as users install it, not from the checkout.
     ansible = AnsibleRunner(lab.env, collections_path=installed_collection)
 
@@ -77,19 +113,27 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     assert "+NodeAutoScalingGroupDesiredCapacity: 3" in preview.stdout
     assert len(windows_nodes(lab)) == 2, "check mode launched nodes"
 
-    # Remove, on the same lab: the stack and only the Windows mapping go; a second remove has nothing to do.
+    # Remove, on the same lab, as the remove user: the nodes are drained through evictions (under RBAC), the stack
+    # and only the Windows mapping go; a second remove has nothing to do.
     windows_role = windows_role_arn(lab)
     remove_vars = {"cluster_name": "lab", "nodegroup_name": "win"}
-    preview = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, check=True, callback="default")
+    remover = user_env(lab, "remove")
+    preview = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, check=True, env=remover, callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert len(windows_nodes(lab)) == 2, "check mode removed something"
 
-    removed = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, callback="default")
+    deploy_windows_workload(lab)
+    mark = lab.control.lifecycle_mark()
+    removed = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, env=remover, callback="default")
     assert removed.returncode == 0, removed.stdout[-4000:]
+    evicted = [e for e in lab.control.evictions(mark) if e["namespace"] == "default" and e["actor"] == "client" and e["allowed"]]
+    assert len(evicted) >= 2, lab.control.evictions(mark)
     stacks = lab.aws_client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
     assert "lab-nodegroup-win" not in [stack["StackName"] for stack in stacks]
-    mapped = [entry["rolearn"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])]
+    aws_auth = core.read_namespaced_config_map("aws-auth", "kube-system").data
+    mapped = [entry["rolearn"] for entry in yaml.safe_load(aws_auth["mapRoles"])]
     assert windows_role not in mapped and lab.facts["linux_node_role_arn"] in mapped
+    assert "eksnodes-launch" in aws_auth["mapUsers"]
 
-    again = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, callback="default")
+    again = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, env=remover, callback="default")
     assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]

@@ -1,13 +1,10 @@
-"""The playbooks with only the shipped permissions (docs/iam), on the lab's enforcing mode.
+"""The shipped permissions (docs/iam), on the lab's enforcing mode: each user holds only its policy, and a permission
+taken away fails naming it. The launch, rerun and remove with only these permissions are test_launch_playbook.py's.
 
-The lab's env gives the launch user's AWS key (it holds docs/iam/launch-policy.json only) and no kubeconfig,
-so the collection mints EKS tokens that aws-auth maps to the group docs/iam/kubernetes-rbac.yaml binds;
-AWS checks every call (and CloudFormation's calls on the caller's behalf) and the API server applies RBAC.
+The lab's env gives the launch user's AWS key (it holds docs/iam/launch-policy.json only) and no kubeconfig.
 """
 
 import json
-import re
-import time
 import uuid
 
 import pytest
@@ -17,11 +14,6 @@ from integration_helpers import AnsibleRunner
 from lab.least_privilege import policy_path
 from lab.pytest_plugin import start_lab
 
-# Scheduled first as a whole, so that the module's fixture starts once.
-pytestmark = pytest.mark.long
-
-LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "nodes": 2}
-RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 ACTIVE_STACK_STATUSES = ["CREATE_COMPLETE", "UPDATE_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]
 
 
@@ -32,45 +24,6 @@ def enforcing_lab(tmp_path_factory):
         yield handle
     finally:
         handle.stop()
-
-
-def recap(stdout):
-    match = RECAP.search(stdout)
-    assert match, stdout[-3000:]
-    return int(match.group(1)), int(match.group(2))
-
-
-def user_env(lab, playbook):
-    user = lab.info["iam"]["users"][playbook]
-    return {"AWS_ACCESS_KEY_ID": user["access_key_id"], "AWS_SECRET_ACCESS_KEY": user["secret_access_key"]}
-
-
-def windows_nodes(lab):
-    core = client.CoreV1Api(lab.kube_api_client())
-    return {node.metadata.name: next(c.status for c in node.status.conditions if c.type == "Ready")
-            for node in core.list_node(label_selector="kubernetes.io/os=windows").items}
-
-
-def deploy_windows_workload(lab):
-    """Two pods on the Windows nodes and a budget over them (which lets the drain of the whole group through), for the drain to evict."""
-    api = lab.kube_api_client()
-    labels = {"app": "least-privilege-web"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "least-privilege-web", "namespace": "default"},
-                  "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
-                      "nodeSelector": {"kubernetes.io/os": "windows"},
-                      "containers": [{"name": "web", "image": "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"}]}}}}
-    client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
-    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "least-privilege-web", "namespace": "default"},
-              "spec": {"maxUnavailable": 2, "selector": {"matchLabels": labels}}}
-    client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        pods = core.list_namespaced_pod("default", label_selector="app=least-privilege-web").items
-        if len(pods) == 2 and all(p.spec.node_name and p.status.phase == "Running" for p in pods):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the workload did not run on the Windows nodes: {[(p.metadata.name, p.spec.node_name, p.status.phase) for p in pods]}")
 
 
 def active_stacks(lab):
@@ -91,30 +44,6 @@ def test_the_users_hold_only_the_shipped_policies(enforcing_lab):
         assert document == json.loads(policy_path(playbook).read_text(encoding="utf-8"))
     assert enforcing_lab.env["AWS_ACCESS_KEY_ID"] == enforcing_lab.info["iam"]["users"]["launch"]["access_key_id"]
     assert "K8S_AUTH_KUBECONFIG" not in enforcing_lab.env and "KUBECONFIG" not in enforcing_lab.env
-
-
-def test_launch_rerun_and_remove_with_only_the_shipped_policies(enforcing_lab):
-    ansible = AnsibleRunner(enforcing_lab.env)
-    launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
-    assert launched.returncode == 0, launched.stdout[-4000:]
-    nodes = windows_nodes(enforcing_lab)
-    assert len(nodes) == 2 and set(nodes.values()) == {"True"}, nodes
-
-    rerun = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
-    assert rerun.returncode == 0, rerun.stdout[-4000:]
-    assert recap(rerun.stdout) == (0, 0)
-
-    deploy_windows_workload(enforcing_lab)
-    mark = enforcing_lab.control.lifecycle_mark()
-    removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"},
-                               env=user_env(enforcing_lab, "remove"), callback="default")
-    assert removed.returncode == 0, removed.stdout[-4000:]
-    evicted = [e for e in enforcing_lab.control.evictions(mark) if e["namespace"] == "default" and e["actor"] == "client" and e["allowed"]]
-    assert len(evicted) >= 2, enforcing_lab.control.evictions(mark)  # the drain evicted through pods/eviction, under RBAC
-    assert ("lab-nodegroup-win", "CREATE_COMPLETE") not in active_stacks(enforcing_lab)
-    aws_auth = client.CoreV1Api(enforcing_lab.kube_api_client()).read_namespaced_config_map("aws-auth", "kube-system")
-    assert "lab-nodegroup-win" not in aws_auth.data["mapRoles"]
-    assert "eksnodes-launch" in aws_auth.data["mapUsers"]
 
 
 def test_a_policy_without_one_action_fails_naming_it(enforcing_lab):
