@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab to get ready")
     _common(commands.add_parser("down", help="stop the lab (SIGTERM) and wait"))
     _common(commands.add_parser("status", help="print the endpoints of the running lab"))
+    commands.add_parser("zygote", help="fork a lab for each request read on stdin (the pytest plugin's; see lab/zygote.py)")
     return parser
 
 
@@ -108,16 +109,23 @@ def _print_endpoints(info: dict) -> None:
     print(f"  env         {info['env_file']}   log {info['log']}")
 
 
+def _serve(argv: list) -> int:
+    code = serve(_options(_parser().parse_args(argv)))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
 def main(argv: Optional[list] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        code = serve(_options(args))
         # Every part is stopped and the state files are cleaned up by now; skip the interpreter's
         # teardown, which spends seconds freeing moto's in-memory AWS world.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        os._exit(_serve(sys.argv[1:] if argv is None else argv))
+    if args.command == "zygote":
+        from lab import zygote  # pylint: disable=import-outside-toplevel
+        return zygote.run(_serve)
     return {"up": _up, "down": _down, "status": _status}[args.command](args)
 
 

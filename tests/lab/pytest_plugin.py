@@ -1,7 +1,7 @@
 """pytest fixtures for tests that need the lab.  Enable with ``pytest_plugins = ["lab.pytest_plugin"]``.
 
-* ``lab`` (session): one lab per test session (per xdist worker), started as a separate
-  ``python -m lab serve`` process in a temporary state directory.
+* ``lab`` (session): one lab per test session (per xdist worker), a separate ``python -m lab serve``
+  process (forked from the test process's zygote: lab/zygote.py) in a temporary state directory.
 * ``lab_factory`` (function): ``lab_factory(auth_mode="API", ...)`` starts extra labs with other
   options (any ``LabOptions`` field); they are stopped after the test.
 * ``fresh_lab`` (function): ``lab_factory()`` with the defaults, for tests that must not share state.
@@ -13,7 +13,6 @@ On a failed test that used one of these fixtures, the end of the lab's log is ad
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -32,7 +31,7 @@ class Lab:
 
     state_dir: Path
     info: dict
-    process: subprocess.Popen
+    process: Any  # subprocess.Popen or lab.zygote.ForkedProcess
     startup_seconds: float
     control: LabControl = field(init=False)
     _clients: dict = field(init=False, default_factory=dict)
@@ -84,7 +83,7 @@ class Lab:
 def start_lab(state_dir: Path, **options: Any) -> Lab:
     """Start a lab process serving ``state_dir`` and wait until it is ready."""
     options.setdefault("parent_pid", os.getpid())
-    process, info, seconds = start_detached(LabOptions(state_dir=state_dir, **options))
+    process, info, seconds = start_detached(LabOptions(state_dir=state_dir, **options), forked=True)
     return Lab(state_dir=Path(info["state_dir"]), info=info, process=process, startup_seconds=seconds)
 
 

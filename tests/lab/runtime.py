@@ -168,9 +168,11 @@ def log_tail(state_dir: Path, lines: int = 30) -> str:
         return "(no lab.log)"
 
 
-def start_detached(options: LabOptions, timeout: float = 60.0) -> tuple[subprocess.Popen, dict, float]:
+def start_detached(options: LabOptions, timeout: float = 60.0, forked: bool = False) -> tuple[Any, dict, float]:
     """Start ``python -m lab serve`` in its own session; wait until lab.json appears.
 
+    forked: the lab is forked from the zygote of this process (lab/zygote.py), which has imported the lab
+    already, instead of started as a new interpreter; the process returned then is a ``zygote.ForkedProcess``.
     Returns (process, lab.json contents, seconds until ready).  Raises LabError with the end of
     lab.log if the process dies or does not get ready in time.
     """
@@ -185,9 +187,13 @@ def start_detached(options: LabOptions, timeout: float = 60.0) -> tuple[subproce
     started = time.monotonic()
     (state_dir / LAB_LOG).write_bytes(b"")
     # O_APPEND, so that the child's stdout and its log handler never overwrite each other's lines.
-    with open(state_dir / LAB_LOG, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lab", "serve", *options.serve_args()], stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env, cwd=str(state_dir), start_new_session=True)
+    if forked:
+        from lab.zygote import fork_lab  # pylint: disable=import-outside-toplevel
+        process = fork_lab(["serve", *options.serve_args()], cwd=str(state_dir), log=str(state_dir / LAB_LOG), env=env)
+    else:
+        with open(state_dir / LAB_LOG, "ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", "lab", "serve", *options.serve_args()], stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, env=env, cwd=str(state_dir), start_new_session=True)
     while True:
         info = read_info(state_dir)
         if info and info.get("pid") == process.pid:
@@ -200,7 +206,7 @@ def start_detached(options: LabOptions, timeout: float = 60.0) -> tuple[subproce
         time.sleep(0.02)
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+def stop_process(process: Any, timeout: float = 15.0) -> None:
     """SIGTERM a lab we started, wait, and SIGKILL it if it does not stop."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
