@@ -90,6 +90,7 @@ molecule: setup
 # --validate-collection-refs all is not a way round it: it also lists .collections, so this collection is found twice,
 # the edit links of the plugin pages become ../ paths through the random temporary directory, and when its name ends
 # in "_" (1 run in 37) docutils reads a link to an unknown target on every page.
+# antsibull-docs logs to ~/antsibull.log (antsibull-core's default): run with the lint home, it stays under .build.
 # A home and an Ansible home of its own: ansible-lint runs beside ansible-test sanity and the integration tests in
 # make test, and installs this collection under the Ansible home's collections (.build/ansible-home otherwise).
 lint: setup
@@ -99,7 +100,7 @@ lint: setup
 	  > .build/nodegroup-template.yaml
 	$(BIN)/cfn-lint --include-checks I -- .build/nodegroup-template.yaml
 	$(BIN)/python docs/docsite/md2rst.py --check
-	cd $(COLLECTIONS)/ansible_collections/eksnodes/windows && GIT_CEILING_DIRECTORIES=$(ROOT)/$(VENV) \
+	cd $(COLLECTIONS)/ansible_collections/eksnodes/windows && GIT_CEILING_DIRECTORIES=$(ROOT)/$(VENV) HOME=$(LINT_HOME) \
 	  $(ROOT)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
 # sanity beside units, lint and molecule, then integration; each step's wall time printed (see tests/steps.sh).
