@@ -7,8 +7,7 @@ lists, tables, fenced code, inline code, emphasis, links) to RST. Run it after e
     python docs/docsite/md2rst.py          # rewrite the RST pages
     python docs/docsite/md2rst.py --check  # exit 1 when a page is out of date
 
-Each RST page carries the label ansible_collections.eksnodes.windows.docsite.<page> that extra-docs.yml
-and other pages reference.
+Pages link to each other with :doc:`<page>` (they sit side by side in the docsite), so they carry no labels.
 """
 
 import argparse
@@ -22,7 +21,6 @@ from markdown_it.tree import SyntaxTreeNode
 
 DOCS = Path(__file__).resolve().parents[1]
 RST_DIR = DOCS / "docsite" / "rst"
-LABEL_PREFIX = "ansible_collections.eksnodes.windows.docsite."
 # Markdown page -> RST page name.
 PAGES: Dict[str, str] = {
     "prerequisites.md": "prerequisites",
@@ -156,12 +154,10 @@ def block(node: SyntaxTreeNode) -> List[str]:
     raise ValueError(f"unsupported block Markdown: {node.type}")
 
 
-def render(markdown: str, page: str, source: str) -> str:
+def render(markdown: str, source: str) -> str:
     tree = SyntaxTreeNode(MarkdownIt("commonmark").enable("table").parse(markdown))
     header = [
         f".. Generated from docs/{source} by docs/docsite/md2rst.py: edit the Markdown page and run it again.",
-        "",
-        f".. _{LABEL_PREFIX}{page}:",
         "",
     ]
     return "\n".join(header + blocks(tree.children)) + "\n"
@@ -173,7 +169,7 @@ def main() -> int:
     args = parser.parse_args()
     stale = []
     for source, page in PAGES.items():
-        text = render((DOCS / source).read_text(encoding="utf-8"), page, source)
+        text = render((DOCS / source).read_text(encoding="utf-8"), source)
         target = RST_DIR / f"{page}.rst"
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue

@@ -1,6 +1,7 @@
-"""The docsite: every user page is rendered to RST, listed in extra-docs.yml, and valid RST."""
+"""The docsite: every user page is rendered to RST, listed in extra-docs.yml, and valid RST; pages link to listed pages."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import docutils.core
@@ -16,10 +17,10 @@ SPEC.loader.exec_module(md2rst)
 
 
 def rst_problems(text: str) -> list:
-    """docutils' warnings and errors for an RST text (Sphinx's :ref: role is accepted)."""
+    """docutils' warnings and errors for an RST text (Sphinx's :doc: role is accepted)."""
     problems = []
     settings = {"report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 5, "warning_stream": False}
-    text = text.replace(":ref:", ":literal:")
+    text = text.replace(":doc:", ":literal:")
     document = docutils.core.publish_doctree(text, settings_overrides=settings)
     for node in document.traverse(docutils.nodes.system_message):
         if node["level"] >= docutils.utils.Reporter.WARNING_LEVEL:
@@ -30,29 +31,38 @@ def rst_problems(text: str) -> list:
 def test_every_user_page_is_rendered_and_listed():
     user_pages = {path.name for path in (ROOT / "docs").glob("*.md")}
     assert user_pages == set(md2rst.PAGES)
-    listed = [page for section in yaml.safe_load((DOCSITE / "extra-docs.yml").read_text(encoding="utf-8"))["sections"]
-              for page in section["toctree"]]
+    listed = listed_pages()
     assert sorted(listed) == sorted(path.stem for path in (DOCSITE / "rst").glob("*.rst"))
     assert set(md2rst.PAGES.values()) <= set(listed)
 
 
+def listed_pages() -> list:
+    return [page for section in yaml.safe_load((DOCSITE / "extra-docs.yml").read_text(encoding="utf-8"))["sections"]
+            for page in section["toctree"]]
+
+
 @pytest.mark.parametrize("source", sorted(md2rst.PAGES))
-def test_rendered_page_is_valid_rst_with_its_label(source):
-    page = md2rst.PAGES[source]
-    text = md2rst.render((ROOT / "docs" / source).read_text(encoding="utf-8"), page, source)
-    assert f".. _ansible_collections.eksnodes.windows.docsite.{page}:" in text
+def test_rendered_page_is_valid_rst_and_names_only_what_exists(source):
+    text = md2rst.render((ROOT / "docs" / source).read_text(encoding="utf-8"), source)
+    assert "eksnodes.windows.docsite" not in text  # no module, role or playbook has that name
     assert rst_problems(text) == []
 
 
 @pytest.mark.parametrize("page", ["awx", "troubleshooting"])
-def test_written_page_is_valid_rst_with_its_label(page):
+def test_written_page_is_valid_rst_and_links_only_to_listed_pages(page):
     text = (DOCSITE / "rst" / f"{page}.rst").read_text(encoding="utf-8")
-    assert text.startswith(f".. _ansible_collections.eksnodes.windows.docsite.{page}:")
+    assert "eksnodes.windows.docsite" not in text
+    assert set(re.findall(r":doc:`([^`]+)`", text)) <= set(listed_pages())
     assert rst_problems(text) == []
 
 
+def test_troubleshooting_links_each_step_page():
+    linked = set(re.findall(r":doc:`([^`]+)`", (DOCSITE / "rst" / "troubleshooting.rst").read_text(encoding="utf-8")))
+    assert linked == {"prerequisites", "nodegroup", "readiness", "node_authorization", "lifecycle", "upgrade"}
+
+
 def test_markup_next_to_words_stays_markup():
-    text = md2rst.render("A `code`s and **bold**ly, a_ b *c* `d`.\n\n| a | b |\n|---|---|\n| `x` | y |\n", "t", "t.md")
+    text = md2rst.render("A `code`s and **bold**ly, a_ b *c* `d`.\n\n| a | b |\n|---|---|\n| `x` | y |\n", "t.md")
     assert "A ``code``\\ s and **bold**\\ ly, a\\_ b *c* ``d``." in text
     assert "   * - ``x``\n     - y" in text
     assert rst_problems(text) == []
