@@ -124,12 +124,6 @@ class Zygote:
     def pid(self) -> Optional[int]:
         return self._process.pid if self._process is not None else None
 
-    def close(self) -> None:
-        if self._process is not None:
-            self._process.stdin.close()
-            self._process.wait(10)
-            self._process = None
-
 
 ZYGOTE = Zygote()
 

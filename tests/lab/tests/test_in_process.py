@@ -61,6 +61,21 @@ def test_kubernetes_reads_writes_and_errors_are_the_servers(kube):
     assert errors == [(404, "NotFound")] * 2
 
 
+def test_a_bug_in_the_server_answers_500_on_both_ways_in(kube, monkeypatch):
+    networked, local = kube_clients(kube)
+
+    def broken(request):
+        raise RuntimeError(f"broken for {request.path}")
+
+    monkeypatch.setattr(kube.api, "_handle", broken)
+    answers = []
+    for api in (networked, local):
+        with pytest.raises(ApiException) as raised:
+            api.list_node()
+        answers.append((raised.value.status, json.loads(raised.value.body)["message"]))
+    assert answers == [(500, "Internal error occurred: broken for /api/v1/nodes")] * 2
+
+
 def test_kubernetes_authentication_applies(kube):
     _networked, local = kube_clients(kube, token="not-a-token")
     with pytest.raises(ApiException) as raised:
