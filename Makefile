@@ -35,10 +35,10 @@ help:
 # be installed, pip installs it (and compiles all of it up front).
 UV_VERSION := 0.13.9
 export UV_CACHE_DIR := $(ROOT)/.build/uv-cache
+export PIP_CACHE_DIR := $(ROOT)/.build/pip-cache
 # Bytecode is then written on first import, which PYTHONDONTWRITEBYTECODE (set on some machines, CI's among them)
 # would turn into compiling every module on every import, in each of the thousand processes a test run starts.
 export PYTHONDONTWRITEBYTECODE :=
-export PIP_CACHE_DIR := $(ROOT)/.build/pip-cache
 $(BIN)/.installed: requirements.txt test-requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	if $(BIN)/pip install --quiet uv==$(UV_VERSION) 2>/dev/null; then \

@@ -109,8 +109,8 @@ def _print_endpoints(info: dict) -> None:
     print(f"  env         {info['env_file']}   log {info['log']}")
 
 
-def _serve(argv: list) -> int:
-    code = serve(_options(_parser().parse_args(argv)))
+def _serve(args: argparse.Namespace) -> int:
+    code = serve(_options(args))
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -122,10 +122,10 @@ def main(argv: Optional[list] = None) -> int:
     if args.command == "serve":
         # Every part is stopped and the state files are cleaned up by now; skip the interpreter's
         # teardown, which spends seconds freeing moto's in-memory AWS world.
-        os._exit(_serve(sys.argv[1:] if argv is None else argv))
+        os._exit(_serve(args))
     if args.command == "zygote":
         from lab import zygote  # pylint: disable=import-outside-toplevel
-        return zygote.run(_serve)
+        return zygote.run(lambda serve_argv: _serve(_parser().parse_args(serve_argv)))
     return {"up": _up, "down": _down, "status": _status}[args.command](args)
 
 
