@@ -454,6 +454,17 @@ instance_ids:
   type: list
   elements: str
   sample: [i-0123456789abcdef0, i-0fedcba9876543210]
+outdated_instance_ids:
+  description:
+    - The IDs of the instances, leaving ones excepted, launched from another launch template or version than the one the
+      Auto Scaling group launches now (the stack's C(NodeLaunchTemplate) and C(NodeLaunchTemplateVersion) outputs),
+      those M(eksnodes.windows.nodes_replace) would replace.
+    - V(null) when that cannot be told from the group alone (a stack without those outputs, or an instance whose
+      version is not a number); M(eksnodes.windows.nodes_replace) reads the instances themselves.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0123456789abcdef0]
 instances:
   description: The Auto Scaling group's instances.
   returned: always
@@ -464,6 +475,7 @@ instances:
       health_status: Healthy
       availability_zone: us-east-1a
       instance_type: m5.large
+      launch_template_id: lt-0123456789abcdef0
       launch_template_version: '2'
   elements: dict
   contains:
@@ -487,6 +499,10 @@ instances:
       description: The instance type.
       type: str
       sample: "m5.large"
+    launch_template_id:
+      description: The launch template the instance was launched from.
+      type: str
+      sample: "lt-0123456789abcdef0"
     launch_template_version:
       description: The launch template version the instance was launched from.
       type: str

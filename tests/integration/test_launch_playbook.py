@@ -104,9 +104,19 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     assert set(mapped[lab.facts["linux_node_role_arn"]]) == {"system:bootstrappers", "system:nodes"}
     assert core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data["enable-windows-ipam"] == "true"
 
-    second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
-    assert second.returncode == 0, second.stdout[-4000:]
-    assert recap(second.stdout) == (0, 0)
+    # The nodes went to the private subnets, as preflight classified them (the route tables were not read twice).
+    stack = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]
+    subnets = next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "Subnets")
+    assert sorted(subnets.split(",")) == sorted(lab.facts["private_subnet_ids"])
+
+    # Nothing to change: steps whose check found nothing to do do not run again.
+    second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    assert (second.stats["changed"], second.stats["failures"]) == (0, 0), second.stats
+    for task in ("eksnodes.windows.nodegroup : Read the route tables of the cluster's VPC",
+                 "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template, draining each first",
+                 "eksnodes.windows.node_auth : Map the Windows node role in aws-auth, keeping the Linux node roles mapped"):
+        assert second.result(task).get("skipped"), (task, second.result(task))
 
     preview = ansible.playbook("eksnodes.windows.launch", extra_vars={**LAUNCH_VARS, "nodes": 3}, check=True, diff=True, callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]

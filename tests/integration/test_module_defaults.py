@@ -71,8 +71,9 @@ def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(la
         "tasks": [
             include("prerequisites", prerequisites_cluster_name=lab.cluster_name, prerequisites_nodegroup_name=name,
                     prerequisites_windows_release="2022", prerequisites_instance_type="m5.large"),
+            # Without preflight's classified subnets, the role reads the route tables with amazon.aws.
             include("nodegroup", nodegroup_name=name, nodegroup_nodes=2, nodegroup_nodes_min=2, nodegroup_nodes_max=3,
-                    nodegroup_node_type="m5.large", nodegroup_wait_timeout=300),
+                    nodegroup_node_type="m5.large", nodegroup_wait_timeout=300, nodegroup_cluster_subnets=[]),
             include("node_auth"),
             include("node_readiness", node_readiness_wait_timeout=300, node_readiness_progress_interval=5),
         ],
@@ -88,6 +89,8 @@ def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(la
     stacks = lab.aws_client("cloudformation").describe_stacks(StackName=f"{lab.cluster_name}-nodegroup-{name}")["Stacks"]
     assert [stack["StackStatus"] for stack in stacks] == ["CREATE_COMPLETE"]
     assert stacks[0]["StackId"].split(":")[3] == lab.region
+    subnets = next(p["ParameterValue"] for p in stacks[0]["Parameters"] if p["ParameterKey"] == "Subnets")
+    assert sorted(subnets.split(",")) == sorted(lab.facts["private_subnet_ids"])
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0]["Outputs"]}
     group = lab.aws_client("autoscaling").describe_auto_scaling_groups(
         AutoScalingGroupNames=[outputs["NodeAutoScalingGroup"]])["AutoScalingGroups"][0]
@@ -114,7 +117,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
             {"name": "Check the cluster", "ansible.builtin.include_role": {"name": "eksnodes.windows.prerequisites", "tasks_from": "check"},
              "vars": {"prerequisites_cluster_name": lab.cluster_name, "prerequisites_region": lab.region}},
             {"name": "Plan the node group", "ansible.builtin.include_role": {"name": "eksnodes.windows.nodegroup", "tasks_from": "check"},
-             "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region}},
+             "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region, "nodegroup_cluster_subnets": []}},
             {"name": "Check the authorization", "ansible.builtin.include_role": {"name": "eksnodes.windows.node_auth", "tasks_from": "check"},
              "vars": {"node_auth_region": lab.region,
                       "node_auth_windows_role_arn": f"arn:aws:iam::{lab.facts['account_id']}:role/md-check-NodeInstanceRole"}},

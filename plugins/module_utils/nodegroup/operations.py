@@ -277,14 +277,16 @@ class NodegroupStack:
     def facts(self, stack: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         """The stack's identity, status, outputs, parameters and instances (these only once it is complete)."""
         instances = self.instances(stack) if stack and stack.get("StackStatus") in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE") else []
-        leaving = ("Terminating", "Terminated", "Detaching", "Detached")
+        outputs = transformations.outputs(stack)
         return {
             **transformations.stack_facts(stack),
-            "outputs": transformations.outputs(stack),
+            "outputs": outputs,
             "parameters": change_logic.stack_parameters(stack),
             "resolved_parameters": change_logic.resolved_parameters(stack),
             "instances": instances,
-            "instance_ids": [item["instance_id"] for item in instances if not str(item["lifecycle_state"] or "").startswith(leaving)],
+            "instance_ids": [item["instance_id"] for item in instances
+                             if not str(item["lifecycle_state"] or "").startswith(transformations.LEAVING_STATES)],
+            "outdated_instance_ids": transformations.outdated_instance_ids(instances, outputs) if stack else [],
         }
 
     def result(self, stack: Optional[Dict[str, Any]], changed: bool, operation: str, **extra: Any) -> Dict[str, Any]:

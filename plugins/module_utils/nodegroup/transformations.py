@@ -22,6 +22,8 @@ OUTPUT_NAMES = {
 }
 LIST_OUTPUTS = ("node_security_groups",)
 AUTOSCALING_GROUP_OUTPUT = "NodeAutoScalingGroup"
+# Lifecycle states (and their prefixes, as in Terminating:Wait) of instances on their way out of a group.
+LEAVING_STATES = ("Terminating", "Terminated", "Detaching", "Detached")
 
 
 def snake_case(name: str) -> str:
@@ -70,15 +72,35 @@ def instances(group: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
             "health_status": instance.get("HealthStatus"),
             "availability_zone": instance.get("AvailabilityZone"),
             "instance_type": instance.get("InstanceType"),
+            "launch_template_id": template.get("LaunchTemplateId"),
             "launch_template_version": template.get("Version"),
         })
     return sorted(found, key=lambda item: item["instance_id"] or "")
 
 
+def outdated_instance_ids(instances: List[Mapping[str, Any]], stack_outputs: Mapping[str, Any]) -> Optional[List[str]]:
+    """The live instances launched from another launch template, or version of it, than the one the stack's group
+    launches now (its NodeLaunchTemplate and NodeLaunchTemplateVersion outputs). None when that is not known: the
+    stack has no such outputs, or an instance's version is not a number (then only nodes_replace, which also reads
+    the instances' tags, can tell)."""
+    template, version = stack_outputs.get("node_launch_template"), str(stack_outputs.get("node_launch_template_version") or "")
+    if not template or not version.isdigit():
+        return None
+    outdated = []
+    for item in instances:
+        if str(item.get("lifecycle_state") or "").startswith(LEAVING_STATES):
+            continue
+        launched = str(item.get("launch_template_version") or "")
+        if not launched.isdigit() or not item.get("launch_template_id"):
+            return None
+        if item["launch_template_id"] != template or launched != version:
+            outdated.append(item["instance_id"])
+    return outdated
+
+
 def instance_ids(group: Optional[Mapping[str, Any]]) -> List[str]:
     """IDs of the group's instances that are in service or on their way (not leaving)."""
-    leaving = ("Terminating", "Terminated", "Detaching", "Detached")
-    return [item["instance_id"] for item in instances(group) if not str(item["lifecycle_state"] or "").startswith(leaving)]
+    return [item["instance_id"] for item in instances(group) if not str(item["lifecycle_state"] or "").startswith(LEAVING_STATES)]
 
 
 def stack_facts(stack: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

@@ -64,3 +64,35 @@ def test_instances_sorted_and_leaving_ones_left_out_of_the_ids():
 def test_stack_facts():
     assert t.stack_facts(STACK) == {"stack_id": "id", "stack_status": "CREATE_COMPLETE", "stack_status_reason": None}
     assert t.stack_facts(None)["stack_status"] is None
+
+
+def member(instance_id, version="3", template="lt-1", state="InService"):
+    return {"instance_id": instance_id, "lifecycle_state": state, "launch_template_id": template, "launch_template_version": version}
+
+
+LAUNCHES = {"node_launch_template": "lt-1", "node_launch_template_version": "3"}
+
+
+def test_outdated_instances_are_those_of_another_template_or_version_leaving_ones_aside():
+    instances = [member("i-current"), member("i-older", version="2"), member("i-other", template="lt-0"),
+                 member("i-going", version="2", state="Terminating:Wait")]
+    assert t.outdated_instance_ids(instances, LAUNCHES) == ["i-older", "i-other"]
+    assert t.outdated_instance_ids([member("i-current")], LAUNCHES) == []
+    assert t.outdated_instance_ids([], LAUNCHES) == []
+
+
+@pytest.mark.parametrize("instances, outputs", [
+    ([member("i-1")], {"node_launch_template": "lt-1"}),  # a stack without the version output
+    ([member("i-1")], {}),
+    ([member("i-1", version="$Latest")], LAUNCHES),  # the group names no number: only the instances' tags tell
+    ([member("i-1", template=None)], LAUNCHES),
+])
+def test_outdated_instances_are_unknown_when_the_group_does_not_tell(instances, outputs):
+    assert t.outdated_instance_ids(instances, outputs) is None
+
+
+def test_instances_carry_their_launch_template():
+    group = {"Instances": [{"InstanceId": "i-1", "LifecycleState": "InService",
+                            "LaunchTemplate": {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "n", "Version": "3"}}]}
+    assert t.instances(group)[0]["launch_template_id"] == "lt-1"
+    assert t.outdated_instance_ids(t.instances(group), LAUNCHES) == []
