@@ -187,11 +187,18 @@ def test_extra_groups_of_the_windows_role_need_node_auth_allow_extra_groups(lab,
     assert "node_auth_allow_extra_groups" in message
     assert _state(aws_auth) == before
 
-    allowed = ansible.playbook(play(case("allowed", dict(role_vars, node_auth_allow_extra_groups=True))))
-    assert outcome(allowed, "allowed")["changed"] is True
-    write = allowed.result(f"{ROLE} : Map the Windows node role in aws-auth, keeping the Linux node roles mapped")
-    assert any("kept because allow_extra_groups is true" in w for w in write["warnings"])
+    # As the launch playbook runs it: the check first (which must allow what the authorization allows), then the role;
+    # then both again, when the check finds the mapping in place and the authorization writes nothing.
+    allowed_vars = dict(role_vars, node_auth_allow_extra_groups=True)
+    check = [{"name": "check", "ansible.builtin.include_role": {"name": ROLE, "tasks_from": "check"}, "vars": allowed_vars}]
+    allowed = ansible.playbook(play(check, case("allowed", allowed_vars), check, case("again", allowed_vars)))
+    assert outcome(allowed, "allowed")["changed"] is True, allowed.stdout[-3000:]
+    map_task = f"{ROLE} : Map the Windows node role in aws-auth, keeping the Linux node roles mapped"
+    first_write, second_write = [task["result"] for task in allowed.tasks if task["name"] == map_task]
+    assert any("kept because allow_extra_groups is true" in w for w in first_write["warnings"])
     assert {e["rolearn"]: e["groups"] for e in aws_auth.roles()}[windows] == ["system:masters"] + WINDOWS_GROUPS
+    assert second_write.get("skipped") and outcome(allowed, "again")["changed"] is False
+    assert outcome(allowed, "again")["windows_role_arn"] == windows
 
 
 def test_check_mode_before_the_node_group_exists_reports_the_pending_authorization(lab, ansible, aws_auth):
