@@ -1,4 +1,5 @@
-"""The launch playbook end to end on a lab of its own, as users run it, then the remove playbook on what it launched.
+"""The launch playbook end to end on a lab of its own, as users run it (with the CNI policy moved to aws-node's own
+role), then the remove playbook on what it launched.
 
 As production should run them: from the built tarball, with only the shipped permissions (docs/iam) on the lab's
 enforcing mode. The lab's env gives the launch user's AWS key and no kubeconfig, so the collection mints EKS tokens
@@ -18,8 +19,10 @@ from integration_helpers import AnsibleRunner
 
 pytestmark = pytest.mark.long
 
+# cni_identity=irsa: the guide's optional last step, under the shipped permissions too.
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
-               "node_ami_family": "WindowsServer2022CoreContainer"}
+               "node_ami_family": "WindowsServer2022CoreContainer", "cni_identity": "irsa"}
+CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 PROGRESS = re.compile(r"\d/2 Windows nodes Ready")
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 
@@ -103,6 +106,17 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     assert "eks:kube-proxy-windows" in mapped[windows_role_arn(lab)]
     assert set(mapped[lab.facts["linux_node_role_arn"]]) == {"system:bootstrappers", "system:nodes"}
     assert core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data["enable-windows-ipam"] == "true"
+
+    # The CNI policy moved to aws-node's own role: every aws-node pod runs with it, no node role carries the policy,
+    # and every node (the Linux one too, whose aws-node needs the policy) is Ready.
+    iam = lab.aws_client("iam")
+    attached = {name: [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+                for name in ("lab-aws-node-cni", lab.facts["linux_node_role_arn"].rsplit("/", 1)[-1], windows_role_arn(lab).rsplit("/", 1)[-1])}
+    assert [name for name, policies in attached.items() if CNI_POLICY in policies] == ["lab-aws-node-cni"], attached
+    aws_node = core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node").items
+    assert aws_node and all(any(e.name == "AWS_ROLE_ARN" and e.value.endswith(":role/lab-aws-node-cni") for e in p.spec.containers[0].env or [])
+                            for p in aws_node if not p.metadata.deletion_timestamp)
+    assert all(is_ready(node) for node in core.list_node().items)
 
     # The nodes went to the private subnets, as preflight classified them (the route tables were not read twice).
     stack = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]

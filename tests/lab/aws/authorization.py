@@ -4,8 +4,10 @@ A request signed with the access key of an IAM user of the lab's account is chec
 user's identity policies (inline and attached, the user's and its groups'), as AWS evaluates them:
 
 1. the action (``<service>:<Operation>``) and the resource ARNs the call addresses (stack, role,
-   instance profile, SSM parameter, Auto Scaling group, EKS cluster; ``*`` for actions AWS does not
-   scope), with the condition keys the call sets (``iam:PassedToService``);
+   instance profile, OIDC provider, managed policy, SSM parameter, Auto Scaling group, EKS cluster; ``*``
+   for actions AWS does not scope), with the condition keys the call sets (``iam:PassedToService`` on
+   CloudFormation's behalf, ``iam:PolicyARN`` on attaching or detaching a role policy, ``aws:TagKeys`` on
+   tagging or untagging a role);
 2. an explicit Deny wins, then any Allow; otherwise the call is refused with the service's own error
    (``AccessDenied``, ``UnauthorizedOperation`` for EC2, ``AccessDeniedException`` for JSON APIs) and
    AWS's message ``User: <arn> is not authorized to perform: <action> on resource: <arn> because no
@@ -123,7 +125,7 @@ class Request:
     params: dict[str, str]
     path: str
     region: str
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def iam_action(self) -> str:
@@ -157,15 +159,21 @@ CONDITION_OPERATORS = {
 }
 
 
-def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    """Every operator block holds; a key absent from the request fails it (no ...IfExists support)."""
-    for operator, keys in (conditions or {}).items():
+def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    """Every operator block holds; a key absent from the request fails it (no ...IfExists support). A multivalued key
+    (aws:TagKeys) needs ForAllValues: (every value matches) or ForAnyValue: (one does), as AWS does."""
+    for qualified, keys in (conditions or {}).items():
+        quantifier, _, operator = qualified.rpartition(":")
         test = CONDITION_OPERATORS.get(operator)
-        if test is None:
-            raise ValueError(f"the lab does not evaluate the condition operator {operator}")
+        if test is None or quantifier not in ("", "ForAllValues", "ForAnyValue"):
+            raise ValueError(f"the lab does not evaluate the condition operator {qualified}")
         for key, expected in keys.items():
             actual = next((value for name, value in context.items() if name.lower() == key.lower()), None)
-            if actual is None or not any(test(str(item), actual) for item in _as_list(expected)):
+            if actual is None or isinstance(actual, list) != bool(quantifier):
+                return False
+            values = actual if isinstance(actual, list) else [actual]
+            matches = [any(test(str(item), value) for item in _as_list(expected)) for value in values]
+            if not (all(matches) if quantifier in ("", "ForAllValues") else any(matches)):
                 return False
     return True
 
@@ -251,6 +259,14 @@ class ResourceResolver:
             return [f"arn:{PARTITION}:iam::{self.account_id}:role/{params['RoleName']}"]
         if params.get("InstanceProfileName"):
             return [f"arn:{PARTITION}:iam::{self.account_id}:instance-profile/{params['InstanceProfileName']}"]
+        if params.get("OpenIDConnectProviderArn"):
+            return [params["OpenIDConnectProviderArn"]]
+        if request.action == "CreateOpenIDConnectProvider" and params.get("Url"):
+            return [f"arn:{PARTITION}:iam::{self.account_id}:oidc-provider/{params['Url'].split('://', 1)[-1]}"]
+        if params.get("PolicyArn"):
+            return [params["PolicyArn"]]
+        if request.action == "CreatePolicy" and params.get("PolicyName"):
+            return [f"arn:{PARTITION}:iam::{self.account_id}:policy{params.get('Path') or '/'}{params['PolicyName']}"]
         return None
 
     def _ssm(self, request: Request) -> Optional[list[str]]:
@@ -345,6 +361,7 @@ class IamEnforcer:
         if caller is None:
             return
         request = Request(service=service, action=action, params=_params(environ, body), path=environ.get("PATH_INFO", "/"), region=scope.group(2))
+        request.context.update(request_context(request))
         if request.iam_action == "sts:GetCallerIdentity":  # AWS answers it whatever the policies say
             return
         for resource in self.resolver.resources(request):
@@ -408,6 +425,20 @@ class IamEnforcer:
                         self._require(caller, action, role, {"iam:PassedToService": "ec2.amazonaws.com"}, prefix)
                     continue
                 self._require(caller, action, on_behalf_resource(action, stack_name, logical, region, self.account_id), {}, prefix)
+
+
+def request_context(request: Request) -> dict[str, Any]:
+    """The condition keys AWS sets from the call's own parameters (IAM service authorization reference)."""
+    params = request.params
+    if request.service != "iam":
+        return {}
+    if request.action in ("AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy") and params.get("PolicyArn"):
+        return {"iam:PolicyARN": params["PolicyArn"]}
+    if request.action == "TagRole":
+        return {"aws:TagKeys": [value for key, value in sorted(params.items()) if re.fullmatch(r"Tags\.member\.\d+\.Key", key)]}
+    if request.action == "UntagRole":
+        return {"aws:TagKeys": [value for key, value in sorted(params.items()) if re.fullmatch(r"TagKeys\.member\.\d+", key)]}
+    return {}
 
 
 def _params(environ: Mapping[str, Any], body: bytes) -> dict[str, str]:

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from lab.aws.authorization import HANDLER_PERMISSIONS, denial_message, evaluate, handler_operations, on_behalf_resource
+from lab.aws.authorization import (HANDLER_PERMISSIONS, Request, ResourceResolver, denial_message, evaluate, handler_operations, on_behalf_resource,
+                                   request_context)
 from lab.least_privilege import policy_path
 
 ACCOUNT = "123456789012"
@@ -33,6 +34,51 @@ def policy(name):
 ])
 def test_the_launch_policy_scopes_what_it_grants(action, resource, context, verdict):
     assert evaluate([policy("launch")], action, resource, context) == verdict
+
+
+LINUX_ROLE = f"arn:aws:iam::{ACCOUNT}:role/prod-linux-workers"
+MARKER = "eksnodes.windows/cni-policy-moved-to"
+
+
+@pytest.mark.parametrize("action,resource,context,verdict", [
+    # The CNI policy, and only it, moves on and off any node role.
+    ("iam:DetachRolePolicy", LINUX_ROLE, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}, "Allow"),
+    ("iam:AttachRolePolicy", LINUX_ROLE, {"iam:PolicyARN": f"arn:aws:iam::{ACCOUNT}:policy/AmazonEKS_CNI_IPv6_Policy"}, "Allow"),
+    ("iam:AttachRolePolicy", LINUX_ROLE, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}, "ImplicitDeny"),
+    ("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"},
+     "ImplicitDeny"),
+    # Tags: only the marker, on any role.
+    ("iam:TagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER]}, "Allow"),
+    ("iam:UntagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER]}, "Allow"),
+    ("iam:TagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER, "team"]}, "ImplicitDeny"),
+    # aws-node's role and the OIDC provider, by their names.
+    ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {}, "Allow"),
+    ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", {}, "Allow"),
+    ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com", {}, "ImplicitDeny"),
+    ("iam:CreatePolicy", f"arn:aws:iam::{ACCOUNT}:policy/AmazonEKS_CNI_IPv6_Policy", {}, "Allow"),
+    ("iam:CreatePolicy", f"arn:aws:iam::{ACCOUNT}:policy/Anything", {}, "ImplicitDeny"),
+])
+def test_the_launch_policy_lets_cni_identity_move_only_the_cni_policy(action, resource, context, verdict):
+    assert evaluate([policy("launch")], action, resource, context) == verdict
+
+
+def test_multivalued_keys_need_a_set_operator_and_calls_set_their_keys():
+    tags = {"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}
+    some = {"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}}
+    plain = {"StringEquals": {"aws:TagKeys": "a"}}
+    allow = lambda condition: [{"Statement": [{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "*", "Condition": condition}]}]  # noqa: E731
+    assert evaluate(allow(tags), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a", "b"]}) == "Allow"
+    assert evaluate(allow(tags), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a", "c"]}) == "ImplicitDeny"
+    assert evaluate(allow(some), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["c", "a"]}) == "Allow"
+    assert evaluate(allow(plain), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a"]}) == "ImplicitDeny"
+    tag = Request("iam", "TagRole", {"RoleName": "r", "Tags.member.1.Key": MARKER, "Tags.member.1.Value": "x", "Tags.member.2.Key": "team"}, "/", "us-east-1")
+    assert request_context(tag) == {"aws:TagKeys": [MARKER, "team"]}
+    untag = Request("iam", "UntagRole", {"RoleName": "r", "TagKeys.member.1": MARKER}, "/", "us-east-1")
+    assert request_context(untag) == {"aws:TagKeys": [MARKER]}
+    detach = Request("iam", "DetachRolePolicy", {"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}, "/", "us-east-1")
+    assert request_context(detach) == {"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}
+    provider = Request("iam", "CreateOpenIDConnectProvider", {"Url": "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}, "/", "us-east-1")
+    assert ResourceResolver(ACCOUNT).resources(provider) == [f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"]
 
 
 def test_the_remove_policy_cannot_create():
