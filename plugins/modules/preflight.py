@@ -77,6 +77,17 @@ options:
     description:
       - The instance type of the planned nodes, for example V(m5.large).
     type: str
+  disable_pod_imds:
+    description:
+      - Whether the planned nodes will keep pods from the instance metadata service (IMDSv2 required, hop limit 1; the
+        nodegroup role's C(nodegroup_disable_pod_imds), the launch playbook's C(disable_pod_imds)).
+      - With V(true), the C(pod_imds) check warns about the pods on the cluster's Windows nodes that have no AWS identity
+        of their own (no C(AWS_ROLE_ARN) or C(AWS_CONTAINER_CREDENTIALS_FULL_URI) from an IAM role for their service
+        account or an EKS Pod Identity association), which use the node role through IMDS and would lose it. It also
+        names the pods with the host's network (HostProcess pods), which keep reaching IMDS.
+    type: bool
+    default: false
+    version_added: 0.2.0
   skip_checks:
     description:
       - Checks not to run. Their status in RV(checks) is V(skipped), with the reason in RV(skip_reasons).
@@ -84,7 +95,7 @@ options:
     elements: str
     default: []
     choices: [cluster_name, nodegroup_name, cluster_status, platform_version, ip_family, windows_release, cluster_role_policy,
-              kubernetes_access, linux_nodes, coredns, legacy_controllers, subnets, key_pair, node_role, instance_type]
+              kubernetes_access, linux_nodes, coredns, legacy_controllers, pod_imds, subnets, key_pair, node_role, instance_type]
   fail_on_error:
     description:
       - Fail the task when any check finds an error. With V(false) the findings are only returned.
@@ -102,7 +113,7 @@ notes:
     C(eks:ListAccessEntries), C(eks:DescribeAccessEntry), C(iam:ListAttachedRolePolicies), C(ec2:DescribeSubnets),
     C(ec2:DescribeRouteTables), C(ec2:DescribeAvailabilityZones), C(ec2:DescribeVpcEndpoints), C(ec2:DescribeKeyPairs),
     C(ec2:DescribeInstanceTypes), C(ec2:DescribeInstanceTypeOfferings), and read access to nodes, Deployments and
-    ConfigMaps in the cluster.
+    ConfigMaps in the cluster (and to list pods in all namespaces with O(disable_pod_imds=true)).
 """
 
 EXAMPLES = r"""
@@ -316,6 +327,7 @@ def main():
         key_name=dict(type="str", no_log=False),
         windows_node_role=dict(type="str"),
         instance_type=dict(type="str"),
+        disable_pod_imds=dict(type="bool", default=False),
         skip_checks=dict(type="list", elements="str", default=[], choices=list(CHECKS)),
         fail_on_error=dict(type="bool", default=True),
     )

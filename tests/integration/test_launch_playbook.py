@@ -19,9 +19,9 @@ from integration_helpers import AnsibleRunner
 
 pytestmark = pytest.mark.long
 
-# cni_identity=irsa: the guide's optional last step, under the shipped permissions too.
+# The guide's optional last steps, under the shipped permissions too: cni_identity=irsa, and pods kept from IMDS.
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
-               "node_ami_family": "WindowsServer2022CoreContainer", "cni_identity": "irsa"}
+               "node_ami_family": "WindowsServer2022CoreContainer", "cni_identity": "irsa", "disable_pod_imds": True}
 CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 PROGRESS = re.compile(r"\d/2 Windows nodes Ready")
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
@@ -76,6 +76,30 @@ def deploy_windows_workload(lab):
     raise AssertionError(f"the workload did not run on the Windows nodes: {[(p.metadata.name, p.spec.node_name, p.status.phase) for p in pods]}")
 
 
+def deploy_pod_with_its_own_role(lab):
+    """One pod on the Windows nodes whose service account has an IAM role: the pod identity webhook gives it AWS_ROLE_ARN."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    api = lab.kube_api_client()
+    role_arn = f"arn:aws:iam::{lab.facts['account_id']}:role/reports"
+    client.CoreV1Api(api).create_namespaced_service_account("default", {"metadata": {"name": "reports", "annotations": {
+        "eks.amazonaws.com/role-arn": role_arn}}})
+    labels = {"app": "reports"}
+    client.AppsV1Api(api).create_namespaced_deployment("default", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "reports", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+            "serviceAccountName": "reports", "nodeSelector": {"kubernetes.io/os": "windows"},
+            "containers": [{"name": "reports", "image": "mcr.microsoft.com/windows/servercore:ltsc2022"}]}}}})
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod("default", label_selector="app=reports").items
+        if pods and pods[0].status.phase == "Running":
+            assert any(e.name == "AWS_ROLE_ARN" and e.value == role_arn for e in pods[0].spec.containers[0].env or [])
+            return
+        time.sleep(0.5)
+    raise AssertionError("the pod with its own role did not run")
+
+
 def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_factory, installed_collection):
     # The delay counts from the role's mapping in aws-auth, the step right before the wait: long enough that the wait
     # starts before the nodes join, even on a loaded machine.
@@ -123,7 +147,18 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     subnets = next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "Subnets")
     assert sorted(subnets.split(",")) == sorted(lab.facts["private_subnet_ids"])
 
-    # Nothing to change: steps whose check found nothing to do do not run again.
+    # Pods kept from IMDS: IMDSv2 required, hop limit 1.
+    template_id = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "NodeLaunchTemplate")
+    metadata = lab.aws_client("ec2").describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]["MetadataOptions"]
+    assert (metadata["HttpTokens"], metadata["HttpPutResponseHopLimit"]) == ("required", 1)
+
+    # Workloads on the Windows nodes (drained by the remove below): two pods that use the node role, one with its own.
+    deploy_windows_workload(lab)
+    deploy_pod_with_its_own_role(lab)
+
+    # Nothing to change: steps whose check found nothing to do do not run again. The check names the pods that
+    # disable_pod_imds leaves without credentials, and not the one with its own role.
     second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert (second.stats["changed"], second.stats["failures"]) == (0, 0), second.stats
@@ -131,6 +166,10 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
                  "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template, draining each first",
                  "eksnodes.windows.node_auth : Map the Windows node role in aws-auth, keeping the Linux node roles mapped"):
         assert second.result(task).get("skipped"), (task, second.result(task))
+    findings = second.result("eksnodes.windows.prerequisites : Check the cluster and the planned node group")["findings"]
+    pod_imds = [f["message"] for f in findings if f["check"] == "pod_imds"]
+    assert len(pod_imds) == 1 and "2 pod(s) on the Windows nodes have no AWS identity of their own" in pod_imds[0], findings
+    assert pod_imds[0].count("default/launch-web-") == 2 and "reports" not in pod_imds[0]
 
     preview = ansible.playbook("eksnodes.windows.launch", extra_vars={**LAUNCH_VARS, "nodes": 3}, check=True, diff=True, callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
@@ -146,7 +185,6 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert len(windows_nodes(lab)) == 2, "check mode removed something"
 
-    deploy_windows_workload(lab)
     mark = lab.control.lifecycle_mark()
     removed = ansible.playbook("eksnodes.windows.remove", extra_vars=remove_vars, env=remover, callback="default")
     assert removed.returncode == 0, removed.stdout[-4000:]

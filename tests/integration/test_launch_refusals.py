@@ -98,6 +98,7 @@ CASES = {
     "node group name that makes no stack name": ({"nodegroup_name": "Win_NG"}, ["nodegroup_name Win_NG"]),
     "bootstrap arguments set the cluster": ({"bootstrap_arguments": "-EKSClusterName other"},
                                             ["bootstrap_arguments must not set -EKSClusterName"]),
+    "disable_pod_imds that is no boolean": ({"disable_pod_imds": "sometimes"}, ["disable_pod_imds", "sometimes"]),
     "AMI that does not exist": ({"nodegroup_ami_id": "ami-0000000000000dead"}, ["nodegroup_ami_id", "ami-0000000000000dead does not exist"]),
 }
 

@@ -427,7 +427,7 @@ class WorkloadController:
         meta = deployment["metadata"]
         name = f"{meta['name']}-{hash_}-{''.join(random.choices(NAME_ALPHABET, k=5))}"
         template_meta = template.get("metadata") or {}
-        pod_spec = dict(template.get("spec") or {})
+        pod_spec = self._with_webhook_env(meta["namespace"], dict(template.get("spec") or {}))
         node, message = self._schedule(pod_spec, pods, nodes)
         if node is not None:
             pod_spec["nodeName"] = node["metadata"]["name"]
@@ -546,10 +546,7 @@ class WorkloadController:
     def _create_daemon_pod(self, daemonset: Mapping[str, Any], template: Mapping[str, Any], hash_: str, node_name: str) -> dict:
         meta = daemonset["metadata"]
         template_meta = template.get("metadata") or {}
-        pod_spec = dict(template.get("spec") or {}, nodeName=node_name)
-        env = webhook_env(self._service_account(meta["namespace"], pod_spec.get("serviceAccountName") or "default"), self.region)
-        if env:
-            pod_spec["containers"] = [dict(c, env=[*(c.get("env") or []), *env]) for c in pod_spec.get("containers") or []]
+        pod_spec = self._with_webhook_env(meta["namespace"], dict(template.get("spec") or {}, nodeName=node_name))
         body = {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec,
                 "metadata": {"name": f"{meta['name']}-{''.join(random.choices(NAME_ALPHABET, k=5))}", "namespace": meta["namespace"],
                              "labels": {**(template_meta.get("labels") or {}), "controller-revision-hash": hash_},
@@ -559,6 +556,13 @@ class WorkloadController:
         pod = decoded(self.core.create_namespaced_pod(meta["namespace"], body, _preload_content=False))
         LOG.info("daemon pod %s/%s created on %s", meta["namespace"], pod["metadata"]["name"], node_name)
         return pod
+
+    def _with_webhook_env(self, namespace: str, pod_spec: dict) -> dict:
+        """The pod spec as the EKS pod identity webhook (a mutating admission webhook on every new pod) leaves it."""
+        env = webhook_env(self._service_account(namespace, pod_spec.get("serviceAccountName") or "default"), self.region)
+        if env:
+            pod_spec["containers"] = [dict(c, env=[*(c.get("env") or []), *env]) for c in pod_spec.get("containers") or []]
+        return pod_spec
 
     def _service_account(self, namespace: str, name: str) -> Optional[dict]:
         try:

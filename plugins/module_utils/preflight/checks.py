@@ -245,6 +245,59 @@ def check_legacy_controllers(found: Sequence[LegacyObject]) -> List[Finding]:
     return [warning("legacy_controllers", f"objects left behind by the legacy data-plane Windows controllers remain ({listed}).", fix)]
 
 
+# What the EKS pod identity webhook gives a pod with an identity of its own: an IAM role for its service account
+# (IRSA), or an EKS Pod Identity association (the agent's credentials endpoint).
+OWN_IDENTITY_ENV = ("AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+FINISHED_PHASES = ("Succeeded", "Failed")
+LISTED_PODS = 10
+
+
+def _pod_name(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+def _has_own_identity(pod: Mapping[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    return any(env.get("name") in OWN_IDENTITY_ENV for container in containers for env in container.get("env") or [])
+
+
+def _listed(pods: Sequence[Mapping[str, Any]]) -> str:
+    names = sorted(_pod_name(pod) for pod in pods)
+    more = len(names) - LISTED_PODS
+    return ", ".join(names[:LISTED_PODS]) + (f" and {more} more" if more > 0 else "")
+
+
+def check_pod_imds(pods: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> List[Finding]:
+    """What disable_pod_imds (IMDSv2 required, hop limit 1) takes from the pods on the cluster's Windows nodes.
+
+    A pod without an identity of its own gets AWS credentials (and the region) from the node's instance metadata; with
+    the hop limit at 1, it no longer reaches it. Pods with the host's network (Windows HostProcess pods) are not
+    behind that extra hop and keep reaching IMDS."""
+    windows = {(node.get("metadata") or {}).get("name") for node in nodes if node_os(node) == "windows"}
+    running = [pod for pod in pods if (pod.get("spec") or {}).get("nodeName") in windows
+               and (pod.get("status") or {}).get("phase") not in FINISHED_PHASES and not (pod.get("metadata") or {}).get("deletionTimestamp")]
+    host_network = [pod for pod in running if (pod.get("spec") or {}).get("hostNetwork")]
+    relying = [pod for pod in running if not (pod.get("spec") or {}).get("hostNetwork") and not _has_own_identity(pod)]
+    found = []
+    if relying:
+        found.append(warning(
+            "pod_imds", f"disable_pod_imds: {len(relying)} pod(s) on the Windows nodes have no AWS identity of their own (no IAM role for "
+            f"their service account, no EKS Pod Identity association), so the AWS SDK in them uses the node role through the instance "
+            f"metadata service, which they would no longer reach; nor what else they read there, such as the region: {_listed(relying)}.",
+            "Give their service accounts an IAM role (eks.amazonaws.com/role-arn) or an EKS Pod Identity association and restart them, "
+            "and set AWS_REGION in their environment; or leave disable_pod_imds false.",
+        ))
+    if host_network:
+        found.append(warning(
+            "pod_imds", f"disable_pod_imds: {len(host_network)} pod(s) on the Windows nodes use the host's network (HostProcess pods), "
+            f"which is not behind the extra hop, so they keep reaching the instance metadata service and the node role: {_listed(host_network)}.",
+            "Allow HostProcess pods only to trusted workloads (Pod Security Standards: privileged); the hop limit does not apply to them.",
+        ))
+    return found
+
+
 # --------------------------------------------------------------------------- EC2 and IAM inputs
 
 

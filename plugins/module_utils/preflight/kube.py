@@ -29,6 +29,14 @@ def list_nodes(api_client) -> List[Dict[str, Any]]:
     return json.loads(response.data or b"{}").get("items") or []
 
 
+def list_pods(api_client) -> List[Dict[str, Any]]:
+    try:
+        response = kclient.CoreV1Api(api_client).list_pod_for_all_namespaces(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+    except (ApiException, HTTPError, OSError) as error:
+        raise KubeApiError("list pods", error) from error
+    return json.loads(response.data or b"{}").get("items") or []
+
+
 def read_deployment(api_client, namespace: str, name: str) -> Optional[Dict[str, Any]]:
     try:
         apps = kclient.AppsV1Api(api_client)

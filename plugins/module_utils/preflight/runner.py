@@ -27,7 +27,7 @@ from ..kube.client import KubeClientError
 from . import checks
 from .aws import caller_arn, describe_access_entry, describe_instance_type, instance_type_offered, is_unauthorized, list_access_entries, short_reason
 from .findings import Finding, error, status_of, warning
-from .kube import aws_auth_map_roles, list_nodes, read_deployment
+from .kube import aws_auth_map_roles, list_nodes, list_pods, read_deployment
 from .network import check_subnets, classify_subnet, node_subnets, route_table_for
 
 CHECKS = (
@@ -42,13 +42,14 @@ CHECKS = (
     "linux_nodes",
     "coredns",
     "legacy_controllers",
+    "pod_imds",
     "subnets",
     "key_pair",
     "node_role",
     "instance_type",
 )
 CLUSTER_CHECKS = ("cluster_status", "platform_version", "ip_family", "windows_release", "cluster_role_policy")
-KUBE_CHECKS = ("kubernetes_access", "linux_nodes", "coredns", "legacy_controllers")
+KUBE_CHECKS = ("kubernetes_access", "linux_nodes", "coredns", "legacy_controllers", "pod_imds")
 
 
 class Preflight:
@@ -186,6 +187,11 @@ class Preflight:
         if self.wanted("legacy_controllers"):
             self.kube_guarded("legacy_controllers", "the legacy controller objects",
                               lambda: self.add(checks.check_legacy_controllers(find_legacy_objects(api, thorough=not self.ipam_on(api)))))
+        if self.wanted("pod_imds"):
+            if self.params.get("disable_pod_imds"):
+                self.kube_guarded("pod_imds", "the pods on the Windows nodes", lambda: self.add(checks.check_pod_imds(list_pods(api), nodes)))
+            else:
+                self.skip(["pod_imds"], "disable_pod_imds is false")
         if self.params.get("windows_node_role") and cluster.get("authentication_mode") != "API" and self.wanted("node_role"):
             try:
                 self.aws_auth_roles = checks.linux_roles_from_aws_auth(aws_auth_map_roles(api))

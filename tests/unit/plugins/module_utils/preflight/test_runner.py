@@ -39,7 +39,7 @@ def world(monkeypatch):
         "nodes": [NODE, dict(NODE, metadata={"name": "n2", "labels": NODE["metadata"]["labels"]})],
         "coredns": {"status": {"readyReplicas": 2}}, "legacy": [], "map_roles": [],
         "nodegroups": {"linux": {"nodeRole": "arn:aws:iam::1:role/linux", "amiType": "AL2023_x86_64_STANDARD"}},
-        "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [],
+        "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [], "pods": [],
     }
 
     def record(name, value):
@@ -51,6 +51,7 @@ def world(monkeypatch):
     monkeypatch.setattr(runner, "describe_cluster", lambda client, name: record("describe_cluster", state["cluster"]))
     monkeypatch.setattr(runner, "list_iam_role_attached_policies", lambda client, role: record("iam", state["policies"]))
     monkeypatch.setattr(runner, "list_nodes", lambda api: record("nodes", state["kube_error"] or state["nodes"]))
+    monkeypatch.setattr(runner, "list_pods", lambda api: record("pods", state["pods"]))
     monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name: record("coredns", state["coredns"]))
     monkeypatch.setattr(runner, "find_legacy_objects", lambda api, thorough: state["thorough"].append(thorough) or record("legacy", state["legacy"]))
     monkeypatch.setattr(runner, "windows_ipam_on", lambda api: record("ipam", state["ipam_on"]))
@@ -78,7 +79,8 @@ def run(**params):
 
 
 def test_a_healthy_cluster_passes_every_check(world):
-    result = run(nodegroup_name="win", windows_release="2022", key_name="ops", instance_type="m5.large", windows_node_role="windows")
+    result = run(nodegroup_name="win", windows_release="2022", key_name="ops", instance_type="m5.large", windows_node_role="windows",
+                 disable_pod_imds=True)
     assert result["findings"] == []
     assert set(result["checks"]) == set(runner.CHECKS)
     assert set(result["checks"].values()) == {"passed"}
@@ -194,3 +196,39 @@ def test_every_legacy_object_is_looked_for_when_amazon_vpc_cni_may_not_be_read(w
     monkeypatch.setattr(runner, "windows_ipam_on", forbidden)
     result = run()
     assert world["thorough"] == [True] and result["checks"]["legacy_controllers"] == "passed"
+
+
+WINDOWS_NODE = {"metadata": {"name": "w1", "labels": {"kubernetes.io/os": "windows"}}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod(name, node="w1", env=(), host_network=False, phase="Running", namespace="apps"):
+    return {"metadata": {"name": name, "namespace": namespace}, "status": {"phase": phase},
+            "spec": {"nodeName": node, "hostNetwork": host_network, "containers": [{"name": "c", "env": [{"name": e, "value": "x"} for e in env]}]}}
+
+
+def test_pod_imds_names_the_windows_pods_that_would_lose_the_node_role(world):
+    world["nodes"] = world["nodes"] + [WINDOWS_NODE]
+    world["pods"] = [pod("web"), pod("irsa", env=["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"]),
+                     pod("pod-identity", env=["AWS_CONTAINER_CREDENTIALS_FULL_URI"]), pod("on-linux", node="n1"),
+                     pod("done", phase="Succeeded"), pod("agent", host_network=True, namespace="kube-system")]
+    result = run(disable_pod_imds=True)
+    found = [f for f in result["findings"] if f["check"] == "pod_imds"]
+    assert [f["severity"] for f in found] == ["warning", "warning"] and result["checks"]["pod_imds"] == "warning"
+    assert "1 pod(s) on the Windows nodes have no AWS identity of their own" in found[0]["message"]
+    assert found[0]["message"].endswith(": apps/web.") and "Pod Identity association" in found[0]["fix"]
+    assert "use the host's network" in found[1]["message"] and found[1]["message"].endswith(": kube-system/agent.")
+
+
+def test_pod_imds_runs_only_when_pods_will_be_kept_from_imds(world):
+    world["nodes"] = world["nodes"] + [WINDOWS_NODE]
+    world["pods"] = [pod("web")]
+    result = run()
+    assert result["checks"]["pod_imds"] == "skipped" and result["skip_reasons"]["pod_imds"] == "disable_pod_imds is false"
+    assert "pods" not in world["calls"]
+
+
+def test_pod_imds_lists_ten_pods_and_counts_the_rest(world):
+    world["nodes"] = world["nodes"] + [WINDOWS_NODE]
+    world["pods"] = [pod(f"web-{index:02d}") for index in range(12)]
+    message = run(disable_pod_imds=True)["findings"][0]["message"]
+    assert "12 pod(s)" in message and "apps/web-09 and 2 more." in message and "web-10" not in message
