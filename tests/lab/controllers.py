@@ -320,10 +320,13 @@ class AddonManager:
 class WorkloadController:
     """Deployment controller, scheduler, kubelet pod status and DaemonSet status, all in one pass."""
 
-    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api, knobs: Optional[Knobs] = None, region: str = "us-east-1") -> None:
+    def __init__(self, core: kclient.CoreV1Api, apps: kclient.AppsV1Api, knobs: Optional[Knobs] = None, region: str = "us-east-1",
+                 associated: Optional[Callable[[str, str], bool]] = None) -> None:
         self.core = core
         self.apps = apps
         self.region = region
+        # Whether an EKS Pod Identity association exists for (namespace, service account): EKS's answer, asked at pod creation.
+        self.associated = associated or (lambda namespace, service_account: False)
         self.knobs = knobs or Knobs()
         self._binding_supported = True
         self._terminating_since: dict[str, float] = {}   # pod uid -> when the kubelet saw its deletion
@@ -559,7 +562,8 @@ class WorkloadController:
 
     def _with_webhook_env(self, namespace: str, pod_spec: dict) -> dict:
         """The pod spec as the EKS pod identity webhook (a mutating admission webhook on every new pod) leaves it."""
-        env = webhook_env(self._service_account(namespace, pod_spec.get("serviceAccountName") or "default"), self.region)
+        account = pod_spec.get("serviceAccountName") or "default"
+        env = webhook_env(self._service_account(namespace, account), self.region, associated=self.associated(namespace, account))
         if env:
             pod_spec["containers"] = [dict(c, env=[*(c.get("env") or []), *env]) for c in pod_spec.get("containers") or []]
         return pod_spec
@@ -738,10 +742,17 @@ class LabControllers:
         api_client = self._kube_client_factory()
         core = kclient.CoreV1Api(api_client)
         self.addons = AddonManager(aws_url=self.aws_url, region=self.region, cluster_name=self.cluster_name, core=core)
-        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client), self.knobs, region=self.region)
+        self.workloads = WorkloadController(core, kclient.AppsV1Api(api_client), self.knobs, region=self.region,
+                                            associated=self._associated)
         self.disruption = DisruptionController(kclient.PolicyV1Api(api_client), core, kclient.AppsV1Api(api_client))
         self._thread = threading.Thread(target=self._run, name="lab-controllers", daemon=True)
         self._thread.start()
+
+    def _associated(self, namespace: str, service_account: str) -> bool:
+        assert self.addons is not None
+        found = self.addons.eks.list_pod_identity_associations(clusterName=self.cluster_name, namespace=namespace,
+                                                               serviceAccount=service_account)["associations"]
+        return bool(found)
 
     def stop(self) -> None:
         self._stop.set()

@@ -47,7 +47,7 @@ from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
 from lab import in_process
-from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_role_arn, web_identity_refusal
+from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_identity_refusal, pod_role_arn, uses_pod_identity, web_identity_refusal
 
 LOG = logging.getLogger("lab.nodesim")
 
@@ -864,10 +864,12 @@ class CniCredentials:
         faults, found = {}, {}
         for node_name, pod in sorted(newest.items()):
             role_arn = pod_role_arn(pod)
-            source = "web identity" if role_arn else "instance profile"
+            source = "web identity" if role_arn else "pod identity" if uses_pod_identity(pod) else "instance profile"
             problem = None
             if role_arn:
                 problem = self._web_identity_problem(cluster, role_arn)
+            elif source == "pod identity":
+                role_arn, problem = self._pod_identity(cluster, pod)
             else:
                 role_arn = self._node_role(nodes[node_name])
                 problem = None if role_arn else "the node's instance has no instance profile role"
@@ -882,6 +884,29 @@ class CniCredentials:
                 faults[node_name] = f"{CNI_FAULT_PREFIX}{CNI_POLICY_NAMES[ip_family]}: pod {pod['metadata']['name']}: {problem}; IPAMD assigns no IP"
         self.last = found
         return faults
+
+    def _pod_identity(self, cluster: Mapping[str, Any], pod: Mapping[str, Any]) -> tuple:
+        """(role ARN, problem) of a pod that asks the EKS Pod Identity agent: the association's role, looked up now."""
+        name = cluster["name"]
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        namespace = pod["metadata"].get("namespace") or "default"
+        agent = self.view.remember(("addons", name), lambda: self.view.eks.list_addons(clusterName=name).get("addons", []))
+        if "eks-pod-identity-agent" not in agent:
+            return None, "no EKS Pod Identity agent answers (the eks-pod-identity-agent add-on is not installed)"
+        found = self.view.remember(("pod-identity", name, namespace, account), lambda: self.view.eks.list_pod_identity_associations(
+            clusterName=name, namespace=namespace, serviceAccount=account)["associations"])
+        if not found:
+            return None, f"the agent refuses: no EKS Pod Identity association for {namespace}/{account}"
+        association = self.view.eks.describe_pod_identity_association(clusterName=name, associationId=found[0]["associationId"])["association"]
+        role_arn = association["roleArn"]
+        role = self.view.remember(("role", role_arn.rsplit("/", 1)[-1]), lambda: self._get_role(role_arn.rsplit("/", 1)[-1]))
+        if role is None:
+            return role_arn, f"EKS Auth refuses {role_arn}: the role does not exist"
+        trust = role.get("AssumeRolePolicyDocument") or {}
+        if isinstance(trust, str):
+            trust = json.loads(urllib.parse.unquote(trust))
+        refusal = pod_identity_refusal(trust)
+        return role_arn, (f"EKS Auth refuses {role_arn}: {refusal}" if refusal else None)
 
     def _node_role(self, node: Mapping[str, Any]) -> Optional[str]:
         instance_id = ((node.get("spec") or {}).get("providerID") or "").rsplit("/", 1)[-1]

@@ -4,13 +4,18 @@ Three pieces, each what a real component does:
 
 1. The EKS pod identity webhook (``amazon-eks-pod-identity-webhook``) mutates a pod at creation:
    when the pod's ServiceAccount carries ``eks.amazonaws.com/role-arn``, the containers get
-   ``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE`` and ``AWS_STS_REGIONAL_ENDPOINTS``
-   (``webhook_env``). A later change of the annotation reaches only pods created after it, which is why
-   the DaemonSet must be restarted.
-2. The AWS SDK's credential chain in the pod: with ``AWS_WEB_IDENTITY_TOKEN_FILE`` set it calls
+   ``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE`` and ``AWS_STS_REGIONAL_ENDPOINTS``; when an EKS Pod
+   Identity association exists for the service account, ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` (the
+   agent's address) and ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`` (``webhook_env``). A later change of the
+   annotation, or a new association, reaches only pods created after it, which is why the DaemonSet must be
+   restarted. (The association's role is looked up when credentials are asked for, not at creation.)
+2. The AWS SDK's credential chain in the pod, in its order: with ``AWS_WEB_IDENTITY_TOKEN_FILE`` set it calls
    ``AssumeRoleWithWebIdentity`` and nothing else: a refused call leaves the pod without
-   credentials, it does not fall back to the instance profile. Without it, the instance profile's role
-   (IMDS) is used. STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
+   credentials, it does not fall back to the instance profile. Otherwise, with
+   ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` it asks the EKS Pod Identity agent (the ``eks-pod-identity-agent``
+   add-on), which gets the association's role from EKS Auth when the role trusts ``pods.eks.amazonaws.com``
+   for ``sts:AssumeRole`` and ``sts:TagSession`` (``pod_identity_refusal``). Without either, the instance
+   profile's role (IMDS) is used. STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
    ``system:serviceaccount:<ns>:<sa>``, ``aud`` = ``sts.amazonaws.com``) when an IAM OIDC provider for
    the issuer exists, lists the audience among its client ids, and the role's trust policy allows
    ``sts:AssumeRoleWithWebIdentity`` for that ``Federated`` provider with every ``StringEquals`` /
@@ -29,6 +34,10 @@ AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
 TOKEN_FILE = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+POD_IDENTITY_ACTIONS = ("sts:AssumeRole", "sts:TagSession")
+POD_IDENTITY_AGENT_URI = "http://169.254.170.23/v1/credentials"
+POD_IDENTITY_TOKEN_FILE = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"
 
 # What IPAMD calls that only the CNI policy grants (the rest of the policy is Describe*/tagging).
 CNI_ACTIONS = {
@@ -37,16 +46,40 @@ CNI_ACTIONS = {
 }
 
 
-def webhook_env(service_account: Optional[Mapping[str, Any]], region: str) -> list:
-    """The environment the pod identity webhook adds to each container of a new pod (empty: none)."""
+def webhook_env(service_account: Optional[Mapping[str, Any]], region: str, associated: bool = False) -> list:
+    """The environment the pod identity webhook adds to each container of a new pod (empty: none); ``associated``: an EKS
+    Pod Identity association exists for the pod's service account."""
     annotations = ((service_account or {}).get("metadata") or {}).get("annotations") or {}
     role_arn = annotations.get(ROLE_ARN_ANNOTATION)
-    if not role_arn:
-        return []
-    return [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
-            {"name": "AWS_DEFAULT_REGION", "value": region}, {"name": "AWS_REGION", "value": region},
-            {"name": "AWS_ROLE_ARN", "value": role_arn},
-            {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": TOKEN_FILE}]
+    env = []
+    if role_arn or associated:
+        env += [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
+                {"name": "AWS_DEFAULT_REGION", "value": region}, {"name": "AWS_REGION", "value": region}]
+    if role_arn:
+        env += [{"name": "AWS_ROLE_ARN", "value": role_arn}, {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": TOKEN_FILE}]
+    if associated:
+        env += [{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": POD_IDENTITY_AGENT_URI},
+                {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": POD_IDENTITY_TOKEN_FILE}]
+    return env
+
+
+def uses_pod_identity(pod: Mapping[str, Any]) -> bool:
+    """Whether the SDK in the pod's first container asks the Pod Identity agent (no web identity before it in the chain)."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    names = {env.get("name") for env in (containers[0].get("env") or [])} if containers else set()
+    return "AWS_CONTAINER_CREDENTIALS_FULL_URI" in names and "AWS_WEB_IDENTITY_TOKEN_FILE" not in names
+
+
+def pod_identity_refusal(trust_policy: Mapping[str, Any]) -> Optional[str]:
+    """Why EKS Auth refuses to assume the association's role for a pod (None: it does not)."""
+    for statement in _as_list(trust_policy.get("Statement") or []):
+        if statement.get("Effect") != "Allow" or statement.get("Condition"):
+            continue
+        services = _as_list((statement.get("Principal") or {}).get("Service") or [])
+        actions = _as_list(statement.get("Action") or [])
+        if POD_IDENTITY_PRINCIPAL in services and all(any(fnmatch.fnmatchcase(wanted, a) for a in actions) for wanted in POD_IDENTITY_ACTIONS):
+            return None
+    return f"the role's trust policy does not allow {' and '.join(POD_IDENTITY_ACTIONS)} by {POD_IDENTITY_PRINCIPAL}"
 
 
 def pod_role_arn(pod: Mapping[str, Any]) -> Optional[str]:

@@ -286,8 +286,8 @@ def check_pod_imds(pods: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[st
             "pod_imds", f"disable_pod_imds: {len(relying)} pod(s) on the Windows nodes have no AWS identity of their own (no IAM role for "
             f"their service account, no EKS Pod Identity association), so the AWS SDK in them uses the node role through the instance "
             f"metadata service, which they would no longer reach; nor what else they read there, such as the region: {_listed(relying)}.",
-            "Give their service accounts an IAM role (eks.amazonaws.com/role-arn) or an EKS Pod Identity association and restart them, "
-            "and set AWS_REGION in their environment; or leave disable_pod_imds false.",
+            "Give their service accounts an IAM role (IRSA: the eks.amazonaws.com/role-arn annotation; EKS Pod Identity is available on "
+            "Linux nodes only) and restart them, and set AWS_REGION in their environment; or leave disable_pod_imds false.",
         ))
     if host_network:
         found.append(warning(

@@ -406,6 +406,41 @@ def test_addon_configuration_round_trip(client: Callable[[str], Any]) -> None:
     assert error_code(error) == "ResourceNotFoundException"
 
 
+def test_pod_identity_associations_one_per_service_account_and_those_of_an_add_on_only_through_it(client: Callable[[str], Any]) -> None:
+    eks = client("eks")
+    role = create_role(client, "pia-role")
+    created = eks.create_pod_identity_association(clusterName="lab", namespace="apps", serviceAccount="web", roleArn=role)["association"]
+    assert created["associationId"].startswith("a-") and created["roleArn"] == role and "ownerArn" not in created
+    with pytest.raises(ClientError) as error:
+        eks.create_pod_identity_association(clusterName="lab", namespace="apps", serviceAccount="web", roleArn=role)
+    assert error_code(error) == "ResourceInUseException" and created["associationId"] in error_message(error)
+    listed = eks.list_pod_identity_associations(clusterName="lab", namespace="apps", serviceAccount="web")["associations"]
+    assert [item["associationId"] for item in listed] == [created["associationId"]]
+    assert eks.list_pod_identity_associations(clusterName="lab", namespace="other")["associations"] == []
+
+    # An add-on's associations: made, changed and removed with UpdateAddon; its update without them keeps them.
+    eks.create_addon(clusterName="lab", addonName="vpc-cni")
+    eks.update_addon(clusterName="lab", addonName="vpc-cni", podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": role}])
+    owned = eks.list_pod_identity_associations(clusterName="lab", namespace="kube-system", serviceAccount="aws-node")["associations"]
+    assert len(owned) == 1 and owned[0]["ownerArn"] == eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]["addonArn"]
+    assert eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]["podIdentityAssociations"] == [owned[0]["associationArn"]]
+    with pytest.raises(ClientError) as error:
+        eks.delete_pod_identity_association(clusterName="lab", associationId=owned[0]["associationId"])
+    assert error_code(error) == "InvalidRequestException" and "UpdateAddon" in error_message(error)
+    eks.update_addon(clusterName="lab", addonName="vpc-cni", resolveConflicts="PRESERVE")
+    assert len(eks.list_pod_identity_associations(clusterName="lab", serviceAccount="aws-node")["associations"]) == 1
+    eks.update_addon(clusterName="lab", addonName="vpc-cni", podIdentityAssociations=[])
+    assert eks.list_pod_identity_associations(clusterName="lab", serviceAccount="aws-node")["associations"] == []
+    assert eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]["podIdentityAssociations"] == []
+    eks.delete_addon(clusterName="lab", addonName="vpc-cni")
+
+    deleted = eks.delete_pod_identity_association(clusterName="lab", associationId=created["associationId"])["association"]
+    assert deleted["associationId"] == created["associationId"]
+    with pytest.raises(ClientError) as error:
+        eks.describe_pod_identity_association(clusterName="lab", associationId=created["associationId"])
+    assert error_code(error) == "ResourceNotFoundException"
+
+
 def test_cluster_status_can_be_forced_and_flips_back(client: Callable[[str], Any], control: AwsLabControl) -> None:
     eks = client("eks")
     assert control.set_cluster_status("lab", "CREATING", after_seconds=0.3)["status"] == "CREATING"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lab.nodesim import MERGE_PATCH
-from lab.pod_credentials import cni_permission_gap, web_identity_refusal, webhook_env
+from lab.pod_credentials import cni_permission_gap, pod_identity_refusal, uses_pod_identity, web_identity_refusal, webhook_env
 
 from .conftest import Kube, ready_of
 
@@ -57,6 +57,26 @@ def test_webhook_injects_only_with_the_annotation():
     assert webhook_env({"metadata": {"annotations": {}}}, "us-east-1") == []
     env = {e["name"]: e["value"] for e in webhook_env({"metadata": {"annotations": {"eks.amazonaws.com/role-arn": "arn:r"}}}, "us-east-1")}
     assert env["AWS_ROLE_ARN"] == "arn:r" and env["AWS_WEB_IDENTITY_TOKEN_FILE"].endswith("/token")
+
+
+POD_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                                    "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def test_pod_identity_needs_a_trust_in_the_eks_pods_principal_for_both_actions():
+    assert pod_identity_refusal(POD_TRUST) is None
+    without_tags = {"Statement": [dict(POD_TRUST["Statement"][0], Action="sts:AssumeRole")]}
+    assert "sts:TagSession" in pod_identity_refusal(without_tags)
+    assert "does not allow" in pod_identity_refusal(trust(PROVIDER_ARN, ISSUER))
+
+
+def test_the_webhook_env_of_an_association_and_the_chain_order():
+    env = webhook_env({"metadata": {}}, "us-east-1", associated=True)
+    names = {e["name"] for e in env}
+    assert {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"} <= names and "AWS_ROLE_ARN" not in names
+    assert uses_pod_identity({"spec": {"containers": [{"env": env}]}})
+    both = webhook_env({"metadata": {"annotations": {"eks.amazonaws.com/role-arn": "arn:r"}}}, "us-east-1", associated=True)
+    assert not uses_pod_identity({"spec": {"containers": [{"env": both}]}}), "web identity comes first in the SDKs' chain"
 
 
 # --------------------------------------------------------------------------- the running lab
@@ -183,3 +203,28 @@ def test_a_cluster_can_lose_its_oidc_issuer(fast_lab):
     finally:
         fast_lab.control.aws.set_cluster_issuer("lab", issuer)
     assert eks.describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"] == issuer
+
+
+def test_pod_identity_reaches_aws_node_after_a_restart_and_needs_the_agent(lab_factory):
+    lab = lab_factory()
+    kube, eks, iam = Kube(lab), lab.aws_client("eks"), lab.aws_client("iam")
+    node_name = lab.facts["linux_node_name"]
+    role_arn = iam.create_role(RoleName="lab-pod-identity-aws-node", AssumeRolePolicyDocument=json.dumps(POD_TRUST))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="lab-pod-identity-aws-node", PolicyArn=CNI_POLICY)
+    eks.create_pod_identity_association(clusterName="lab", namespace="kube-system", serviceAccount="aws-node", roleArn=role_arn)
+    lab.control.reconcile()
+    assert all(not uses_pod_identity(p.to_dict()) for p in aws_node_pods(kube)), "an association reaches only new pods"
+    restart_aws_node(kube)
+    kube.wait("an aws-node pod asking the agent", lambda: [p for p in aws_node_pods(kube) if
+                                                          any(e.name == "AWS_CONTAINER_CREDENTIALS_FULL_URI" for e in p.spec.containers[0].env or [])])
+    # Without the agent add-on the SDK gets nothing, and does not fall back to the instance profile.
+    kube.wait_node_ready(node_name, "False", "eks-pod-identity-agent add-on is not installed")
+    eks.create_addon(clusterName="lab", addonName="eks-pod-identity-agent")
+    lab.control.reconcile()
+    kube.wait_node_ready(node_name)
+    state = lab.control.nodesim()["aws_node"][node_name]
+    assert (state["source"], state["role_arn"], state["problem"]) == ("pod identity", role_arn, None)
+    # The association's role is read when credentials are asked for: a role without the CNI policy shows at once.
+    iam.detach_role_policy(RoleName="lab-pod-identity-aws-node", PolicyArn=CNI_POLICY)
+    lab.control.reconcile()
+    kube.wait_node_ready(node_name, "False", "(pod identity) is not allowed")

@@ -7,7 +7,9 @@ Added on top of moto's ``EKSBackend`` (registered in place of it by ``lab.aws.pa
 * UpdateClusterConfig returns an ``update`` object and follows the authentication-mode rules of AWS
   (CONFIG_MAP -> API_AND_CONFIG_MAP -> API, never back); DescribeUpdate/ListUpdates;
 * access entries and access-policy associations, with the validation rules of AWS;
-* add-ons with configuration values, versions and a configuration schema.
+* add-ons with configuration values, versions and a configuration schema;
+* EKS Pod Identity associations: one per namespace and service account, those an add-on owns (its
+  ``podIdentityAssociations``) changed only through the add-on.
 
 Times are evaluated lazily (``time.monotonic`` against a deadline) so nothing runs in the background.
 """
@@ -113,6 +115,7 @@ class Addon:
     tags: dict[str, str] = field(default_factory=dict)
     created_at: dt.datetime = field(default_factory=utcnow)
     modified_at: dt.datetime = field(default_factory=utcnow)
+    pod_identity_associations: list[str] = field(default_factory=list)   # the ARNs of the associations it owns
     transition: str = "CREATING"
     deadline: float = 0.0
     deleting: bool = False
@@ -126,10 +129,37 @@ class Addon:
     def to_api(self) -> dict[str, Any]:
         result = {"addonName": self.name, "clusterName": self.cluster_name, "status": self.status, "addonVersion": self.version,
                   "health": {"issues": []}, "addonArn": self.arn, "createdAt": self.created_at, "modifiedAt": self.modified_at,
-                  "tags": dict(self.tags), "publisher": "eks", "owner": "aws", "podIdentityAssociations": []}
+                  "tags": dict(self.tags), "publisher": "eks", "owner": "aws", "podIdentityAssociations": list(self.pod_identity_associations)}
         optional = {"serviceAccountRoleArn": self.service_account_role_arn, "configurationValues": self.configuration_values}
         result.update({key: value for key, value in optional.items() if value is not None})
         return result
+
+
+@dataclass
+class PodIdentityAssociation:
+    """An EKS Pod Identity association: the IAM role for one service account."""
+
+    cluster_name: str
+    namespace: str
+    service_account: str
+    role_arn: str
+    association_id: str
+    arn: str
+    owner_arn: Optional[str] = None
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: dt.datetime = field(default_factory=utcnow)
+    modified_at: dt.datetime = field(default_factory=utcnow)
+
+    def summary(self) -> dict[str, Any]:
+        result = {"clusterName": self.cluster_name, "namespace": self.namespace, "serviceAccount": self.service_account,
+                  "associationArn": self.arn, "associationId": self.association_id}
+        if self.owner_arn:
+            result["ownerArn"] = self.owner_arn
+        return result
+
+    def to_api(self) -> dict[str, Any]:
+        return {**self.summary(), "roleArn": self.role_arn, "tags": dict(self.tags), "createdAt": self.created_at,
+                "modifiedAt": self.modified_at, "disableSessionTags": False}
 
 
 class LabCluster(Cluster):
@@ -149,6 +179,7 @@ class LabCluster(Cluster):
         self.access_entries: dict[str, AccessEntry] = {}
         self.addons: dict[str, Addon] = {}
         self.updates: dict[str, ClusterUpdate] = {}
+        self.associations: dict[str, PodIdentityAssociation] = {}
 
     @property
     def status(self) -> str:  # type: ignore[override]
@@ -183,6 +214,14 @@ class LabCluster(Cluster):
         if name not in self.addons:
             raise ResourceNotFoundException(f"No addon: {name} found in cluster: {self.name}")
         return self.addons[name]
+
+    def association(self, association_id: str) -> PodIdentityAssociation:
+        if association_id not in self.associations:
+            raise ResourceNotFoundException(f"Association {association_id} not found in cluster {self.name}")
+        return self.associations[association_id]
+
+    def association_for(self, namespace: str, service_account: str) -> Optional[PodIdentityAssociation]:
+        return next((a for a in self.associations.values() if (a.namespace, a.service_account) == (namespace, service_account)), None)
 
     def record_update(self, update: ClusterUpdate) -> ClusterUpdate:
         self.updates[update.update_id] = update
@@ -524,7 +563,8 @@ class LabEksBackend(EKSBackend):
 
     # add-ons --------------------------------------------------------------------------------------
     def create_addon(self, cluster_name: str, addon_name: str, addon_version: Optional[str], configuration_values: Optional[str],
-                     service_account_role_arn: Optional[str], resolve_conflicts: Optional[str], tags: Optional[dict[str, str]]) -> Addon:
+                     service_account_role_arn: Optional[str], resolve_conflicts: Optional[str], tags: Optional[dict[str, str]],
+                     pod_identity_associations: Optional[list[dict[str, Any]]] = None) -> Addon:
         cluster = self.cluster(cluster_name)
         kind = catalogue.addon_kind(addon_name)
         if addon_name in cluster.addons:
@@ -536,6 +576,8 @@ class LabEksBackend(EKSBackend):
                       resolve_conflicts=resolve_conflicts, tags=dict(tags or {}), transition="CREATING",
                       deadline=_deadline(LAB_STATE.settings.transition_seconds))
         cluster.addons[addon_name] = addon
+        if pod_identity_associations:
+            self._set_addon_associations(cluster, addon, pod_identity_associations)
         return addon
 
     def describe_addon(self, cluster_name: str, addon_name: str) -> Addon:
@@ -545,7 +587,8 @@ class LabEksBackend(EKSBackend):
         return paginated_list(list(self.cluster(cluster_name).addons), max_results, next_token)
 
     def update_addon(self, cluster_name: str, addon_name: str, addon_version: Optional[str], configuration_values: Optional[str],
-                     service_account_role_arn: Optional[str], resolve_conflicts: Optional[str]) -> ClusterUpdate:
+                     service_account_role_arn: Optional[str], resolve_conflicts: Optional[str],
+                     pod_identity_associations: Optional[list[dict[str, Any]]] = None) -> ClusterUpdate:
         cluster = self.cluster(cluster_name)
         addon = cluster.addon(addon_name)
         kind = catalogue.addon_kind(addon_name)
@@ -567,6 +610,10 @@ class LabEksBackend(EKSBackend):
         if resolve_conflicts is not None:
             addon.resolve_conflicts = resolve_conflicts
             params.append({"type": "ResolveConflicts", "value": resolve_conflicts})
+        # Unlike serviceAccountRoleArn, the associations stay as they are when the update leaves them out.
+        if pod_identity_associations is not None:
+            self._set_addon_associations(cluster, addon, pod_identity_associations)
+            params.append({"type": "PodIdentityAssociations", "value": json.dumps(pod_identity_associations)})
         deadline = _deadline(LAB_STATE.settings.transition_seconds)
         addon.transition, addon.deadline, addon.modified_at = "UPDATING", deadline, utcnow()
         return cluster.record_update(ClusterUpdate("AddonUpdate", params, deadline, addon_name=addon_name))
@@ -575,8 +622,77 @@ class LabEksBackend(EKSBackend):
         cluster = self.cluster(cluster_name)
         addon = cluster.addon(addon_name)
         addon.deleting = True
+        for association in [a for a in cluster.associations.values() if a.owner_arn == addon.arn]:
+            del cluster.associations[association.association_id]
         del cluster.addons[addon_name]
         return addon
+
+    # EKS Pod Identity associations ------------------------------------------------------------------
+    def _new_association(self, cluster: LabCluster, namespace: str, service_account: str, role_arn: str,
+                         owner_arn: Optional[str] = None, tags: Optional[dict[str, str]] = None) -> PodIdentityAssociation:
+        if not namespace or not service_account:
+            raise InvalidParameterException("namespace and serviceAccount are required")
+        validate_role_arn(role_arn)
+        existing = cluster.association_for(namespace, service_account)
+        if existing is not None:
+            raise ResourceInUseException(f"Association already exists: {existing.association_id}")
+        association_id = "a-" + uuid.uuid4().hex[:17]
+        association = PodIdentityAssociation(
+            cluster_name=cluster.name, namespace=namespace, service_account=service_account, role_arn=role_arn,
+            association_id=association_id, owner_arn=owner_arn, tags=dict(tags or {}),
+            arn=f"arn:{self.partition}:eks:{self.region_name}:{self.account_id}:podidentityassociation/{cluster.name}/{association_id}")
+        cluster.associations[association_id] = association
+        return association
+
+    def create_pod_identity_association(self, cluster_name: str, namespace: str, service_account: str, role_arn: str,
+                                        tags: Optional[dict[str, str]]) -> PodIdentityAssociation:
+        return self._new_association(self.cluster(cluster_name), namespace, service_account, role_arn, tags=tags)
+
+    def describe_pod_identity_association(self, cluster_name: str, association_id: str) -> PodIdentityAssociation:
+        return self.cluster(cluster_name).association(association_id)
+
+    def list_pod_identity_associations(self, cluster_name: str, namespace: Optional[str], service_account: Optional[str],
+                                       max_results: int, next_token: Optional[str]) -> tuple[list[dict[str, Any]], Optional[str]]:
+        found = [a.summary() for a in self.cluster(cluster_name).associations.values()
+                 if namespace in (None, a.namespace) and service_account in (None, a.service_account)]
+        return paginated_list(found, max_results, next_token)
+
+    def update_pod_identity_association(self, cluster_name: str, association_id: str, role_arn: Optional[str]) -> PodIdentityAssociation:
+        association = self._own_association(self.cluster(cluster_name), association_id)
+        if role_arn is not None:
+            validate_role_arn(role_arn)
+            association.role_arn, association.modified_at = role_arn, utcnow()
+        return association
+
+    def delete_pod_identity_association(self, cluster_name: str, association_id: str) -> PodIdentityAssociation:
+        cluster = self.cluster(cluster_name)
+        association = self._own_association(cluster, association_id)
+        return cluster.associations.pop(association.association_id)
+
+    @staticmethod
+    def _own_association(cluster: LabCluster, association_id: str) -> PodIdentityAssociation:
+        """An association the caller may change: one an add-on owns changes only through UpdateAddon."""
+        association = cluster.association(association_id)
+        if association.owner_arn:
+            raise InvalidRequestException(f"Association {association_id} is owned by {association.owner_arn}; "
+                                          "change it with the add-on's podIdentityAssociations (UpdateAddon)")
+        return association
+
+    def _set_addon_associations(self, cluster: LabCluster, addon: Addon, wanted: list[dict[str, Any]]) -> None:
+        """The add-on's podIdentityAssociations become ``wanted`` (service account -> role): EKS creates, updates and deletes
+        the associations it owns in the add-on's namespace; an empty list removes them all."""
+        owned = {a.service_account: a for a in cluster.associations.values() if a.owner_arn == addon.arn}
+        wanted_roles = {item.get("serviceAccount"): item.get("roleArn") for item in wanted}
+        for account, association in owned.items():
+            if account not in wanted_roles:
+                del cluster.associations[association.association_id]
+        for account, role_arn in wanted_roles.items():
+            if account in owned:
+                validate_role_arn(role_arn)
+                owned[account].role_arn, owned[account].modified_at = role_arn, utcnow()
+            else:
+                self._new_association(cluster, "kube-system", account, role_arn, owner_arn=addon.arn)
+        addon.pod_identity_associations = sorted(a.arn for a in cluster.associations.values() if a.owner_arn == addon.arn)
 
     def describe_addon_versions(self, kubernetes_version: Optional[str], addon_name: Optional[str]) -> list[dict[str, Any]]:
         return catalogue.describe_versions(kubernetes_version, LAB_STATE.settings.kubernetes_version, [addon_name] if addon_name else None)

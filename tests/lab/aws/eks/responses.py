@@ -115,7 +115,8 @@ class LabEksResponse(EKSResponse):
     def create_addon(self) -> ActionResult:
         addon = self.lab_backend.create_addon(
             self._cluster_name(), self._get_param("addonName"), self._get_param("addonVersion"), self._get_param("configurationValues"),
-            self._get_param("serviceAccountRoleArn"), self._get_param("resolveConflicts"), self._get_param("tags"))
+            self._get_param("serviceAccountRoleArn"), self._get_param("resolveConflicts"), self._get_param("tags"),
+            self._get_param("podIdentityAssociations"))
         return ActionResult({"addon": addon.to_api()})
 
     def describe_addon(self) -> ActionResult:
@@ -129,7 +130,7 @@ class LabEksResponse(EKSResponse):
     def update_addon(self) -> ActionResult:
         update = self.lab_backend.update_addon(
             self._cluster_name(), self._get_param("addonName"), self._get_param("addonVersion"), self._get_param("configurationValues"),
-            self._get_param("serviceAccountRoleArn"), self._get_param("resolveConflicts"))
+            self._get_param("serviceAccountRoleArn"), self._get_param("resolveConflicts"), self._get_param("podIdentityAssociations"))
         return ActionResult({"update": update.to_api()})
 
     def delete_addon(self) -> ActionResult:
@@ -142,3 +143,29 @@ class LabEksResponse(EKSResponse):
 
     def describe_addon_configuration(self) -> ActionResult:
         return ActionResult(self.lab_backend.describe_addon_configuration(self._get_param("addonName"), self._get_param("addonVersion")))
+
+    # EKS Pod Identity associations -------------------------------------------------------------------
+    def create_pod_identity_association(self) -> ActionResult:
+        association = self.lab_backend.create_pod_identity_association(
+            self._cluster_name(), self._get_param("namespace"), self._get_param("serviceAccount"), self._get_param("roleArn"),
+            self._get_param("tags"))
+        return ActionResult({"association": association.to_api()})
+
+    def describe_pod_identity_association(self) -> ActionResult:
+        association = self.lab_backend.describe_pod_identity_association(self._cluster_name(), self._get_param("associationId"))
+        return ActionResult({"association": association.to_api()})
+
+    def list_pod_identity_associations(self) -> ActionResult:
+        max_results, next_token = self._page()
+        found, token = self.lab_backend.list_pod_identity_associations(self._cluster_name(), self._get_param("namespace"),
+                                                                       self._get_param("serviceAccount"), max_results, next_token)
+        return ActionResult({"associations": found, "nextToken": token})
+
+    def update_pod_identity_association(self) -> ActionResult:
+        association = self.lab_backend.update_pod_identity_association(self._cluster_name(), self._get_param("associationId"),
+                                                                       self._get_param("roleArn"))
+        return ActionResult({"association": association.to_api()})
+
+    def delete_pod_identity_association(self) -> ActionResult:
+        association = self.lab_backend.delete_pod_identity_association(self._cluster_name(), self._get_param("associationId"))
+        return ActionResult({"association": association.to_api()})

@@ -1,4 +1,4 @@
-"""EKS routes of the lab: moto's, plus access entries, add-ons, updates and access policies.
+"""EKS routes of the lab: moto's, plus access entries, add-ons, updates, access policies and Pod Identity associations.
 
 The route only has to reach the handler class; moto then picks the operation from the method and raw path
 with the EKS service model, so one pattern per path prefix is enough.
@@ -19,6 +19,8 @@ url_paths.update({
     "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addon>.+)$": LabEksResponse.dispatch,
     "{0}/clusters/(?P<name>[^/]+)/updates$": LabEksResponse.dispatch,
     "{0}/clusters/(?P<name>[^/]+)/updates/(?P<update>[^/]+)$": LabEksResponse.dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$": LabEksResponse.dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<association>[^/]+)$": LabEksResponse.dispatch,
     "{0}/addons/(?P<resource>[^/]+)$": LabEksResponse.dispatch,
     "{0}/access-policies$": LabEksResponse.dispatch,
 })

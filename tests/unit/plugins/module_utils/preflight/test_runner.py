@@ -215,7 +215,7 @@ def test_pod_imds_names_the_windows_pods_that_would_lose_the_node_role(world):
     found = [f for f in result["findings"] if f["check"] == "pod_imds"]
     assert [f["severity"] for f in found] == ["warning", "warning"] and result["checks"]["pod_imds"] == "warning"
     assert "1 pod(s) on the Windows nodes have no AWS identity of their own" in found[0]["message"]
-    assert found[0]["message"].endswith(": apps/web.") and "Pod Identity association" in found[0]["fix"]
+    assert found[0]["message"].endswith(": apps/web.") and "IRSA" in found[0]["fix"]
     assert "use the host's network" in found[1]["message"] and found[1]["message"].endswith(": kube-system/agent.")
 
 
