@@ -163,7 +163,7 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, Any]) 
     """Every operator block holds; a key absent from the request fails it (no ...IfExists support). A multivalued key
     (aws:TagKeys) needs ForAllValues: (every value matches) or ForAnyValue: (one does), as AWS does."""
     for qualified, keys in (conditions or {}).items():
-        quantifier, _, operator = qualified.rpartition(":")
+        quantifier, operator = qualified.rpartition(":")[::2]
         test = CONDITION_OPERATORS.get(operator)
         if test is None or quantifier not in ("", "ForAllValues", "ForAnyValue"):
             raise ValueError(f"the lab does not evaluate the condition operator {qualified}")

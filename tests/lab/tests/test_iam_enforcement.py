@@ -66,7 +66,9 @@ def test_multivalued_keys_need_a_set_operator_and_calls_set_their_keys():
     tags = {"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}
     some = {"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}}
     plain = {"StringEquals": {"aws:TagKeys": "a"}}
-    allow = lambda condition: [{"Statement": [{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "*", "Condition": condition}]}]  # noqa: E731
+    def allow(condition):
+        return [{"Statement": [{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "*", "Condition": condition}]}]
+
     assert evaluate(allow(tags), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a", "b"]}) == "Allow"
     assert evaluate(allow(tags), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a", "c"]}) == "ImplicitDeny"
     assert evaluate(allow(some), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["c", "a"]}) == "Allow"
