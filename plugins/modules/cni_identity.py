@@ -11,16 +11,20 @@ version_added: 0.2.0
 short_description: Give the VPC CNI (aws-node) its own IAM role and take the CNI policy off the node roles
 description:
   - Moves C(AmazonEKS_CNI_Policy) (on an IPv6 cluster the customer managed C(AmazonEKS_CNI_IPv6_Policy), created when
-    absent) from the node IAM roles to an IAM role for the C(kube-system/aws-node) service account (IAM roles for
-    service accounts), as the EKS user guide recommends.
-  - Creates the IAM OIDC identity provider for the cluster's issuer when there is none (audience C(sts.amazonaws.com),
-    no thumbprint, since IAM trusts the EKS issuer through its library of root certificate authorities).
-  - Creates the role with a trust policy that lets only C(system:serviceaccount:kube-system:aws-node) assume it with
-    C(sts:AssumeRoleWithWebIdentity) and the audience C(sts.amazonaws.com), and attaches the policy to it.
-  - Points aws-node at the role through the managed C(vpc-cni) add-on's C(serviceAccountRoleArn) when vpc-cni is a
-    managed add-on (the add-on would revert a hand-made annotation), else through the ServiceAccount's
-    C(eks.amazonaws.com/role-arn) annotation; restarts the C(aws-node) DaemonSet and waits until every pod runs with
-    the role and is Ready.
+    absent) from the node IAM roles to an IAM role for the C(kube-system/aws-node) service account, through IAM roles
+    for service accounts (O(mechanism=irsa)) or EKS Pod Identity (O(mechanism=pod_identity)), as the EKS user guide
+    recommends.
+  - With IRSA, creates the IAM OIDC identity provider for the cluster's issuer when there is none (audience
+    C(sts.amazonaws.com), no thumbprint, since IAM trusts the EKS issuer through its library of root certificate
+    authorities), and the role with a trust policy that lets only C(system:serviceaccount:kube-system:aws-node) assume
+    it with C(sts:AssumeRoleWithWebIdentity) and the audience C(sts.amazonaws.com).
+  - With EKS Pod Identity, creates the role trusting C(pods.eks.amazonaws.com) for C(sts:AssumeRole) and
+    C(sts:TagSession); the C(eks-pod-identity-agent) add-on must be installed.
+  - Attaches the policy to the role, then points aws-node at it. When vpc-cni is a managed add-on, through the
+    add-on (its C(serviceAccountRoleArn), or its C(podIdentityAssociations)), since the add-on reverts a hand-made
+    annotation and owns its associations; otherwise through the ServiceAccount's C(eks.amazonaws.com/role-arn)
+    annotation, or an EKS Pod Identity association. Restarts the C(aws-node) DaemonSet and waits until every pod runs
+    with the role and is Ready.
   - Only then detaches the policy from every node role that carries it (the instance profile roles of the cluster's
     nodes, the managed node groups' roles and O(node_role_names)). A failure midway leaves the policy attached where
     the running pods need it.
@@ -28,9 +32,11 @@ description:
   - O(state=absent) first attaches the policy back to the node roles tagged so (removing the tag), to the roles of the
     nodes aws-node runs on and of the managed node groups, and to O(node_role_names); then points aws-node back at the
     node role, restarts it and waits, and deletes the role. The OIDC provider is kept.
-  - Refuses before any change when the cluster has no OIDC issuer, when O(oidc_provider_arn) is the provider of
-    another issuer, or when a role named O(role_name) exists with a trust policy that is not the one described
-    above (such a role is never modified).
+  - Refuses before any change when a role named O(role_name) exists with a trust policy that is not the one described
+    above (such a role is never modified); with IRSA, when the cluster has no OIDC issuer or O(oidc_provider_arn) is
+    the provider of another issuer; with EKS Pod Identity, when the C(eks-pod-identity-agent) add-on is missing, an
+    association gives aws-node another role, or aws-node has an IAM role for its service account (which the AWS
+    SDK would use first).
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:
@@ -45,6 +51,15 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  mechanism:
+    description:
+      - How aws-node gets the role. V(irsa) IAM roles for service accounts (the cluster's OIDC issuer);
+        V(pod_identity) EKS Pod Identity (an association, through the C(eks-pod-identity-agent) add-on).
+      - O(state=absent) takes away the role given through this mechanism.
+    type: str
+    choices: [irsa, pod_identity]
+    default: irsa
+    version_added: 0.2.0
   role_name:
     description:
       - Name of the IAM role for aws-node. Defaults to C(<cluster_name>-aws-node-cni).
@@ -52,7 +67,7 @@ options:
   oidc_provider_arn:
     description:
       - ARN of an existing IAM OIDC provider for the cluster's issuer. Left unset, the provider for the issuer is
-        looked up by its ARN and created when absent.
+        looked up by its ARN and created when absent. Only with O(mechanism=irsa).
     type: str
   node_role_names:
     description:
@@ -73,7 +88,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - EKS Pod Identity is not supported yet.
+  - EKS Pod Identity works on Linux nodes only (its agent is a Linux DaemonSet); aws-node runs on Linux nodes only.
   - See the collection's C(docs/cni-identity.md) for the order of the steps and what each guarantees.
 """
 
@@ -87,6 +102,11 @@ EXAMPLES = r"""
     cluster_name: prod
   check_mode: true
   diff: true
+
+- name: Give the VPC CNI its own IAM role through EKS Pod Identity
+  eksnodes.windows.cni_identity:
+    cluster_name: prod
+    mechanism: pod_identity
 
 - name: Put the CNI policy back on the node roles
   eksnodes.windows.cni_identity:
@@ -102,7 +122,7 @@ role_arn:
   sample: arn:aws:iam::123456789012:role/prod-aws-node-cni
 oidc_provider_arn:
   description: ARN of the IAM OIDC provider for the cluster's issuer.
-  returned: when the cluster has an issuer
+  returned: with O(mechanism=irsa), when the cluster has an issuer
   type: str
   sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
 policy_arn:
@@ -111,7 +131,9 @@ policy_arn:
   type: str
   sample: arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy
 method:
-  description: How aws-node is given the role, V(addon) (the managed add-on's serviceAccountRoleArn) or V(annotation).
+  description:
+    - How aws-node is given the role, V(addon) (the managed add-on's serviceAccountRoleArn or podIdentityAssociations),
+      V(annotation) (the ServiceAccount's, with IRSA) or V(association) (an EKS Pod Identity association).
   returned: always
   type: str
   sample: annotation
@@ -163,6 +185,7 @@ def main():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        mechanism=dict(type="str", choices=["irsa", "pod_identity"], default="irsa"),
         role_name=dict(type="str"),
         oidc_provider_arn=dict(type="str"),
         node_role_names=dict(type="list", elements="str", default=[]),

@@ -1,4 +1,5 @@
-"""eksnodes.windows.cni_identity (role and module) against the shared lab: IRSA with a self-managed vpc-cni.
+"""eksnodes.windows.cni_identity (role and module): IRSA with a self-managed vpc-cni against the shared lab; with the
+managed add-on, and EKS Pod Identity both ways, on labs of their own.
 
 The lab turns a node NotReady when its aws-node pod's identity lacks the CNI permissions, and records which identity
 each aws-node pod runs with; a thread samples every node's readiness every second while the policy moves."""
@@ -217,8 +218,98 @@ def test_irsa_with_the_managed_add_on_uses_its_service_account_role(lab_factory)
 def test_launch_refuses_an_unsupported_cni_identity_before_any_change(ansible, lab):
     cloudformation = lab.aws_client("cloudformation")
     stacks = sorted(s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"])
-    result = ansible.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "cni_identity": "pod_identity"})
+    result = ansible.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "cni_identity": "kiam"})
     assert result.returncode != 0
     failed = result.result("Check the launch variables")
-    assert "cni_identity" in failed["msg"] and "irsa" in failed["msg"], failed["msg"]
+    assert "cni_identity" in failed["msg"] and "irsa" in failed["msg"] and "pod_identity" in failed["msg"], failed["msg"]
     assert sorted(s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"]) == stacks
+
+
+def aws_node_identities(core):
+    """Each aws-node pod's identity as the module names it: a role ARN (IRSA), "EKS Pod Identity", or None (the node role)."""
+    pods = json.loads(core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False).data)["items"]
+    identities = {}
+    for pod in pods:
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        names = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
+        identities[pod["metadata"]["name"]] = names.get("AWS_ROLE_ARN") or ("EKS Pod Identity" if "AWS_CONTAINER_CREDENTIALS_FULL_URI" in names else None)
+    return identities
+
+
+def aws_node_associations(eks):
+    found = eks.list_pod_identity_associations(clusterName="lab", namespace="kube-system", serviceAccount="aws-node")["associations"]
+    return [eks.describe_pod_identity_association(clusterName="lab", associationId=a["associationId"])["association"] for a in found]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("managed", [False, True], ids=["self-managed vpc-cni", "managed add-on"])
+def test_pod_identity_moves_the_policy_without_a_not_ready_moment_and_back(lab_factory, managed):
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    # As the launch user, with only the shipped permissions (docs/iam): the enforcing lab checks every AWS call and RBAC.
+    lab = lab_factory(managed_vpc_cni=managed, enforce_iam=True)
+    assert lab.env["AWS_ACCESS_KEY_ID"] == lab.info["iam"]["users"]["launch"]["access_key_id"]
+    runner, iam, eks = AnsibleRunner(lab.env), lab.aws_client("iam"), lab.aws_client("eks")
+    api = lab.kube_api_client()
+    core, apps = kclient.CoreV1Api(api), kclient.AppsV1Api(api)
+    node_role = lab.facts["linux_node_role_name"]
+    role_vars = {"cni_identity_cluster_name": "lab", "cni_identity_mechanism": "pod_identity"}
+
+    # Refused before any change: no agent add-on; then aws-node with an IAM role for its service account (which the SDK
+    # would use first).
+    aws_before, kube_before = iam_state(iam, node_role), kube_state(core, apps)
+    no_agent = runner.playbook(play(*role_case("no agent", role_vars)))
+    assert "has no eks-pod-identity-agent add-on" in no_agent.result("no agent: failed")["ansible_failed_result"]["msg"]
+    assert (iam_state(iam, node_role), kube_state(core, apps), aws_node_associations(eks)) == (aws_before, kube_before, [])
+    eks.create_addon(clusterName="lab", addonName="eks-pod-identity-agent")
+    if not managed:
+        core.patch_namespaced_service_account("aws-node", "kube-system", {"metadata": {"annotations": {
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::{lab.facts['account_id']}:role/by-hand"}}}, _content_type="application/merge-patch+json")
+        kube_before = kube_state(core, apps)
+        with_irsa = runner.playbook(play(*role_case("with irsa", role_vars)))
+        assert "which the AWS SDK uses before EKS Pod Identity" in with_irsa.result("with irsa: failed")["ansible_failed_result"]["msg"]
+        assert (iam_state(iam, node_role), kube_state(core, apps), aws_node_associations(eks)) == (aws_before, kube_before, [])
+        core.patch_namespaced_service_account("aws-node", "kube-system", {"metadata": {"annotations": {"eks.amazonaws.com/role-arn": None}}},
+                                              _content_type="application/merge-patch+json")
+
+    sampler = ReadinessSampler(core)
+    assert lab.facts["linux_node_name"] in sampler.watched
+    sampler.start()
+    try:
+        planned = outcome(runner.playbook(play(*role_case("check", role_vars)), check=True, diff=True), "check")
+        target = "the vpc-cni add-on's podIdentityAssociations" if managed else "the EKS Pod Identity association"
+        assert planned["changed"] and f"set {target} of kube-system/aws-node to arn:aws:iam::" in "\n".join(planned["changes"])
+        assert aws_node_associations(eks) == [] and CNI in iam_state(iam, node_role)["node_role_policies"]
+
+        run = runner.playbook(play(*role_case("present", role_vars), *role_case("rerun", role_vars)))
+        present, rerun = outcome(run, "present"), outcome(run, "rerun")
+        role_arn = present["role_arn"]
+        assert role_arn.endswith(f":role/{ROLE_NAME}") and rerun["changed"] is False and rerun["changes"] == []
+        trust = iam.get_role(RoleName=ROLE_NAME)["Role"]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        associations = aws_node_associations(eks)
+        assert [a["roleArn"] for a in associations] == [role_arn]
+        addon = eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"] if managed else None
+        if managed:
+            assert addon["podIdentityAssociations"] == [associations[0]["associationArn"]] and "serviceAccountRoleArn" not in addon
+        else:
+            assert "ownerArn" not in associations[0]
+        assert set(aws_node_identities(core).values()) == {"EKS Pod Identity"}
+        seen = lab.control.nodesim()["aws_node"][lab.facts["linux_node_name"]]
+        assert (seen["source"], seen["role_arn"], seen["problem"]) == ("pod identity", role_arn, None)
+        assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
+        assert CNI not in iam_state(iam, node_role)["node_role_policies"]
+
+        # state=absent is no playbook's, and the launch policy does not allow it (iam:DeleteRole, eks:DeletePodIdentityAssociation):
+        # as the administrator.
+        admin = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig)}
+        absent = outcome(runner.playbook(play(*role_case("absent", dict(role_vars, cni_identity_state="absent"))), env=admin), "absent")
+        assert absent["changed"] is True and absent["node_roles"].get(node_role) is True
+        assert aws_node_associations(eks) == [] and set(aws_node_identities(core).values()) == {None}
+        assert CNI in iam_state(iam, node_role)["node_role_policies"] and ROLE_NAME not in iam_state(iam, node_role)["roles"]
+    finally:
+        sampler.stop.set()
+        sampler.join()
+    assert sampler.samples >= 3
+    assert sampler.not_ready == []

@@ -32,7 +32,7 @@ from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
 from lab.kubeapi.eviction import pdb_selects
-from lab.pod_credentials import ROLE_ARN_ANNOTATION, webhook_env
+from lab.pod_credentials import ROLE_ARN_ANNOTATION, association_effective, webhook_env
 from lab.nodesim import (LAB_USER_AGENT, MERGE_PATCH, Activity, Knobs, aws_client, decoded, poll_until_stopped, read_config_map, ready_condition, utc_now,
                          windows_ipam_enabled)
 
@@ -749,10 +749,12 @@ class LabControllers:
         self._thread.start()
 
     def _associated(self, namespace: str, service_account: str) -> bool:
+        """Whether EKS's webhook sees an association for the service account (an eventually consistent one: not at once)."""
         assert self.addons is not None
-        found = self.addons.eks.list_pod_identity_associations(clusterName=self.cluster_name, namespace=namespace,
-                                                               serviceAccount=service_account)["associations"]
-        return bool(found)
+        eks = self.addons.eks
+        found = eks.list_pod_identity_associations(clusterName=self.cluster_name, namespace=namespace, serviceAccount=service_account)["associations"]
+        return any(association_effective(eks.describe_pod_identity_association(clusterName=self.cluster_name, associationId=item["associationId"])[
+            "association"], time.time()) for item in found)
 
     def stop(self) -> None:
         self._stop.set()

@@ -47,7 +47,8 @@ from kubernetes import client as kclient
 from kubernetes.client.rest import ApiException
 
 from lab import in_process
-from lab.pod_credentials import cni_permission_gap, issuer_host_path, pod_identity_refusal, pod_role_arn, uses_pod_identity, web_identity_refusal
+from lab.pod_credentials import (association_effective, cni_permission_gap, issuer_host_path, pod_identity_refusal, pod_role_arn,
+                                 uses_pod_identity, web_identity_refusal)
 
 LOG = logging.getLogger("lab.nodesim")
 
@@ -840,6 +841,8 @@ def ready_condition(node: Mapping[str, Any]) -> dict:
 
 
 CNI_FAULT_PREFIX = "aws-node: no identity with "
+# How long credentials from the EKS Pod Identity agent stay valid: the shortest STS role session (15 minutes).
+POD_IDENTITY_SESSION_SECONDS = 900.0
 CNI_POLICY_NAMES = {"ipv4": "AmazonEKS_CNI_Policy", "ipv6": "AmazonEKS_CNI_IPv6_Policy"}
 
 
@@ -851,6 +854,7 @@ class CniCredentials:
         self._instance_roles: dict = {}      # instance id -> its profile's role ARN: read once, as the simulator's records do
         self._aws_managed: dict = {}         # AWS managed policy documents never change
         self.last: dict = {}                 # node name -> what the last tick found (for /_lab/nodesim)
+        self._sessions: dict = {}            # pod uid -> (role ARN, until when) of the credentials the agent gave it
 
     def evaluate(self, cluster: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], nodes: Mapping[str, Any]) -> dict:
         """node name -> fault message, for the nodes whose newest aws-node pod cannot do the CNI's work."""
@@ -895,9 +899,17 @@ class CniCredentials:
             return None, "no EKS Pod Identity agent answers (the eks-pod-identity-agent add-on is not installed)"
         found = self.view.remember(("pod-identity", name, namespace, account), lambda: self.view.eks.list_pod_identity_associations(
             clusterName=name, namespace=namespace, serviceAccount=account)["associations"])
-        if not found:
-            return None, f"the agent refuses: no EKS Pod Identity association for {namespace}/{account}"
-        association = self.view.eks.describe_pod_identity_association(clusterName=name, associationId=found[0]["associationId"])["association"]
+        association = self.view.eks.describe_pod_identity_association(clusterName=name, associationId=found[0]["associationId"])[
+            "association"] if found else None
+        uid = pod["metadata"].get("uid")
+        if association is None or not association_effective(association, time.time()):
+            # "The temporary credentials from the previous IAM role session might still be valid until the session expiry"
+            # (EKS API reference, DeletePodIdentityAssociation): a pod keeps the role it got until then.
+            session = self._sessions.get(uid)
+            if session and session[1] > time.monotonic():
+                return session[0], None
+            return None, f"the agent refuses: no EKS Pod Identity association for {namespace}/{account} (yet)"
+        self._sessions.setdefault(uid, (association["roleArn"], time.monotonic() + POD_IDENTITY_SESSION_SECONDS))
         role_arn = association["roleArn"]
         role = self.view.remember(("role", role_arn.rsplit("/", 1)[-1]), lambda: self._get_role(role_arn.rsplit("/", 1)[-1]))
         if role is None:

@@ -15,7 +15,11 @@ Three pieces, each what a real component does:
    ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` it asks the EKS Pod Identity agent (the ``eks-pod-identity-agent``
    add-on), which gets the association's role from EKS Auth when the role trusts ``pods.eks.amazonaws.com``
    for ``sts:AssumeRole`` and ``sts:TagSession`` (``pod_identity_refusal``). Without either, the instance
-   profile's role (IMDS) is used. STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
+   profile's role (IMDS) is used.
+
+   Associations are eventually consistent: "may take several seconds to be effective after the initial API call
+   returns successfully" (EKS API reference, CreatePodIdentityAssociation). The webhook and the agent see a new one
+   only POD_IDENTITY_PROPAGATION_SECONDS after its creation (``association_effective``); a deletion is seen at once. STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
    ``system:serviceaccount:<ns>:<sa>``, ``aud`` = ``sts.amazonaws.com``) when an IAM OIDC provider for
    the issuer exists, lists the audience among its client ids, and the role's trust policy allows
    ``sts:AssumeRoleWithWebIdentity`` for that ``Federated`` provider with every ``StringEquals`` /
@@ -38,6 +42,7 @@ POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = ("sts:AssumeRole", "sts:TagSession")
 POD_IDENTITY_AGENT_URI = "http://169.254.170.23/v1/credentials"
 POD_IDENTITY_TOKEN_FILE = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"
+POD_IDENTITY_PROPAGATION_SECONDS = 3.0
 
 # What IPAMD calls that only the CNI policy grants (the rest of the policy is Describe*/tagging).
 CNI_ACTIONS = {
@@ -61,6 +66,12 @@ def webhook_env(service_account: Optional[Mapping[str, Any]], region: str, assoc
         env += [{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": POD_IDENTITY_AGENT_URI},
                 {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": POD_IDENTITY_TOKEN_FILE}]
     return env
+
+
+def association_effective(association: Mapping[str, Any], now: float) -> bool:
+    """Whether a described association (its createdAt, a datetime) is seen by the webhook and the agent at ``now`` (epoch)."""
+    created = association.get("createdAt")
+    return created is None or created.timestamp() <= now - POD_IDENTITY_PROPAGATION_SECONDS
 
 
 def uses_pod_identity(pod: Mapping[str, Any]) -> bool:

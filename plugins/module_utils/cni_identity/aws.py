@@ -5,7 +5,8 @@
 
 """Thin, retrying wrappers over the IAM, EC2 and EKS calls the CNI identity needs that amazon.aws's
 module_utils/iam.py (used for roles and their attached policies) has no helper for: OIDC providers,
-role creation and deletion, attaching a managed policy, creating one, instance profile roles, instances."""
+role creation and deletion, attaching a managed policy, creating one, instance profile roles, instances,
+EKS Pod Identity associations (amazon.aws has no EKS helpers for them either)."""
 
 import json
 from typing import Any, Dict, List, Optional
@@ -101,3 +102,36 @@ def set_addon_role(client, cluster_name: str, addon_name: str, role_arn: Optiona
     value), so role_arn None clears it. PRESERVE keeps the settings changed by hand."""
     kwargs = {"serviceAccountRoleArn": role_arn} if role_arn else {}
     return client.update_addon(clusterName=cluster_name, addonName=addon_name, resolveConflicts="PRESERVE", **kwargs)["update"]
+
+
+@EksErrorHandler.common_error_handler("update add-on")
+@aws_retry()
+def set_addon_pod_identity(client, cluster_name: str, addon_name: str, service_account: str, role_arn: Optional[str]) -> Dict[str, Any]:
+    """The add-on's podIdentityAssociations: the service account's role, or none (an empty list removes the associations
+    the add-on owns; the EKS user guide, "Remove Pod Identity associations from an Amazon EKS add-on")."""
+    associations = [{"serviceAccount": service_account, "roleArn": role_arn}] if role_arn else []
+    return client.update_addon(clusterName=cluster_name, addonName=addon_name, resolveConflicts="PRESERVE",
+                               podIdentityAssociations=associations)["update"]
+
+
+@EksErrorHandler.list_error_handler("list EKS Pod Identity associations", [])
+@aws_retry()
+def pod_identity_associations(client, cluster_name: str, namespace: str, service_account: str) -> List[Dict[str, Any]]:
+    """The associations of the service account, each described (its roleArn and ownerArn)."""
+    found = client.list_pod_identity_associations(clusterName=cluster_name, namespace=namespace, serviceAccount=service_account)
+    return [client.describe_pod_identity_association(clusterName=cluster_name, associationId=item["associationId"])["association"]
+            for item in found.get("associations", [])]
+
+
+@EksErrorHandler.common_error_handler("create EKS Pod Identity association")
+@aws_retry()
+def create_pod_identity_association(client, cluster_name: str, namespace: str, service_account: str, role_arn: str) -> Dict[str, Any]:
+    return client.create_pod_identity_association(clusterName=cluster_name, namespace=namespace, serviceAccount=service_account,
+                                                  roleArn=role_arn)["association"]
+
+
+@EksErrorHandler.deletion_error_handler("delete EKS Pod Identity association")
+@aws_retry()
+def delete_pod_identity_association(client, cluster_name: str, association_id: str) -> bool:
+    client.delete_pod_identity_association(clusterName=cluster_name, associationId=association_id)
+    return True

@@ -3,19 +3,22 @@
 # Copyright: Contributors to the eksnodes.windows project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Moving the VPC CNI's permissions from the node roles to aws-node's own identity (IRSA), and back.
+"""Moving the VPC CNI's permissions from the node roles to aws-node's own identity (IRSA or EKS Pod Identity), and back.
 
 The order is what keeps pod networking up: at every moment some identity aws-node runs with holds the CNI
 policy, so a failure midway leaves the policy attached somewhere, never nowhere.
 
 state=present:
-1. read everything and refuse before any change (``Facts.refusals``): no OIDC issuer, an OIDC provider given
-   for another issuer, a role of that name whose trust policy is not ours, no aws-node DaemonSet;
-2. the IAM OIDC provider for the cluster's issuer, when absent;
-3. the IPv6 policy on an IPv6 cluster, when absent; the role, trusting only kube-system/aws-node's token; the
-   policy on the role;
-4. the role on aws-node: the managed add-on's serviceAccountRoleArn when vpc-cni is a managed add-on (the
-   add-on would put back its own annotation), else the ServiceAccount's annotation;
+1. read everything and refuse before any change (``Facts.problems``): a role of that name whose trust policy is
+   not ours, no aws-node DaemonSet; with IRSA no OIDC issuer, an OIDC provider given for another issuer; with
+   EKS Pod Identity no eks-pod-identity-agent add-on, an association of aws-node with another role, or an IAM
+   role for aws-node's service account (which the SDK would use first);
+2. with IRSA, the IAM OIDC provider for the cluster's issuer, when absent;
+3. the IPv6 policy on an IPv6 cluster, when absent; the role, trusting only kube-system/aws-node's token (IRSA)
+   or pods.eks.amazonaws.com (Pod Identity); the policy on the role;
+4. the role on aws-node: the managed add-on's serviceAccountRoleArn (IRSA) or podIdentityAssociations (Pod
+   Identity) when vpc-cni is a managed add-on (the add-on would put back its own annotation, and owns its
+   associations), else the ServiceAccount's annotation or an EKS Pod Identity association;
 5. a rollout restart of aws-node, when a pod does not run with the role yet, and a wait until every pod the
    DaemonSet wants runs with it and is Ready;
 6. only then the policy off every node role that carries it (the pods are listed again just before).
@@ -49,6 +52,10 @@ from . import policy
 VPC_CNI_ADDON = "vpc-cni"
 # How often the rollout and the ServiceAccount are read while waiting: a DaemonSet rollout takes seconds per node.
 POLL_SECONDS = 2.0
+# EKS Pod Identity associations "may take several seconds to be effective after the initial API call returns" (EKS API
+# reference, CreatePodIdentityAssociation): pods made before the webhook sees a new one do not get it. A restart that
+# is over with pods still on the old identity is restarted again, no sooner than this after the previous one.
+RESTART_AGAIN_SECONDS = 5.0
 
 
 class CniIdentityError(Exception):
@@ -78,6 +85,9 @@ class Facts:
     addon_role: Optional[str] = None
     service_account_role: Optional[str] = None
     daemonset: Optional[Dict[str, Any]] = None
+    mechanism: str = policy.IRSA
+    association: Optional[Dict[str, Any]] = None          # the EKS Pod Identity association of kube-system/aws-node
+    present_problems: List[str] = field(default_factory=list)   # what refuses state=present only
     node_roles: Dict[str, List[str]] = field(default_factory=dict)   # role name -> its attached policy ARNs
     aws_node_roles: List[str] = field(default_factory=list)   # node roles of nodes aws-node runs on, and of managed node groups
     moved_from: List[str] = field(default_factory=list)       # node roles tagged as having had the policy moved off
@@ -93,12 +103,38 @@ class Facts:
 
     @property
     def method(self) -> str:
-        return "addon" if self.managed_addon else "annotation"
+        if self.managed_addon:
+            return "addon"
+        return "annotation" if self.mechanism == policy.IRSA else "association"
+
+    @property
+    def irsa_role(self) -> Optional[str]:
+        """The IAM role for aws-node's service account (the add-on's, or the ServiceAccount annotation)."""
+        return self.addon_role if self.managed_addon else self.service_account_role
+
+    @property
+    def association_role(self) -> Optional[str]:
+        return (self.association or {}).get("roleArn")
 
     @property
     def current_role(self) -> Optional[str]:
-        """The role aws-node is told to use (the add-on's, or the ServiceAccount annotation)."""
-        return self.addon_role if self.managed_addon else self.service_account_role
+        """The role aws-node is told to use through the mechanism."""
+        return self.irsa_role if self.mechanism == policy.IRSA else self.association_role
+
+    @property
+    def wanted_identity(self) -> str:
+        """What aws-node's pods run with once the role is theirs (as policy.pod_identity names it)."""
+        return self.role_arn if self.mechanism == policy.IRSA else policy.FROM_POD_IDENTITY_AGENT
+
+    @property
+    def identity_after_absent(self) -> Optional[str]:
+        """What aws-node's pods run with once this mechanism's role is taken away: another identity that is not ours, or
+        the node role (None)."""
+        if self.mechanism == policy.IRSA:
+            return None if self.current_role in (None, self.role_arn) else self.current_role
+        if self.irsa_role:
+            return self.irsa_role
+        return policy.FROM_POD_IDENTITY_AGENT if self.association_role not in (None, self.role_arn) else None
 
     def summary(self) -> Dict[str, Any]:
         """The diff's view: what the module manages."""
@@ -130,18 +166,23 @@ class CniIdentity:
         name = cluster["name"]
         facts = Facts(cluster_name=name, partition=parts.get("partition", "aws"), account=parts.get("account", ""),
                       issuer=policy.cluster_issuer(cluster), ip_family=policy.cluster_ip_family(cluster),
-                      role_name=self.params.get("role_name") or policy.default_role_name(name))
+                      role_name=self.params.get("role_name") or policy.default_role_name(name),
+                      mechanism=self.params.get("mechanism") or policy.IRSA)
         if len(facts.role_name) > policy.IAM_ROLE_NAME_MAX:
             facts.problems.append(f"role_name {facts.role_name!r} is longer than {policy.IAM_ROLE_NAME_MAX} characters; "
                                   "set role_name (cni_identity_role_name) to a shorter name")
-        self._read_provider(facts)
+        if facts.mechanism == policy.IRSA:
+            self._read_provider(facts)
         self._read_role(facts)
         if facts.ip_family == "ipv6":
             facts.policy_exists = aws.get_policy(self.iam, facts.policy_arn) is not None
-        facts.managed_addon = VPC_CNI_ADDON in list_addons(self.eks, name)
+        addons = list_addons(self.eks, name)
+        facts.managed_addon = VPC_CNI_ADDON in addons
         if facts.managed_addon:
             facts.addon_role = (describe_addon(self.eks, name, VPC_CNI_ADDON) or {}).get("serviceAccountRoleArn")
         facts.service_account_role = kube.service_account_role(kube.read_service_account(self.kube()))
+        if facts.mechanism == policy.POD_IDENTITY:
+            self._read_pod_identity(facts, policy.POD_IDENTITY_AGENT_ADDON in addons)
         facts.daemonset = kube.read_daemonset(self.kube())
         if facts.daemonset is None:
             facts.problems.append("there is no DaemonSet kube-system/aws-node: the VPC CNI is not installed the usual way, "
@@ -171,11 +212,35 @@ class CniIdentity:
                                   f"(audiences), so STS would refuse aws-node's token; add it (aws iam "
                                   f"add-client-id-to-open-id-connect-provider --client-id {policy.AUDIENCE})")
 
+    def _read_pod_identity(self, facts: Facts, agent_installed: bool) -> None:
+        associations = aws.pod_identity_associations(self.eks, facts.cluster_name, policy.SERVICE_ACCOUNT_NAMESPACE, policy.SERVICE_ACCOUNT_NAME)
+        facts.association = associations[0] if associations else None
+        if not agent_installed:
+            facts.present_problems.append(
+                f"cluster {facts.cluster_name} has no {policy.POD_IDENTITY_AGENT_ADDON} add-on, so no pod can get credentials from an EKS "
+                f"Pod Identity association; install it first (aws eks create-addon --cluster-name {facts.cluster_name} --addon-name "
+                f"{policy.POD_IDENTITY_AGENT_ADDON}), or use mechanism irsa (cni_identity=irsa)")
+        if facts.association_role not in (None, facts.role_arn):
+            facts.present_problems.append(
+                f"an EKS Pod Identity association ({facts.association.get('associationId')}) already gives kube-system/aws-node the role "
+                f"{facts.association_role}, which is not {facts.role_name}; it is not modified. Delete it if it is a leftover, or set "
+                "role_name (cni_identity_role_name) to that role's name if it is this collection's")
+        if facts.irsa_role:
+            facts.present_problems.append(
+                f"aws-node has an IAM role for its service account ({facts.irsa_role}), which the AWS SDK uses before EKS Pod Identity; "
+                "take it away first (eksnodes.windows.cni_identity with mechanism irsa and state absent), then run again")
+
     def _read_role(self, facts: Facts) -> None:
         facts.role = get_iam_role(self.iam, facts.role_name)
         if facts.role is None:
             return
         facts.role_policies = policy.attached_arns(list_iam_role_attached_policies(self.iam, facts.role_name))
+        if facts.mechanism == policy.POD_IDENTITY:
+            if not policy.trust_is_ours(facts.role.get("AssumeRolePolicyDocument"), None, None, policy.POD_IDENTITY):
+                facts.problems.append(f"IAM role {facts.role_name} exists with a trust policy that is not the one for EKS Pod Identity "
+                                      f"({policy.POD_IDENTITY_PRINCIPAL}, sts:AssumeRole and sts:TagSession); it is not modified. Set "
+                                      "role_name (cni_identity_role_name) to another name, or delete that role if it is a leftover")
+            return
         if not facts.issuer:
             facts.problems.append(f"IAM role {facts.role_name} exists, and without an issuer its trust policy cannot be checked; "
                                   "it is not modified")
@@ -237,6 +302,9 @@ class CniIdentity:
     def _point_aws_node_at(self, facts: Facts, role_arn: Optional[str]) -> None:
         if facts.current_role == role_arn:
             return
+        if facts.mechanism == policy.POD_IDENTITY:
+            self._associate_aws_node(facts, role_arn)
+            return
         target = "the vpc-cni add-on's serviceAccountRoleArn" if facts.managed_addon else "ServiceAccount kube-system/aws-node"
         if not self._change(f"set {target} to {role_arn or '(none: the node role)'}"):
             return
@@ -249,38 +317,71 @@ class CniIdentity:
         else:
             kube.set_service_account_role(self.kube(), role_arn)
 
-    def _roll_aws_node_to(self, role_arn: Optional[str]) -> None:
-        """Restart aws-node unless every pod already runs with role_arn; then wait for the rollout."""
+    def _associate_aws_node(self, facts: Facts, role_arn: Optional[str]) -> None:
+        """EKS Pod Identity: aws-node's association gets role_arn (None: goes). The managed add-on owns the associations
+        of its service accounts (podIdentityAssociations); otherwise the association is made or deleted directly."""
+        ours = facts.association if facts.association_role == facts.role_arn else None
+        if role_arn is None and ours is None:
+            return
+        target = "the vpc-cni add-on's podIdentityAssociations" if facts.managed_addon else "the EKS Pod Identity association"
+        if not self._change(f"set {target} of kube-system/aws-node to {role_arn or '(none: the node role)'}"):
+            return
+        name = facts.cluster_name
+        if facts.managed_addon:
+            aws.set_addon_pod_identity(self.eks, name, VPC_CNI_ADDON, policy.SERVICE_ACCOUNT_NAME, role_arn)
+            wait_for_addon(lambda: describe_addon(self.eks, name, VPC_CNI_ADDON), float(self.params.get("wait_timeout") or 0))
+        elif role_arn:
+            aws.create_pod_identity_association(self.eks, name, policy.SERVICE_ACCOUNT_NAMESPACE, policy.SERVICE_ACCOUNT_NAME, role_arn)
+        else:
+            aws.delete_pod_identity_association(self.eks, name, ours["associationId"])
+
+        def association_problem() -> Optional[str]:
+            found = aws.pod_identity_associations(self.eks, name, policy.SERVICE_ACCOUNT_NAMESPACE, policy.SERVICE_ACCOUNT_NAME)
+            now = found[0].get("roleArn") if found else None
+            return None if now == role_arn else f"it gives {now or 'no role'}"
+        # The webhook gives a new pod the agent's address only once the association exists: wait for it before the restart.
+        self._wait(f"the EKS Pod Identity association of kube-system/aws-node to give {role_arn or 'no role'}", association_problem)
+
+    def _roll_aws_node_to(self, identity: Optional[str]) -> None:
+        """Restart aws-node unless every pod already runs with identity (policy.pod_identity); then wait for the rollout."""
         daemonset = kube.read_daemonset(self.kube()) or {}
         pods = kube.daemonset_pods(self.kube(), daemonset)
-        if any(policy.pod_role_arn(p) != role_arn for p in pods if not p["metadata"].get("deletionTimestamp")):
-            if not self._change(f"restart DaemonSet kube-system/aws-node so that its pods run with {role_arn or 'the node role'}"):
+        restarted = [None]
+        if any(policy.pod_identity(p) != identity for p in pods if not p["metadata"].get("deletionTimestamp")):
+            if not self._change(f"restart DaemonSet kube-system/aws-node so that its pods run with {identity or 'the node role'}"):
                 return
             kube.restart_daemonset(self.kube())
+            restarted[0] = self.clock()
         if self.check_mode:
             return
 
         def problem() -> Optional[str]:
             current = kube.read_daemonset(self.kube()) or {}
-            return policy.rollout_problem(current, kube.daemonset_pods(self.kube(), current), role_arn)
-        self._wait(f"every aws-node pod to run with {role_arn or 'the node role'}", problem)
+            current_pods = kube.daemonset_pods(self.kube(), current)
+            why = policy.rollout_problem(current, current_pods, identity)
+            if why and restarted[0] is not None and policy.rolled_out(current, current_pods) and self.clock() - restarted[0] >= RESTART_AGAIN_SECONDS:
+                kube.restart_daemonset(self.kube())
+                restarted[0] = self.clock()
+            return why
+        self._wait(f"every aws-node pod to run with {identity or 'the node role'}", problem)
 
     # 2-6. present ----------------------------------------------------------------------------------------
     def present(self) -> Facts:
         facts = self.facts or self.read()
-        if facts.problems:
-            raise CniIdentityError("Refused before any change: " + "; ".join(facts.problems) + ".")
-        if facts.provider is None and self._change(f"create the IAM OIDC provider for {facts.issuer}"):
+        if facts.problems or facts.present_problems:
+            raise CniIdentityError("Refused before any change: " + "; ".join(facts.problems + facts.present_problems) + ".")
+        irsa = facts.mechanism == policy.IRSA
+        if irsa and facts.provider is None and self._change(f"create the IAM OIDC provider for {facts.issuer}"):
             facts.provider_arn = aws.create_oidc_provider(self.iam, facts.issuer, [policy.AUDIENCE])
         if not facts.policy_exists and self._change(f"create the IAM policy {policy.IPV6_POLICY_NAME}"):
             aws.create_policy(self.iam, policy.IPV6_POLICY_NAME, policy.IPV6_POLICY_DOCUMENT, "VPC CNI permissions on an IPv6 EKS cluster")
         if facts.role is None and self._change(f"create the IAM role {facts.role_name} for kube-system/aws-node"):
-            facts.role = aws.create_role(self.iam, facts.role_name, policy.irsa_trust_policy(facts.provider_arn, facts.issuer),
-                                         f"VPC CNI (kube-system/aws-node) of EKS cluster {facts.cluster_name}")
+            trust = policy.irsa_trust_policy(facts.provider_arn, facts.issuer) if irsa else policy.pod_identity_trust_policy()
+            facts.role = aws.create_role(self.iam, facts.role_name, trust, f"VPC CNI (kube-system/aws-node) of EKS cluster {facts.cluster_name}")
         if facts.policy_arn not in facts.role_policies and self._change(f"attach {facts.policy_arn} to {facts.role_name}"):
             aws.attach_role_policy(self.iam, facts.role_name, facts.policy_arn)
         self._point_aws_node_at(facts, facts.role_arn)
-        self._roll_aws_node_to(facts.role_arn)
+        self._roll_aws_node_to(facts.wanted_identity)
         carriers = [name for name, arns in facts.node_roles.items() if facts.policy_arn in arns and name != facts.role_name]
         if carriers and not self.check_mode:
             self._confirm_no_pod_needs_node_roles(facts)
@@ -293,7 +394,7 @@ class CniIdentity:
 
     def _confirm_no_pod_needs_node_roles(self, facts: Facts) -> None:
         daemonset = kube.read_daemonset(self.kube()) or {}
-        problem = policy.rollout_problem(daemonset, kube.daemonset_pods(self.kube(), daemonset), facts.role_arn)
+        problem = policy.rollout_problem(daemonset, kube.daemonset_pods(self.kube(), daemonset), facts.wanted_identity)
         if problem:
             raise CniIdentityError(f"Not detaching {facts.policy_arn} from the node roles: {problem}. Run again once every aws-node pod "
                                    f"runs with {facts.role_arn}.", changes=self.changes)
@@ -318,7 +419,7 @@ class CniIdentity:
         if facts.current_role == facts.role_arn:
             self._point_aws_node_at(facts, None)
         if facts.daemonset is not None:
-            self._roll_aws_node_to(None if facts.current_role in (None, facts.role_arn) else facts.current_role)
+            self._roll_aws_node_to(facts.identity_after_absent)
         if facts.role is not None:
             for arn in facts.role_policies:
                 if self._change(f"detach {arn} from {facts.role_name}"):

@@ -11,8 +11,12 @@
   policy is anything else is not ours (``trust_is_ours``) and is never modified;
 - the policy is ``AmazonEKS_CNI_Policy`` on an IPv4 cluster, the customer managed ``AmazonEKS_CNI_IPv6_Policy``
   (created from ``IPV6_POLICY_DOCUMENT``) on an IPv6 one (``cni_policy_arn``);
-- an aws-node pod runs with the role when the pod identity webhook put it in ``AWS_ROLE_ARN`` (``pod_role_arn``);
-  the rollout is over when every pod the DaemonSet wants exists, is Ready and runs with it (``rollout_problem``).
+- with EKS Pod Identity, the role trusts ``pods.eks.amazonaws.com`` for ``sts:AssumeRole`` and ``sts:TagSession``
+  (``pod_identity_trust_policy``);
+- an aws-node pod runs with an IAM role for its service account when the pod identity webhook put it in
+  ``AWS_ROLE_ARN``, with EKS Pod Identity when it put the agent's ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and no web
+  identity, which the SDKs' credential chains try first (``pod_identity``); the rollout is over when every pod the
+  DaemonSet wants exists, is Ready and runs with the identity wanted (``rollout_problem``).
 """
 
 import json
@@ -29,6 +33,12 @@ SUBJECT = f"system:serviceaccount:{SERVICE_ACCOUNT_NAMESPACE}:{SERVICE_ACCOUNT_N
 IPV4_POLICY_NAME = "AmazonEKS_CNI_Policy"
 IPV6_POLICY_NAME = "AmazonEKS_CNI_IPv6_Policy"
 IAM_ROLE_NAME_MAX = 64
+IRSA = "irsa"
+POD_IDENTITY = "pod_identity"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+POD_IDENTITY_AGENT_ADDON = "eks-pod-identity-agent"
+# What pod_identity() says of a pod that gets its credentials from the EKS Pod Identity agent.
+FROM_POD_IDENTITY_AGENT = "EKS Pod Identity"
 # On a node role the CNI policy was moved off, the name of the role it went to: state=absent puts it back there.
 MOVED_TAG = "eksnodes.windows/cni-policy-moved-to"
 
@@ -89,6 +99,14 @@ def irsa_trust_policy(provider_arn: str, issuer: str) -> Dict[str, Any]:
     }
 
 
+def pod_identity_trust_policy() -> Dict[str, Any]:
+    """The EKS user guide's trust policy for a role of an EKS Pod Identity association."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_PRINCIPAL}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+    }
+
+
 def as_document(document: Any) -> Dict[str, Any]:
     """IAM returns policy documents URL-encoded; boto3 usually decodes them already."""
     if isinstance(document, str):
@@ -107,9 +125,10 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def trust_is_ours(document: Any, provider_arn: str, issuer: str) -> bool:
-    """The role's trust policy is exactly the one this collection writes (Sids and one-element lists aside)."""
-    return _normalized(as_document(document)) == _normalized(irsa_trust_policy(provider_arn, issuer))
+def trust_is_ours(document: Any, provider_arn: Optional[str], issuer: Optional[str], mechanism: str = IRSA) -> bool:
+    """The role's trust policy is exactly the one this collection writes for the mechanism (Sids and one-element lists aside)."""
+    wanted = pod_identity_trust_policy() if mechanism == POD_IDENTITY else irsa_trust_policy(provider_arn or "", issuer or "")
+    return _normalized(as_document(document)) == _normalized(wanted)
 
 
 def pod_role_arn(pod: Mapping[str, Any]) -> Optional[str]:
@@ -121,14 +140,25 @@ def pod_role_arn(pod: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+def pod_identity(pod: Mapping[str, Any]) -> Optional[str]:
+    """What the AWS SDK in the pod's first container authenticates with: its IAM role for service account (the role's
+    ARN), the EKS Pod Identity agent (FROM_POD_IDENTITY_AGENT), or None (the node role, through IMDS)."""
+    role_arn = pod_role_arn(pod)
+    if role_arn:
+        return role_arn
+    containers = (pod.get("spec") or {}).get("containers") or []
+    names = {env.get("name") for env in (containers[0].get("env") or [])} if containers else set()
+    return FROM_POD_IDENTITY_AGENT if "AWS_CONTAINER_CREDENTIALS_FULL_URI" in names else None
+
+
 def pod_ready(pod: Mapping[str, Any]) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def rollout_problem(daemonset: Mapping[str, Any], pods: List[Mapping[str, Any]], role_arn: Optional[str]) -> Optional[str]:
-    """Why the aws-node rollout is not over yet (None: every wanted pod is Ready and runs with ``role_arn``;
-    ``role_arn`` None means with no web identity, that is with the node role)."""
+def rollout_problem(daemonset: Mapping[str, Any], pods: List[Mapping[str, Any]], identity: Optional[str]) -> Optional[str]:
+    """Why the aws-node rollout is not over yet (None: every wanted pod is Ready and runs with ``identity``, as
+    ``pod_identity`` names it: a role ARN, FROM_POD_IDENTITY_AGENT, or None for the node role)."""
     meta, status = daemonset.get("metadata") or {}, daemonset.get("status") or {}
     if status.get("observedGeneration", 0) < meta.get("generation", 0):
         return "the DaemonSet controller has not seen the restart yet"
@@ -136,13 +166,21 @@ def rollout_problem(daemonset: Mapping[str, Any], pods: List[Mapping[str, Any]],
     wanted = int(status.get("desiredNumberScheduled") or 0)
     if len(live) != wanted:
         return f"{len(live)} aws-node pod(s) running, {wanted} wanted"
-    others = sorted(p["metadata"]["name"] for p in live if pod_role_arn(p) != role_arn)
+    others = sorted(p["metadata"]["name"] for p in live if pod_identity(p) != identity)
     if others:
-        return f"pod(s) {', '.join(others)} still run with {'another identity' if role_arn else 'a web identity'}"
+        return f"pod(s) {', '.join(others)} still run with {'another identity' if identity else 'an identity of their own'}"
     unready = sorted(p["metadata"]["name"] for p in live if not pod_ready(p))
     if unready:
         return f"pod(s) {', '.join(unready)} not Ready"
     return None
+
+
+def rolled_out(daemonset: Mapping[str, Any], pods: List[Mapping[str, Any]]) -> bool:
+    """Whether the DaemonSet's latest restart is over: seen by its controller, every wanted pod there and Ready."""
+    meta, status = daemonset.get("metadata") or {}, daemonset.get("status") or {}
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    return (status.get("observedGeneration", 0) >= meta.get("generation", 0) and len(live) == int(status.get("desiredNumberScheduled") or 0)
+            and all(pod_ready(p) for p in live))
 
 
 def attached_arns(attached: List[Mapping[str, Any]]) -> List[str]:

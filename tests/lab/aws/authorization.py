@@ -366,6 +366,8 @@ class IamEnforcer:
             return
         for resource in self.resolver.resources(request):
             self._require(caller, request.iam_action, resource, request.context)
+        for role_arn in roles_passed_to_eks(request, body):
+            self._require(caller, "iam:PassRole", role_arn, {})
         self._check_on_behalf(caller, request)
 
     def _require(self, caller: Caller, action: str, resource: str, context: Mapping[str, str], prefix: str = "") -> None:
@@ -425,6 +427,26 @@ class IamEnforcer:
                         self._require(caller, action, role, {"iam:PassedToService": "ec2.amazonaws.com"}, prefix)
                     continue
                 self._require(caller, action, on_behalf_resource(action, stack_name, logical, region, self.account_id), {}, prefix)
+
+
+POD_IDENTITY_ACTIONS = ("CreatePodIdentityAssociation", "UpdatePodIdentityAssociation", "CreateAddon", "UpdateAddon")
+
+
+def roles_passed_to_eks(request: Request, body: bytes) -> list[str]:
+    """The roles an EKS call hands to EKS Pod Identity: "The IAM principal that is creating the association must have
+    iam:PassRole" (EKS user guide, "Configure a Kubernetes service account to assume an IAM role with EKS Pod Identity"),
+    directly or through an add-on's podIdentityAssociations. (The lab sets no iam:PassedToService for them.)"""
+    if request.service != "eks" or request.action not in POD_IDENTITY_ACTIONS:
+        return []
+    try:
+        document = json.loads(body.decode("utf-8", "replace")) if body else {}
+    except ValueError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    roles = [document["roleArn"]] if request.action.endswith("PodIdentityAssociation") and isinstance(document.get("roleArn"), str) else []
+    roles += [item["roleArn"] for item in document.get("podIdentityAssociations") or [] if isinstance(item, dict) and isinstance(item.get("roleArn"), str)]
+    return roles
 
 
 def request_context(request: Request) -> dict[str, Any]:

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from lab.nodesim import MERGE_PATCH
-from lab.pod_credentials import cni_permission_gap, pod_identity_refusal, uses_pod_identity, web_identity_refusal, webhook_env
+import time
+
+from lab.pod_credentials import (POD_IDENTITY_PROPAGATION_SECONDS, cni_permission_gap, pod_identity_refusal, uses_pod_identity,
+                                 web_identity_refusal, webhook_env)
 
 from .conftest import Kube, ready_of
 
@@ -211,12 +214,19 @@ def test_pod_identity_reaches_aws_node_after_a_restart_and_needs_the_agent(lab_f
     node_name = lab.facts["linux_node_name"]
     role_arn = iam.create_role(RoleName="lab-pod-identity-aws-node", AssumeRolePolicyDocument=json.dumps(POD_TRUST))["Role"]["Arn"]
     iam.attach_role_policy(RoleName="lab-pod-identity-aws-node", PolicyArn=CNI_POLICY)
+    created = time.time()
     eks.create_pod_identity_association(clusterName="lab", namespace="kube-system", serviceAccount="aws-node", roleArn=role_arn)
     lab.control.reconcile()
     assert all(not uses_pod_identity(p.to_dict()) for p in aws_node_pods(kube)), "an association reaches only new pods"
+    # Eventually consistent: a pod made right after the association is created does not get it yet.
+    before = {p.metadata.name for p in aws_node_pods(kube)}
     restart_aws_node(kube)
-    kube.wait("an aws-node pod asking the agent", lambda: [p for p in aws_node_pods(kube) if
-                                                          any(e.name == "AWS_CONTAINER_CREDENTIALS_FULL_URI" for e in p.spec.containers[0].env or [])])
+    fresh = kube.wait("a new aws-node pod", lambda: [p for p in aws_node_pods(kube) if p.metadata.name not in before])
+    if time.time() - created < POD_IDENTITY_PROPAGATION_SECONDS:
+        assert not uses_pod_identity(fresh[0].to_dict())
+    time.sleep(max(0.0, created + POD_IDENTITY_PROPAGATION_SECONDS - time.time()))
+    restart_aws_node(kube)
+    kube.wait("an aws-node pod asking the agent", lambda: [p for p in aws_node_pods(kube) if uses_pod_identity(p.to_dict())])
     # Without the agent add-on the SDK gets nothing, and does not fall back to the instance profile.
     kube.wait_node_ready(node_name, "False", "eks-pod-identity-agent add-on is not installed")
     eks.create_addon(clusterName="lab", addonName="eks-pod-identity-agent")
@@ -224,7 +234,14 @@ def test_pod_identity_reaches_aws_node_after_a_restart_and_needs_the_agent(lab_f
     kube.wait_node_ready(node_name)
     state = lab.control.nodesim()["aws_node"][node_name]
     assert (state["source"], state["role_arn"], state["problem"]) == ("pod identity", role_arn, None)
-    # The association's role is read when credentials are asked for: a role without the CNI policy shows at once.
+    # Deleting the association leaves the running pod its session's credentials ("might still be valid until the session
+    # expiry", DeletePodIdentityAssociation); the role's permissions still count at once: a role without the CNI policy shows.
+    association_id = eks.list_pod_identity_associations(clusterName="lab", serviceAccount="aws-node")["associations"][0]["associationId"]
+    eks.delete_pod_identity_association(clusterName="lab", associationId=association_id)
+    lab.control.reconcile()
+    time.sleep(1.5)
+    assert lab.control.nodesim()["aws_node"][node_name]["problem"] is None
+    kube.wait_node_ready(node_name)
     iam.detach_role_policy(RoleName="lab-pod-identity-aws-node", PolicyArn=CNI_POLICY)
     lab.control.reconcile()
     kube.wait_node_ready(node_name, "False", "(pod identity) is not allowed")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lab.aws.authorization import (HANDLER_PERMISSIONS, Request, ResourceResolver, denial_message, evaluate, handler_operations, on_behalf_resource,
-                                   request_context)
+                                   request_context, roles_passed_to_eks)
 from lab.least_privilege import policy_path
 
 ACCOUNT = "123456789012"
@@ -66,6 +66,7 @@ def test_multivalued_keys_need_a_set_operator_and_calls_set_their_keys():
     tags = {"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}
     some = {"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}}
     plain = {"StringEquals": {"aws:TagKeys": "a"}}
+
     def allow(condition):
         return [{"Statement": [{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "*", "Condition": condition}]}]
 
@@ -170,3 +171,14 @@ def test_an_enforcing_lab_in_api_mode_maps_the_users_by_access_entry_and_refuses
     assert json.loads(forbidden.value.body)["message"] == (
         f'nodes "{node}" is forbidden: User "eksnodes-launch" cannot delete resource "nodes" in API group "" at the cluster scope')
     assert client.CoreV1Api(lab.kube_api_client()).read_node(node).metadata.deletion_timestamp is None
+
+
+def test_eks_calls_that_hand_a_role_to_pod_identity_need_pass_role():
+    role = f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni"
+    create = Request("eks", "CreatePodIdentityAssociation", {}, "/clusters/lab/pod-identity-associations", "us-east-1")
+    assert roles_passed_to_eks(create, json.dumps({"namespace": "kube-system", "serviceAccount": "aws-node", "roleArn": role}).encode()) == [role]
+    addon = Request("eks", "UpdateAddon", {}, "/clusters/lab/addons/vpc-cni/update", "us-east-1")
+    assert roles_passed_to_eks(addon, json.dumps({"podIdentityAssociations": [{"serviceAccount": "aws-node", "roleArn": role}]}).encode()) == [role]
+    assert roles_passed_to_eks(addon, json.dumps({"serviceAccountRoleArn": role}).encode()) == []
+    assert evaluate([policy("launch")], "iam:PassRole", role, {}) == "Allow"
+    assert evaluate([policy("launch")], "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {}) == "ImplicitDeny"

@@ -227,3 +227,22 @@ def test_the_provider_of_the_issuer_may_be_given(world):
     world.providers[PROVIDER] = {"Url": "oidc.eks.us-east-1.amazonaws.com/id/ABC", "ClientIDList": ["sts.amazonaws.com"]}
     runner, facts = run(world, oidc_provider_arn=PROVIDER)
     assert facts.provider_arn == PROVIDER and "create provider" not in world.log and world.violations == []
+
+
+def test_a_restart_that_missed_the_new_identity_is_restarted_again(world, monkeypatch):
+    """The webhook may see a new identity only seconds later (EKS Pod Identity associations are eventually consistent):
+    a restart that is over with pods on the old identity is done again, and the policy leaves the node roles after."""
+    restarts = []
+
+    def restart_too_early(_kube):
+        restarts.append(world.generation)
+        world.generation += 1
+        if len(restarts) > 1:  # the second restart's pods get the role
+            world.pod_roles = {node: world.sa_role for node in world.pod_roles}
+        world.check("restart")
+        return {}
+    monkeypatch.setattr(converge.kube, "restart_daemonset", restart_too_early)
+    runner, _facts = run(world, cluster=dict(CLUSTER, identity={"oidc": {"issuer": ISSUER}}), wait_timeout=60)
+    assert len(restarts) == 2 and world.violations == []
+    assert all(CNI not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
+    assert sum(change.startswith("restart DaemonSet") for change in runner.changes) == 1

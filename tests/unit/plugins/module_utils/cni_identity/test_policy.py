@@ -70,7 +70,33 @@ def test_rollout_is_over_when_every_wanted_pod_is_ready_with_the_role():
     assert "b still run" in policy.rollout_problem(daemonset(2), [pod("a", ROLE), pod("b")], ROLE)
     assert "a not Ready" in policy.rollout_problem(daemonset(1), [pod("a", ROLE, ready=False)], ROLE)
     assert policy.rollout_problem(daemonset(1), [pod("a")], None) is None
-    assert "web identity" in policy.rollout_problem(daemonset(1), [pod("a", ROLE)], None)
+    assert "an identity of their own" in policy.rollout_problem(daemonset(1), [pod("a", ROLE)], None)
+
+
+def agent_pod(name, role=None):
+    """A pod the webhook gave the EKS Pod Identity agent's address (and a web identity too when role is given)."""
+    made = pod(name, role)
+    made["spec"]["containers"][0]["env"] = made["spec"]["containers"][0].get("env", []) + [
+        {"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"}]
+    return made
+
+
+def test_a_pod_of_the_pod_identity_agent_and_the_chain_order():
+    assert policy.pod_identity(agent_pod("a")) == policy.FROM_POD_IDENTITY_AGENT
+    assert policy.pod_identity(agent_pod("a", ROLE)) == ROLE, "the SDK tries web identity before the agent"
+    assert policy.pod_identity(pod("a")) is None
+    wanted = policy.FROM_POD_IDENTITY_AGENT
+    assert policy.rollout_problem(daemonset(2), [agent_pod("a"), agent_pod("b")], wanted) is None
+    assert "b still run with another identity" in policy.rollout_problem(daemonset(2), [agent_pod("a"), pod("b")], wanted)
+
+
+def test_the_pod_identity_trust_policy_is_ours_only_as_written():
+    ours = policy.pod_identity_trust_policy()
+    assert ours["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert policy.trust_is_ours(ours, None, None, policy.POD_IDENTITY)
+    assert not policy.trust_is_ours(ours, PROVIDER, ISSUER)
+    only_assume = {"Statement": [dict(ours["Statement"][0], Action="sts:AssumeRole")]}
+    assert not policy.trust_is_ours(only_assume, None, None, policy.POD_IDENTITY)
 
 
 def test_instance_id_from_the_provider_id():
