@@ -313,3 +313,43 @@ def test_pod_identity_moves_the_policy_without_a_not_ready_moment_and_back(lab_f
         sampler.join()
     assert sampler.samples >= 3
     assert sampler.not_ready == []
+
+
+@pytest.mark.long
+def test_an_ipv6_cluster_gets_the_ipv6_policy_created_and_used(lab_factory):
+    """No AmazonEKS_CNI_IPv6_Policy in the account yet (the Linux node role has the same permissions inline): it is
+    created with the EKS user guide's document, and aws-node's pods, which need ec2:AssignIpv6Addresses, run with it."""
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    lab = lab_factory(ip_family="ipv6")
+    runner, iam, eks = AnsibleRunner(lab.env), lab.aws_client("iam"), lab.aws_client("eks")
+    core = kclient.CoreV1Api(lab.kube_api_client())
+    account = lab.facts["account_id"]
+    ipv6_policy = f"arn:aws:iam::{account}:policy/AmazonEKS_CNI_IPv6_Policy"
+    assert eks.describe_cluster(name="lab")["cluster"]["kubernetesNetworkConfig"]["ipFamily"] == "ipv6"
+    sampler = ReadinessSampler(core)
+    assert lab.facts["linux_node_name"] in sampler.watched
+    sampler.start()
+    try:
+        present = runner.task(MODULE, {"cluster_name": "lab"})
+        assert not present.get("failed"), present
+        assert present["policy_arn"] == ipv6_policy and "create the IAM policy AmazonEKS_CNI_IPv6_Policy" in present["changes"]
+        version = iam.get_policy(PolicyArn=ipv6_policy)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=ipv6_policy, VersionId=version)["PolicyVersion"]["Document"]
+        assert "ec2:AssignIpv6Addresses" in document["Statement"][0]["Action"]
+        assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [ipv6_policy]
+        seen = lab.control.nodesim()["aws_node"][lab.facts["linux_node_name"]]
+        assert (seen["source"], seen["role_arn"], seen["problem"]) == ("web identity", present["role_arn"], None)
+        rerun = runner.task(MODULE, {"cluster_name": "lab"})
+        assert rerun["changed"] is False, rerun
+    finally:
+        sampler.stop.set()
+        sampler.join()
+    assert sampler.not_ready == []
+
+    # Windows nodes are not supported on IPv6 clusters: the launch refuses before any change.
+    cloudformation = lab.aws_client("cloudformation")
+    vpc_cni = core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data
+    launch = runner.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "nodegroup_name": "v6"}, callback="default")
+    assert launch.returncode != 0 and "Windows nodes are not supported on IPv6 clusters" in launch.stdout, launch.stdout[-3000:]
+    assert cloudformation.list_stacks()["StackSummaries"] == [] and core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data == vpc_cni

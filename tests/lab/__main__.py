@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--eks-token-ttl", type=int, default=900, help="seconds an EKS (aws eks get-token) token is accepted")
         command.add_argument("--enforce-iam", action="store_true",
                              help="clients get IAM users holding only docs/iam's policies; AWS IAM and Kubernetes RBAC are enforced")
+        command.add_argument("--ip-family", default="ipv4", choices=("ipv4", "ipv6"),
+                             help="the cluster's IP family; ipv6 gives the Linux node role the IPv6 CNI permissions (default ipv4)")
         command.add_argument("--region", default="us-east-1", help=argparse.SUPPRESS)
         command.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
         command.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
@@ -49,7 +51,7 @@ def _common(command: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace) -> LabOptions:
     return LabOptions(state_dir=args.state_dir, kubernetes_version=args.kubernetes_version, auth_mode=args.auth_mode, join_delay=args.join_delay,
                       ready_delay=args.ready_delay, managed_vpc_cni=args.managed_vpc_cni, eks_token_ttl=args.eks_token_ttl,
-                      region=args.region, host=args.host, parent_pid=args.parent_pid, enforce_iam=args.enforce_iam)
+                      region=args.region, host=args.host, parent_pid=args.parent_pid, enforce_iam=args.enforce_iam, ip_family=args.ip_family)
 
 
 def _up(args: argparse.Namespace) -> int:

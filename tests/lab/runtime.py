@@ -61,6 +61,7 @@ class LabOptions:
     host: str = "127.0.0.1"
     parent_pid: Optional[int] = None      # stop when this process is gone (labs started by a test session)
     enforce_iam: bool = False             # clients get users holding only docs/iam's policies; AWS IAM and RBAC enforced
+    ip_family: str = "ipv4"               # the cluster's (kubernetesNetworkConfig.ipFamily)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -73,6 +74,7 @@ class LabOptions:
                 "--region", self.region, "--host", self.host]
         args += ["--managed-vpc-cni"] if self.managed_vpc_cni else []
         args += ["--enforce-iam"] if self.enforce_iam else []
+        args += ["--ip-family", self.ip_family] if self.ip_family != "ipv4" else []
         return args + (["--parent-pid", str(self.parent_pid)] if self.parent_pid else [])
 
 
@@ -523,7 +525,7 @@ class LabRuntime:
         from lab.aws import AwsLab  # pylint: disable=import-outside-toplevel
         self.aws = AwsLab(host=self.options.host, port=0, region=self.options.region, kubernetes_version=self.options.kubernetes_version,
                           authentication_mode=self.options.auth_mode, kube_endpoint=self.kube.url, kube_ca_pem=self.kube.ca_pem,
-                          managed_vpc_cni=self.options.managed_vpc_cni)
+                          managed_vpc_cni=self.options.managed_vpc_cni, ip_family=self.options.ip_family)
         self.aws.start()
         return as_dict(self.aws.seed())
 

@@ -9,6 +9,7 @@ into moto directly (``lab.aws.catalog``).
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import boto3
@@ -117,9 +118,20 @@ def _role(iam: Any, name: str, trust_policy: str, policy_arns: tuple[str, ...]) 
     return str(arn)
 
 
-def seed_iam(iam: Any) -> dict[str, str]:
+# An IPv6 cluster's Linux node role: what AmazonEKS_CNI_IPv6_Policy of the EKS user guide grants, inline (the account
+# has no policy of that name until something creates it).
+IPV6_CNI_INLINE_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ec2:AssignIpv6Addresses", "ec2:DescribeInstances", "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces",
+                                   "ec2:DescribeInstanceTypes"], "Resource": "*"},
+    {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": ["arn:aws:ec2:*:*:network-interface/*"]}]}
+
+
+def seed_iam(iam: Any, ip_family: str = "ipv4") -> dict[str, str]:
     cluster_role = _role(iam, CLUSTER_ROLE_NAME, EKS_TRUST_POLICY, CLUSTER_POLICY_ARNS)
-    node_role = _role(iam, LINUX_NODE_ROLE_NAME, EC2_TRUST_POLICY, NODE_POLICY_ARNS)
+    node_policies = NODE_POLICY_ARNS if ip_family == "ipv4" else tuple(arn for arn in NODE_POLICY_ARNS if not arn.endswith("/AmazonEKS_CNI_Policy"))
+    node_role = _role(iam, LINUX_NODE_ROLE_NAME, EC2_TRUST_POLICY, node_policies)
+    if ip_family == "ipv6":
+        iam.put_role_policy(RoleName=LINUX_NODE_ROLE_NAME, PolicyName="cni-ipv6", PolicyDocument=json.dumps(IPV6_CNI_INLINE_POLICY))
     profile = iam.create_instance_profile(InstanceProfileName=LINUX_NODE_PROFILE_NAME)["InstanceProfile"]["Arn"]
     iam.add_role_to_instance_profile(InstanceProfileName=LINUX_NODE_PROFILE_NAME, RoleName=LINUX_NODE_ROLE_NAME)
     return {"cluster_role_arn": cluster_role, "cluster_role_name": CLUSTER_ROLE_NAME, "linux_node_role_arn": node_role,
@@ -127,11 +139,12 @@ def seed_iam(iam: Any) -> dict[str, str]:
             "linux_node_instance_profile_name": LINUX_NODE_PROFILE_NAME}
 
 
-def seed_cluster(eks: Any, facts: dict[str, Any], cluster: str, version: str, authentication_mode: str) -> dict[str, Any]:
+def seed_cluster(eks: Any, facts: dict[str, Any], cluster: str, version: str, authentication_mode: str, ip_family: str = "ipv4") -> dict[str, Any]:
+    network = {"ipFamily": ip_family}
     created = eks.create_cluster(name=cluster, version=version, roleArn=facts["cluster_role_arn"], resourcesVpcConfig={
         "subnetIds": facts["private_subnet_ids"] + facts["public_subnet_ids"], "securityGroupIds": [facts["control_plane_sg_id"]],
         "endpointPublicAccess": True, "endpointPrivateAccess": True}, accessConfig={"authenticationMode": authentication_mode},
-        tags={"lab": "true"})["cluster"]
+        kubernetesNetworkConfig=network, tags={"lab": "true"})["cluster"]
     eks.create_nodegroup(clusterName=cluster, nodegroupName=LINUX_NODEGROUP_NAME, nodeRole=facts["linux_node_role_arn"],
                          subnets=facts["private_subnet_ids"], scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1},
                          instanceTypes=["m5.large"], amiType="AL2023_x86_64_STANDARD", capacityType="ON_DEMAND",
@@ -153,7 +166,8 @@ def seed_linux_instance(ec2: Any, facts: dict[str, Any], image_id: str, cluster:
             "linux_instance_private_ip": instance["PrivateIpAddress"], "linux_ami_id": image_id}
 
 
-def seed_world(url: str, region: str, cluster: str, kubernetes_version: str, authentication_mode: str, managed_vpc_cni: bool) -> dict[str, Any]:
+def seed_world(url: str, region: str, cluster: str, kubernetes_version: str, authentication_mode: str, managed_vpc_cni: bool,
+               ip_family: str = "ipv4") -> dict[str, Any]:
     """Create the seeded world in the running lab at ``url``; returns its ids and ARNs."""
     catalog.load_aws_managed_policies()
     versions = tuple(sorted(set(WINDOWS_KUBERNETES_VERSIONS) | {kubernetes_version}, key=lambda v: tuple(int(p) for p in v.split("."))))
@@ -165,12 +179,13 @@ def seed_world(url: str, region: str, cluster: str, kubernetes_version: str, aut
     facts.update(seed_network(ec2, region, cluster))
     facts.update(seed_security_groups(ec2, facts["vpc_id"], cluster))
     facts["key_name"] = ec2.create_key_pair(KeyName=KEY_NAME)["KeyName"]
-    facts.update(seed_iam(clients["iam"]))
-    facts.update(seed_cluster(clients["eks"], facts, cluster, kubernetes_version, authentication_mode))
+    facts.update(seed_iam(clients["iam"], ip_family))
+    facts.update(seed_cluster(clients["eks"], facts, cluster, kubernetes_version, authentication_mode, ip_family))
     facts.update(seed_linux_instance(ec2, facts, linux_image["image_id"], cluster))
     if managed_vpc_cni:
         clients["eks"].create_addon(clusterName=cluster, addonName="vpc-cni", resolveConflicts="OVERWRITE")
     facts["managed_vpc_cni"] = managed_vpc_cni
+    facts["ip_family"] = ip_family
     facts["linux_ami_ssm_parameter"] = linux_image["ssm_parameter"]
     facts["windows_amis"] = windows_amis
     return facts

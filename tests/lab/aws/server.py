@@ -107,7 +107,8 @@ class AwsLab:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, region: str = DEFAULT_REGION,  # pylint: disable=too-many-arguments
                  kubernetes_version: str = DEFAULT_KUBERNETES_VERSION, authentication_mode: str = "CONFIG_MAP",
                  kube_endpoint: str = "https://127.0.0.1:6443", kube_ca_pem: str = "", *, managed_vpc_cni: bool = False,
-                 platform_version: str = DEFAULT_PLATFORM_VERSION, transition_seconds: float = 0.0, cluster_name: str = CLUSTER_NAME) -> None:
+                 platform_version: str = DEFAULT_PLATFORM_VERSION, transition_seconds: float = 0.0, cluster_name: str = CLUSTER_NAME,
+                 ip_family: str = "ipv4") -> None:
         if authentication_mode not in AUTHENTICATION_MODES:
             raise ValueError(f"authentication_mode must be one of {AUTHENTICATION_MODES}, not {authentication_mode!r}")
         self.host, self.port, self.region = host, port, region
@@ -115,6 +116,7 @@ class AwsLab:
         self.kube_endpoint, self.kube_ca_pem = kube_endpoint, kube_ca_pem
         self.managed_vpc_cni, self.platform_version = managed_vpc_cni, platform_version
         self.transition_seconds, self.cluster_name = transition_seconds, cluster_name
+        self.ip_family = ip_family
         self.account_id = ACCOUNT_ID
         # IAM users' requests are checked against their policies once enable_iam() is called (after the seed).
         self.enforcer = IamEnforcer(ACCOUNT_ID)
@@ -157,7 +159,8 @@ class AwsLab:
     def seed(self) -> dict[str, Any]:
         """Create the seeded world (see README.md); returns its ids and ARNs, also kept in ``self.facts``."""
         started = time.monotonic()
-        self.facts = seed_world(self.url, self.region, self.cluster_name, self.kubernetes_version, self.authentication_mode, self.managed_vpc_cni)
+        self.facts = seed_world(self.url, self.region, self.cluster_name, self.kubernetes_version, self.authentication_mode, self.managed_vpc_cni,
+                                ip_family=self.ip_family)
         LOG.info("AWS lab seeded in %.2fs", time.monotonic() - started)
         return self.facts
 

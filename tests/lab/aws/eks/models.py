@@ -328,6 +328,12 @@ class LabEksBackend(EKSBackend):
             raise InvalidParameterException("bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to CONFIG_MAP")
         network = {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4", "elasticLoadBalancing": {"enabled": False}}
         network.update(kubernetes_network_config or {})
+        if network["ipFamily"] == "ipv6":
+            # EKS assigns an IPv6 service range from the unique local block (fc00::/7) instead.
+            network.pop("serviceIpv4Cidr")
+            network["serviceIpv6Cidr"] = "fd30:1c53:5f8a::/108"
+        elif network["ipFamily"] != "ipv4":
+            raise InvalidParameterException(f"Unsupported ipFamily: {network['ipFamily']}")
         cluster = LabCluster(
             authentication_mode=mode, name=name, role_arn=role_arn, resources_vpc_config=self._vpc_config(name, resources_vpc_config),
             version=version or settings.kubernetes_version, kubernetes_network_config=network, logging=logging,
