@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -118,3 +119,35 @@ def unused_octet(ec2: Any, vpc_id: str, first: int = 200, last: int = 254) -> in
     used = {int(subnet["CidrBlock"].split(".")[2]) for subnet in
             ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]}
     return next(octet for octet in range(first, last + 1) if octet not in used)
+
+
+class ReadinessSampler(threading.Thread):
+    """Every second, the Ready status of every node that was Ready at the start (with ``watch_joining``, also of every node
+    from the first sample that sees it Ready): ``not_ready`` lists each sample of a watched node that was not."""
+
+    def __init__(self, core: Any, watch_joining: bool = False):
+        super().__init__(daemon=True)
+        self.core = core
+        self.watch_joining = watch_joining
+        self.stop = threading.Event()
+        self.samples = 0
+        self.not_ready: List[Any] = []
+        self.watched = {name for name, status in self.read().items() if status == "True"}
+
+    def read(self) -> Dict[str, Any]:
+        nodes = json.loads(self.core.list_node(_preload_content=False).data)["items"]
+        return {n["metadata"]["name"]: next((c["status"] for c in n["status"].get("conditions", []) if c["type"] == "Ready"), None)
+                for n in nodes}
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            current = self.read()
+            self.samples += 1
+            self.not_ready += [(name, current.get(name)) for name in self.watched if current.get(name) != "True"]
+            if self.watch_joining:
+                self.watched |= {name for name, status in current.items() if status == "True"}
+            self.stop.wait(1.0)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join()

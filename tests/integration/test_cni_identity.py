@@ -5,9 +5,18 @@ The lab turns a node NotReady when its aws-node pod's identity lacks the CNI per
 each aws-node pod runs with; a thread samples every node's readiness every second while the policy moves."""
 
 import json
+import os
+import signal
+import subprocess
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 import pytest
+import yaml
+
+from integration_helpers import REPO, ReadinessSampler
 
 ROLE = "eksnodes.windows.cni_identity"
 MODULE = "eksnodes.windows.cni_identity"
@@ -35,30 +44,6 @@ def outcome(result, name):
         raise AssertionError(f"{name} failed: {result.result(f'{name}: failed')}") from error
 
 
-class ReadinessSampler(threading.Thread):
-    """Every second, the Ready status of every node that was Ready at the start."""
-
-    def __init__(self, core):
-        super().__init__(daemon=True)
-        self.core = core
-        self.stop = threading.Event()
-        self.samples = 0
-        self.not_ready = []
-        self.watched = {name for name, status in self.read().items() if status == "True"}
-
-    def read(self):
-        nodes = json.loads(self.core.list_node(_preload_content=False).data)["items"]
-        return {n["metadata"]["name"]: next((c["status"] for c in n["status"].get("conditions", []) if c["type"] == "Ready"), None)
-                for n in nodes}
-
-    def run(self):
-        while not self.stop.is_set():
-            current = self.read()
-            self.samples += 1
-            self.not_ready += [(name, current.get(name)) for name in self.watched if current.get(name) != "True"]
-            self.stop.wait(1.0)
-
-
 def iam_state(iam, node_role):
     roles = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
     providers = sorted(p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
@@ -77,6 +62,26 @@ def aws_node_roles(core):
     pods = json.loads(core.list_namespaced_pod("kube-system", label_selector="k8s-app=aws-node", _preload_content=False).data)["items"]
     return {p["metadata"]["name"]: next((e["value"] for e in p["spec"]["containers"][0].get("env") or [] if e["name"] == "AWS_ROLE_ARN"), None)
             for p in pods if not p["metadata"].get("deletionTimestamp")}
+
+
+def kill_in_the_stall(runner, lab, plays, timeout=120):
+    """Run the plays with ansible-playbook, and kill it (SIGKILL, its whole process group) once it has made the call the
+    lab's Stall rule holds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "playbook.yml"
+        path.write_text(yaml.safe_dump(plays, sort_keys=False))
+        command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)]
+        process = subprocess.Popen(command, env=runner.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while any(rule["code"] == "Stall" for rule in lab.control.aws.faults()):
+                assert process.poll() is None, "the run ended before it made the stalled call"
+                assert time.monotonic() < deadline, "the run did not reach the stalled call"
+                time.sleep(0.1)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.fixture
@@ -118,14 +123,14 @@ def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab,
         assert planned["changes"][0].startswith("create the IAM OIDC provider for https://oidc.eks.")
         assert f"detach {CNI} from node role {node_role}" in planned["changes"]
 
-        # A failure between "every pod runs with the role" and "the policy is off the node roles": the policy stays on the
-        # node role, aws-node's role has it too, and the next run finishes the move.
-        lab.control.aws.add_fault("iam", "DetachRolePolicy", "AccessDenied", status=403, count=1, message="injected")
-        interrupted = ansible.playbook(play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})))
-        failed = interrupted.result("interrupted: failed")["ansible_failed_result"]
-        assert "injected" in failed["msg"] or "AccessDenied" in failed["msg"], failed
+        # The process killed between "every pod runs with the role" and "the policy is off the node roles" (while IAM
+        # holds its tagging of the node role, the step before the detach): the policy stays on the node role, aws-node's
+        # role has it too, and the next run finishes the move.
+        lab.control.aws.add_fault("iam", "TagRole", "Stall", stall_seconds=3)
+        kill_in_the_stall(ansible, lab, play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})))
         assert CNI in iam_state(iam, node_role)["node_role_policies"]
         assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
+        assert len(set(aws_node_roles(core).values())) == 1 and None not in aws_node_roles(core).values()
 
         run = ansible.playbook(play(*role_case("present", {"cni_identity_cluster_name": "lab"}),
                                     *role_case("rerun", {"cni_identity_cluster_name": "lab"})))

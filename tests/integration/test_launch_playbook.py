@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from integration_helpers import AnsibleRunner
+from integration_helpers import AnsibleRunner, ReadinessSampler
 
 pytestmark = pytest.mark.long
 
@@ -109,7 +109,16 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     # From the built tarball installed in a directory of its own, as users install it, not from the checkout.
     ansible = AnsibleRunner(lab.env, collections_path=installed_collection)
 
-    first = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
+    # Once Ready, no node (Linux or Windows) may turn NotReady, the move of the CNI policy at the end included.
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(lab.kube_api_client())
+    sampler = ReadinessSampler(core, watch_joining=True)
+    sampler.start()
+    try:
+        first = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS, callback="default")
+    finally:
+        sampler.finish()
+    assert sampler.not_ready == [], sampler.not_ready
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert recap(first.stdout)[0] > 0
     assert PROGRESS.search(first.stdout), "no progress line while the nodes joined"
@@ -117,6 +126,7 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
 
     nodes = windows_nodes(lab)
     assert len(nodes) == 2 and all(is_ready(node) for node in nodes.values())
+    assert set(nodes) | {lab.facts["linux_node_name"]} <= sampler.watched
     for node in nodes.values():
         labels = node.metadata.labels
         assert labels["node.kubernetes.io/windows-build"] == "10.0.20348"
@@ -124,8 +134,6 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
         assert labels["kubernetes.io/arch"] == "amd64"
         assert node.spec.provider_id.startswith("aws:///us-east-1")
 
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(lab.kube_api_client())
     mapped = {entry["rolearn"]: entry["groups"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])}
     assert "eks:kube-proxy-windows" in mapped[windows_role_arn(lab)]
     assert set(mapped[lab.facts["linux_node_role_arn"]]) == {"system:bootstrappers", "system:nodes"}

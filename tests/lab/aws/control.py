@@ -71,9 +71,12 @@ class AwsLabControl:
         return self._call("POST", "kube", {"endpoint": endpoint, "ca_pem": ca_pem})
 
     # faults --------------------------------------------------------------------------------------------------
-    def add_fault(self, service: str, action: str, code: str, status: int = 400, count: int = 1, message: str = "") -> list[dict[str, Any]]:
-        """The next ``count`` calls of ``service``/``action`` (``*`` for any action) fail with ``code``."""
-        body = {"service": service, "action": action, "code": code, "status": status, "count": count, "message": message}
+    def add_fault(self, service: str, action: str, code: str, status: int = 400, count: int = 1, message: str = "",
+                  stall_seconds: float = 0.0) -> list[dict[str, Any]]:
+        """The next ``count`` calls of ``service``/``action`` (``*`` for any action) fail with ``code``; with code ``Stall``,
+        each is held ``stall_seconds``, then served."""
+        body = {"service": service, "action": action, "code": code, "status": status, "count": count, "message": message,
+                "stall_seconds": stall_seconds}
         return list(self._call("POST", "faults", body)["rules"])
 
     def add_share_fault(self, share: float, code: Optional[str] = None, service: Optional[str] = None, action: Optional[str] = None,

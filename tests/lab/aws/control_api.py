@@ -108,7 +108,7 @@ def add_fault(body: dict[str, Any]) -> tuple[int, Any]:
         return add_share_fault(body)
     service, action, code = _required(body, "service", "action", "code")
     rule = FaultRule(service=service, action=action, code=code, status=int(body.get("status", 400)), count=int(body.get("count", 1)),
-                     message=str(body.get("message") or ""))
+                     message=str(body.get("message") or ""), stall_seconds=float(body.get("stall_seconds") or 0.0))
     LAB_STATE.faults.add(rule)
     return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares()}
 

@@ -38,9 +38,14 @@ DEFAULT_MESSAGES = {
 }
 
 
+# The code of a rule that fails nothing: the call is held ``stall_seconds``, then served (a slow or stuck call, for a
+# client to be killed in the middle of it; AWS completes a call it received whatever happens to the client).
+STALL = "Stall"
+
+
 @dataclass
 class FaultRule:
-    """The next ``count`` calls of ``service``/``action`` fail with ``code``."""
+    """The next ``count`` calls of ``service``/``action`` fail with ``code`` (or, with STALL, are held, then served)."""
 
     service: str
     action: str
@@ -48,6 +53,7 @@ class FaultRule:
     status: int = 400
     count: int = 1
     message: str = ""
+    stall_seconds: float = 0.0
 
     def matches(self, call: "AwsCall") -> bool:
         return self.count > 0 and self.service == call.service and self.action in ("*", call.action)

@@ -73,6 +73,10 @@ class LabWsgiApp:
         call = faults.identify_call(environ, body)
         from_lab = faults.LAB_USER_AGENT in environ.get("HTTP_USER_AGENT", "")
         rule = LAB_STATE.faults.take(call) if call is not None and not from_lab else None
+        if call is not None and rule is not None and rule.code == faults.STALL:
+            LOG.info("holding %s.%s for %.1fs", call.service, call.action, rule.stall_seconds)
+            time.sleep(rule.stall_seconds)
+            rule = None
         if call is not None and rule is not None:
             LOG.info("injecting %s into %s.%s", rule.code, call.service, call.action)
             status, headers, payload = faults.render_error(call, rule)

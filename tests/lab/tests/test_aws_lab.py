@@ -457,6 +457,15 @@ def test_cluster_status_can_be_forced_and_flips_back(client: Callable[[str], Any
 # --------------------------------------------------------------------------- faults
 
 
+def test_a_stalled_call_is_held_then_served(client: Callable[[str], Any], control: AwsLabControl) -> None:
+    control.add_fault("ec2", "DescribeRegions", "Stall", stall_seconds=0.6)
+    assert [rule["code"] for rule in control.faults()] == ["Stall"]
+    started = time.monotonic()
+    regions = client("ec2").describe_regions()["Regions"]
+    assert regions and time.monotonic() - started >= 0.6
+    assert control.faults() == []
+
+
 def test_injected_faults_use_each_protocol(client: Callable[[str], Any], control: AwsLabControl) -> None:
     control.add_fault("cloudformation", "CreateChangeSet", "Throttling", count=2)
     control.add_fault("eks", "DescribeCluster", "ServiceUnavailableException", status=503)
