@@ -147,6 +147,12 @@ def test_a_cni_identity_role_that_is_not_ours_is_refused_before_any_change(lab, 
         iam.delete_role(RoleName="lab-aws-node-cni")
 
 
+def test_cni_identity_pod_identity_without_the_agent_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+    assert "eks-pod-identity-agent" not in lab.aws_client("eks").list_addons(clusterName="lab")["addons"]
+    refused(lab, {"nodegroup_name": "refused", "cni_identity": "pod_identity"}, "has no eks-pod-identity-agent add-on",
+            "aws eks create-addon --cluster-name lab --addon-name eks-pod-identity-agent")
+
+
 def test_check_diff_on_a_new_node_group_shows_the_whole_plan(lab, ipam_off):  # pylint: disable=unused-argument
     # Check mode creates and deletes a change set: a deleted stack's record may stay, as on AWS.
     before = settled_snapshot(lab, deleted_stacks=False)
