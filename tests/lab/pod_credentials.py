@@ -17,13 +17,16 @@ Three pieces, each what a real component does:
    for ``sts:AssumeRole`` and ``sts:TagSession`` (``pod_identity_refusal``). Without either, the instance
    profile's role (IMDS) is used.
 
-   Associations are eventually consistent: "may take several seconds to be effective after the initial API call
-   returns successfully" (EKS API reference, CreatePodIdentityAssociation). The webhook and the agent see a new one
-   only POD_IDENTITY_PROPAGATION_SECONDS after its creation (``association_effective``); a deletion is seen at once. STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
+   STS accepts the projected token (``iss`` = the cluster's issuer, ``sub`` =
    ``system:serviceaccount:<ns>:<sa>``, ``aud`` = ``sts.amazonaws.com``) when an IAM OIDC provider for
    the issuer exists, lists the audience among its client ids, and the role's trust policy allows
    ``sts:AssumeRoleWithWebIdentity`` for that ``Federated`` provider with every ``StringEquals`` /
    ``StringLike`` condition on ``<issuer>:sub`` / ``<issuer>:aud`` satisfied (``web_identity_refusal``).
+
+   Associations are eventually consistent: "may take several seconds to be effective after the initial API call
+   returns successfully" (EKS API reference, CreatePodIdentityAssociation). The webhook and the agent see a new one
+   only POD_IDENTITY_PROPAGATION_SECONDS after its creation (``association_effective``); a deletion is seen at once,
+   but a running pod keeps the credentials it got until its session expires (the node simulator).
 3. IPAMD needs EC2 permissions: ``cni_permission_gap`` reports the actions of ``AmazonEKS_CNI_Policy``
    (IPv4) or ``AmazonEKS_CNI_IPv6_Policy`` (IPv6) that none of the identity's policies allows.
 """
