@@ -63,9 +63,10 @@ def aws_node_roles(core):
             for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
-def kill_in_the_stall(runner, lab, plays, timeout=120):
-    """Run the plays with ansible-playbook, and kill it (SIGKILL, its whole process group) once it has made the call the
-    lab's Stall rule holds."""
+def kill_in_the_stall(runner, lab, plays, stall_seconds, timeout=120):
+    """Run the plays with ansible-playbook, and kill it and every process under it (SIGKILL) once it has made the call the
+    lab's Stall rule holds; return once the lab has served that call (AWS completes a call whatever becomes of its
+    client). Ansible's task workers call setsid(), so the module is not in ansible-playbook's process group."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "playbook.yml"
         path.write_text(yaml.safe_dump(plays, sort_keys=False))
@@ -79,8 +80,24 @@ def kill_in_the_stall(runner, lab, plays, timeout=120):
                 assert time.monotonic() < deadline, "the run did not reach the stalled call"
                 time.sleep(0.1)
         finally:
-            os.killpg(process.pid, signal.SIGKILL)
+            for pid in [*descendants(process.pid), process.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             process.wait()
+        time.sleep(stall_seconds + 0.5)
+
+
+def descendants(pid):
+    """Every process under pid (Linux /proc), children first."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return [grandchild for child in children for grandchild in descendants(child)] + children
 
 
 @pytest.fixture
@@ -125,8 +142,9 @@ def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab,
         # The process killed between "every pod runs with the role" and "the policy is off the node roles" (while IAM
         # holds its tagging of the node role, the step before the detach): the policy stays on the node role, aws-node's
         # role has it too, and the next run finishes the move.
-        lab.control.aws.add_fault("iam", "TagRole", "Stall", stall_seconds=3)
-        kill_in_the_stall(ansible, lab, play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})))
+        # Held long enough that the kill comes while the module waits, however busy the machine; IAM tags it afterwards.
+        lab.control.aws.add_fault("iam", "TagRole", "Stall", stall_seconds=8)
+        kill_in_the_stall(ansible, lab, play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})), stall_seconds=8)
         assert CNI in iam_state(iam, node_role)["node_role_policies"]
         assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
         assert len(set(aws_node_roles(core).values())) == 1 and None not in aws_node_roles(core).values()
