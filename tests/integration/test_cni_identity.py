@@ -142,9 +142,8 @@ def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab,
         # The process killed between "every pod runs with the role" and "the policy is off the node roles" (while IAM
         # holds its tagging of the node role, the step before the detach): the policy stays on the node role, aws-node's
         # role has it too, and the next run finishes the move.
-        # Held long enough that the kill comes while the module waits, however busy the machine; IAM tags it afterwards.
-        lab.control.aws.add_fault("iam", "TagRole", "Stall", stall_seconds=8)
-        kill_in_the_stall(ansible, lab, play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})), stall_seconds=8)
+        lab.control.aws.add_fault("iam", "TagRole", "Stall", stall_seconds=4)
+        kill_in_the_stall(ansible, lab, play(*role_case("interrupted", {"cni_identity_cluster_name": "lab"})), stall_seconds=4)
         assert CNI in iam_state(iam, node_role)["node_role_policies"]
         assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
         assert len(set(aws_node_roles(core).values())) == 1 and None not in aws_node_roles(core).values()
