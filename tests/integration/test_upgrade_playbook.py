@@ -141,6 +141,10 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
                                     timeout=900)
     assert upgraded.returncode == 0, upgraded.stdout[-5000:] + upgraded.stderr[-2000:]
     assert sampler.min_ready >= 1, sampler.samples
+    if strategy == "rolling":
+        # The upgrade's own replacement, with its drain options (taint), does the work, not the nodegroup role's.
+        replaced = upgraded.stdout.split("TASK [Replace the old instances a batch at a time, each drained first]", 1)[1].split("TASK [", 1)[0]
+        assert "replacing ip-" in replaced and "tainted" in replaced, replaced
     no_pod_deleted_without_eviction(lab, mark, app)
 
     new_stack = "lab-nodegroup-win-v2" if strategy == "blue_green" else "lab-nodegroup-win"
