@@ -166,11 +166,8 @@ instance_ids:
   sample: [i-0123456789abcdef0]
 outdated_instance_ids:
   description:
-    - The IDs of the instances, leaving ones excepted, launched from another launch template or version than the one the
-      Auto Scaling group launches now (the stack's C(NodeLaunchTemplate) and C(NodeLaunchTemplateVersion) outputs),
-      those M(eksnodes.windows.nodes_replace) would replace.
-    - V(null) when that cannot be told from the group alone (a stack without those outputs, or an instance whose
-      version is not a number); M(eksnodes.windows.nodes_replace) reads the instances themselves.
+    - The instances to replace, as RV(eksnodes.windows.nodegroup_stack#module:outdated_instance_ids) describes them;
+      empty until the stack is complete.
   returned: always
   type: list
   elements: str

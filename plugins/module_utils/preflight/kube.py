@@ -21,20 +21,20 @@ from ..ipam.kube import REQUEST_TIMEOUT, HTTPError, KubeApiError, read_config_ma
 from ..kube.client import ApiException, is_status
 
 
-def list_nodes(api_client) -> List[Dict[str, Any]]:
+def _items(what: str, call) -> List[Dict[str, Any]]:
     try:
-        response = kclient.CoreV1Api(api_client).list_node(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+        response = call(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
     except (ApiException, HTTPError, OSError) as error:
-        raise KubeApiError("list nodes", error) from error
+        raise KubeApiError(what, error) from error
     return json.loads(response.data or b"{}").get("items") or []
+
+
+def list_nodes(api_client) -> List[Dict[str, Any]]:
+    return _items("list nodes", kclient.CoreV1Api(api_client).list_node)
 
 
 def list_pods(api_client) -> List[Dict[str, Any]]:
-    try:
-        response = kclient.CoreV1Api(api_client).list_pod_for_all_namespaces(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
-    except (ApiException, HTTPError, OSError) as error:
-        raise KubeApiError("list pods", error) from error
-    return json.loads(response.data or b"{}").get("items") or []
+    return _items("list pods", kclient.CoreV1Api(api_client).list_pod_for_all_namespaces)
 
 
 def read_deployment(api_client, namespace: str, name: str) -> Optional[Dict[str, Any]]:
