@@ -104,6 +104,7 @@ seealso:
     description: The EKS documentation of access entries.
     link: https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html
 extends_documentation_fragment:
+  - eksnodes.windows.cluster_facts
   - eksnodes.windows.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -217,6 +218,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns imp
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, windows_node_group_roles
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks import access_entries as api
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.common import EksError
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import SEPARATE_ROLES
 
@@ -225,6 +227,7 @@ def argument_spec():
     return {
         "cluster_name": {"type": "str", "required": True},
         "principal_arn": {"type": "str", "required": True},
+        "cluster": {"type": "dict"},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "type": {"type": "str", "choices": list(api.TYPES)},
         "username": {"type": "str"},
@@ -278,10 +281,14 @@ def run(module, eks, params):
     cluster_name = params["cluster_name"]
     principal = params["principal_arn"]
     state = params["state"]
-    cluster = describe_cluster(eks, cluster_name)
-    if cluster is None:
-        module.fail_json(msg=f"cluster_name: no EKS cluster named {cluster_name} in region {module.region}.")
-    mode = (cluster.get("accessConfig") or {}).get("authenticationMode", "CONFIG_MAP")
+    given = given_cluster(module, cluster_name)
+    if given:
+        mode = given.get("authentication_mode") or "CONFIG_MAP"
+    else:
+        cluster = describe_cluster(eks, cluster_name)
+        if cluster is None:
+            module.fail_json(msg=f"cluster_name: no EKS cluster named {cluster_name} in region {module.region}.")
+        mode = (cluster.get("accessConfig") or {}).get("authenticationMode", "CONFIG_MAP")
     result = {"changed": False, "actions": [], "authentication_mode": mode, "access_entry": None}
     if mode not in api.ACCESS_ENTRY_MODES:
         if state == "absent":

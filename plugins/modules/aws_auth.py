@@ -164,6 +164,7 @@ seealso:
     description: The EKS documentation of aws-auth and access entries.
     link: https://docs.aws.amazon.com/eks/latest/userguide/grant-k8s-access.html
 extends_documentation_fragment:
+  - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes
   - amazon.aws.common.modules
@@ -406,6 +407,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests
     check_node_role_conflicts,
 )
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.common import EksError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import (
@@ -437,6 +439,7 @@ def argument_spec():
         "backup": {"type": "bool", "default": False},
         "backup_path": {"type": "path"},
         "conflict_retries": {"type": "int", "default": 10},
+        "cluster": {"type": "dict"},
     }
     spec.update(KUBE_AUTH_ARG_SPEC)
     return spec
@@ -518,10 +521,12 @@ def prepare(module, params):
         cluster = None
         if params["cluster_name"] and (params["discover_linux_node_roles"] or not has_explicit_kube_auth(params)):
             eks = module.client("eks")
-            described = describe_cluster(eks, params["cluster_name"])
-            if described is None:
-                module.fail_json(msg=f"cluster_name: no EKS cluster named {params['cluster_name']} in region {module.region}.")
-            cluster = cluster_facts(described)
+            cluster = given_cluster(module, params["cluster_name"])
+            if cluster is None:
+                described = describe_cluster(eks, params["cluster_name"])
+                if described is None:
+                    module.fail_json(msg=f"cluster_name: no EKS cluster named {params['cluster_name']} in region {module.region}.")
+                cluster = cluster_facts(described)
             if params["discover_linux_node_roles"]:
                 discovered = discover_node_group_roles(eks, params["cluster_name"])
                 check_node_role_conflicts(node_role_arns(request, "windows"), discovered)
@@ -607,6 +612,7 @@ def main():
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_if=[("discover_linux_node_roles", True, ["cluster_name"])],
+        required_by={"cluster": "cluster_name"},
     )
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"))

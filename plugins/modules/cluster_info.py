@@ -285,18 +285,11 @@ try:
 except ImportError:
     kclient = None  # api_client() reports the missing library
 
-from ansible.module_utils.common.warnings import warn
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.kubeconfig import kubeconfig
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.regions import LISTED, MALFORMED, botocore_regions, classify, region_message
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import ClusterWaitError
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_active
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import REQUEST_TIMEOUT
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
@@ -331,54 +324,6 @@ def token_problem(kubeconfig_auth, return_token, task_no_log):
         return ("return_token=true: the task must set no_log: true, or Ansible shows the token with -v, in callbacks and in logs. "
                 "Fix: add no_log: true to the task (its registered result keeps the token), or use kubeconfig_auth: exec.")
     return None
-
-
-def check_region(module):
-    """Fails on a region of no partition's shape. For a region botocore does not list, returns (the refusal to use if
-    nothing is found there, the warning to give if the cluster is found there); else None."""
-    region = module.region
-    if not region:
-        return None
-    listed, patterns, version = botocore_regions("eks")
-    kind = classify(region, listed, patterns)
-    if kind == LISTED:
-        return None
-    option = "region" if module.params.get("region") else "region (here from AWS_REGION, AWS_DEFAULT_REGION or the profile)"
-    message = region_message(region, kind, option, listed, version)
-    if kind == MALFORMED:
-        module.fail_json(msg=message, exists=False, cluster={})
-    return message, (f"{option}: {region} is not listed for EKS in the endpoint data of botocore {version}, but the cluster "
-                     f"{module.params['name']} was found there; upgrade botocore and boto3 to a release that knows {region}.")
-
-
-def health_issues(cluster):
-    issues = ((cluster or {}).get("health") or {}).get("issues") or []
-    return "; ".join(f"{issue.get('code')}: {issue.get('message')}" for issue in issues)
-
-
-def wait(module, eks, name):
-    seen = {}
-
-    def describe():
-        seen["cluster"] = describe_cluster(eks, name)
-        return seen["cluster"]
-
-    try:
-        return wait_for_active(describe, timeout=module.params["wait_timeout"], sleep=module.params["wait_sleep"])
-    except ClusterWaitError as error:
-        last = seen.get("cluster")
-        status = (last or {}).get("status")
-        msg = f"Cluster {name} in {module.region}: {error}."
-        issues = health_issues(last)
-        if issues:
-            msg += f" Health issues: {issues}."
-        if status in ("FAILED", "DELETING"):
-            msg += f" Fix: use a healthy cluster; see aws eks describe-cluster --name {name} --query cluster.health."
-        elif last is None:
-            msg += f" Fix: check the name and the region (aws eks list-clusters --region {module.region})."
-        else:
-            msg += " Fix: wait longer (wait_timeout), or see why the cluster is not ACTIVE in the EKS console."
-        module.fail_json(msg=msg, exists=last is not None, cluster=cluster_facts(last) if last else {})
 
 
 def kubernetes_check(module, facts, sts):
@@ -416,22 +361,10 @@ def main():
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)
-    unlisted = check_region(module)
     params = module.params
     name = params["name"]
     eks = module.client("eks")
-    try:
-        if unlisted:
-            # one plain look first: an unknown region must not be waited on, nor reported as "no such cluster"
-            if describe_cluster(eks, name) is None:
-                module.fail_json(msg=f"{unlisted[0]} No cluster named {name} was found there.", exists=False, cluster={})
-            warn(unlisted[1])
-        described = wait(module, eks, name) if params["wait"] else describe_cluster(eks, name)
-    except AnsibleAWSError as error:
-        if unlisted:
-            first_line = (str(error).splitlines() or [""])[0]
-            module.fail_json(msg=f"{unlisted[0]} The EKS API there could not be used: {first_line}", exists=False, cluster={})
-        module.fail_json_aws_error(error)
+    described = find_cluster(module, eks, name, params["wait"], params["wait_timeout"], params["wait_sleep"])
     if described is None:
         module.exit_json(changed=False, exists=False, cluster={})
     facts = cluster_facts(described)

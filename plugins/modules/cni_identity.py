@@ -82,6 +82,7 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
+  - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes
   - amazon.aws.common.modules
@@ -158,6 +159,8 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentity
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentityError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import described_shape
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
@@ -168,11 +171,13 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client impor
 
 
 def load_cluster(module, eks):
+    """The cluster, in DescribeCluster's shape (from the given facts when there are some)."""
     name = module.params["cluster_name"]
     problem = eks_api_cluster_name_problem(name)
     if problem:
         module.fail_json(msg=f"cluster_name: {problem}. Fix: give the exact name of an existing cluster (aws eks list-clusters).")
-    described = describe_cluster(eks, name)
+    given = given_cluster(module, name)
+    described = described_shape(given) if given else describe_cluster(eks, name)
     if described is None:
         module.fail_json(msg=f"There is no EKS cluster named {name} in {module.region}. "
                              f"Fix: check cluster_name and the region (aws eks list-clusters --region {module.region}).")
@@ -190,6 +195,7 @@ def main():
         oidc_provider_arn=dict(type="str"),
         node_role_names=dict(type="list", elements="str", default=[]),
         wait_timeout=dict(type="int", default=600),
+        cluster=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -200,7 +206,7 @@ def main():
     def kube():
         if not kube_client:
             sts = None if has_explicit_kube_auth(module.params) else module.client("sts")
-            kube_client.append(api_client(module.params, cluster=cluster_facts(described), sts_client=sts))
+            kube_client.append(api_client(module.params, cluster=module.params["cluster"] or cluster_facts(described), sts_client=sts))
         return kube_client[0]
 
     runner = CniIdentity(iam=module.client("iam"), ec2=module.client("ec2"), eks=eks, kube_client=kube, cluster=described,

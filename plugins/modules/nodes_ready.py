@@ -87,6 +87,7 @@ options:
       - Internal use only, set by the action plugin that prints the progress.
     type: dict
 extends_documentation_fragment:
+  - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes.info_module
   - amazon.aws.common.modules
@@ -390,6 +391,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
@@ -429,11 +431,18 @@ def run(module):
     step = params["_step"] or {}
     started = time.monotonic()
     gatherer = Gatherer(module.client)
-    raw = describe_cluster(gatherer.eks, params["cluster_name"])
-    if raw is None:
-        module.fail_json(msg=f"cluster {params['cluster_name']} does not exist")
-    cluster = cluster_facts(raw)
-    history = observe(step.get("history"), cluster.get("status"), datetime.now(timezone.utc))
+    # Given facts stand in for the first look only: the steps after it describe the cluster, so that its status
+    # history (for the diagnosis) holds what was seen during the wait, not when the facts were read.
+    first_look = not step.get("since") and not step.get("history")
+    cluster = given_cluster(module, params["cluster_name"]) if first_look else None
+    if cluster is None:
+        raw = describe_cluster(gatherer.eks, params["cluster_name"])
+        if raw is None:
+            module.fail_json(msg=f"cluster {params['cluster_name']} does not exist")
+        cluster = cluster_facts(raw)
+        history = observe(step.get("history"), cluster.get("status"), datetime.now(timezone.utc))
+    else:
+        history = []
     sts = None if has_explicit_kube_auth(params) else gatherer.client("sts")
     gatherer.cluster = cluster
     gatherer.core_factory = lambda: _core(params, cluster, sts)
@@ -485,6 +494,7 @@ def main():
         progress_interval=dict(type="int", default=30),
         diagnose=dict(type="bool", default=True),
         _step=dict(type="dict"),
+        cluster=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(

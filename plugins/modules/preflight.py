@@ -101,6 +101,26 @@ options:
       - Fail the task when any check finds an error. With V(false) the findings are only returned.
     type: bool
     default: true
+  wait:
+    description:
+      - Wait until the cluster is V(ACTIVE) before the checks, as M(eksnodes.windows.cluster_info) does with O(wait=true).
+        A cluster still being created or updated is waited for; one that is V(FAILED) or V(DELETING) fails the task at once.
+      - A cluster that does not exist is reported by the C(cluster_status) check, as without O(wait).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  wait_timeout:
+    description:
+      - How many seconds to wait with O(wait=true) before failing.
+    type: int
+    default: 1200
+    version_added: 0.2.0
+  wait_sleep:
+    description:
+      - Seconds between two looks at the cluster while waiting.
+    type: int
+    default: 10
+    version_added: 0.2.0
 extends_documentation_fragment:
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes.info_module
@@ -109,7 +129,7 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Warnings are also shown as task warnings.
-  - The module only reads. Needed permissions are C(eks:DescribeCluster), C(eks:ListNodegroups), C(eks:DescribeNodegroup),
+  - The module only reads. Needed permissions are C(eks:DescribeCluster), C(eks:ListAddons), C(eks:ListNodegroups), C(eks:DescribeNodegroup),
     C(eks:ListAccessEntries), C(eks:DescribeAccessEntry), C(iam:ListAttachedRolePolicies), C(ec2:DescribeSubnets),
     C(ec2:DescribeRouteTables), C(ec2:DescribeAvailabilityZones), C(ec2:DescribeVpcEndpoints), C(ec2:DescribeKeyPairs),
     C(ec2:DescribeInstanceTypes), C(ec2:DescribeInstanceTypeOfferings), and read access to nodes, Deployments and
@@ -136,6 +156,12 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ item.severity }} [{{ item.check }}] {{ item.message }} Fix: {{ item.fix }}"
   loop: "{{ preflight.findings }}"
+
+- name: Wait until a cluster being created is ACTIVE, then check it
+  eksnodes.windows.preflight:
+    cluster_name: prod
+    wait: true
+    wait_timeout: 1800
 
 - name: Skip the IAM check when another team owns the cluster role
   eksnodes.windows.preflight:
@@ -273,6 +299,24 @@ node_subnet_ids:
   type: list
   elements: str
   sample: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+vpc_cni:
+  description:
+    - How the cluster's VPC CNI stands, as read by the checks, for the step that enables Windows IPAM
+      (M(eksnodes.windows.windows_ipam)); the prerequisites role skips that step when it would change nothing.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    managed_addon:
+      description: Whether VPC CNI is the managed C(vpc-cni) add-on; null when the add-ons could not be listed.
+      type: bool
+      sample: false
+    config_map_data:
+      description:
+        - The data of C(kube-system/amazon-vpc-cni); null when it was not read (the C(legacy_controllers) check did not run,
+          or the caller may not read it), empty when the ConfigMap does not exist.
+      type: dict
+      sample: {enable-windows-ipam: "true"}
 """
 
 import re
@@ -282,6 +326,8 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import wait as wait_until_active
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
@@ -316,6 +362,21 @@ def validate(module):
     for option in ("nodegroup_name", "key_name", "windows_node_role", "instance_type"):
         if params.get(option) is not None and not params[option].strip():
             module.fail_json(msg=f"{option}: the value is empty. Fix: give a value or leave {option} out.")
+    for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
+        if params[option] < lowest:
+            module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
+
+
+def cluster_finder(module, clients):
+    """Looks the cluster up once (naming an unknown region); with wait=true, waits until a found cluster is ACTIVE."""
+    params = module.params
+
+    def find(name):
+        described = find_cluster(module, clients["eks"], name)
+        if described is not None and params["wait"] and described.get("status") != "ACTIVE":
+            described = wait_until_active(module, clients["eks"], name, params["wait_timeout"], params["wait_sleep"])
+        return described
+    return find
 
 
 def main():
@@ -330,6 +391,9 @@ def main():
         disable_pod_imds=dict(type="bool", default=False),
         skip_checks=dict(type="list", elements="str", default=[], choices=list(CHECKS)),
         fail_on_error=dict(type="bool", default=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=1200),
+        wait_sleep=dict(type="int", default=10),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -340,7 +404,7 @@ def main():
         sts = None if has_explicit_kube_auth(module.params) else clients["sts"]
         return api_client(module.params, cluster=cluster, sts_client=sts)
 
-    preflight = Preflight(module.params, module.region, clients, kube_client)
+    preflight = Preflight(module.params, module.region, clients, kube_client, cluster_finder(module, clients))
     try:
         result = preflight.run()
     except AnsibleAWSError as error:

@@ -93,7 +93,17 @@ options:
       - With V(false) they are only reported, with a warning.
     type: bool
     default: false
+  look_for_legacy_controllers:
+    description:
+      - With V(false), the legacy controller objects are not looked for, and RV(legacy_controllers) is empty. This is for
+        a play that has just looked with M(eksnodes.windows.preflight), whose C(legacy_controllers) check passed, as the
+        prerequisites role does. It saves up to ten Kubernetes reads.
+      - Cannot be V(false) with O(remove_legacy_controllers=true).
+    type: bool
+    default: true
+    version_added: 0.2.0
 extends_documentation_fragment:
+  - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes
   - amazon.aws.common.modules
@@ -248,6 +258,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters impor
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import AddonWaitError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_addon
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam import legacy
@@ -258,7 +269,6 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import 
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import merge_patch_config_map_data
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import read_config_map
-from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import windows_ipam_on
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
@@ -269,6 +279,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client impor
 CONFIG_MAP_SETTLE_SECONDS = 10
 # Add-on states after which an update is worth reporting as failed.
 FAILED_ADDON_STATUSES = ("UPDATE_FAILED", "CREATE_FAILED", "DELETE_FAILED")
+UNREAD = object()
 
 
 class WindowsIpam:
@@ -280,6 +291,7 @@ class WindowsIpam:
         self.settings = ipam.wanted_settings(self.params)
         self.cluster = None
         self._kube = None
+        self._config_map = UNREAD
         self.changed = False
         self.before = {}
         self.after = {}
@@ -293,18 +305,23 @@ class WindowsIpam:
         problems = ipam.settings_problems(self.settings)
         if self.params["wait_timeout"] < 0:
             problems.append(f"wait_timeout is {self.params['wait_timeout']}; it must be 0 or more")
+        if self.params["remove_legacy_controllers"] and not self.params["look_for_legacy_controllers"]:
+            problems.append("remove_legacy_controllers=true needs look_for_legacy_controllers=true (what is removed must be looked for)")
         if problems:
             self.module.fail_json(msg="Invalid options: " + "; ".join(problems) + ".")
 
     def load_cluster(self):
+        self.cluster = given_cluster(self.module, self.name) or self.describe()
+        if self.cluster["status"] != "ACTIVE":
+            self.module.fail_json(msg=f"Cluster {self.name} is {self.cluster['status']}, not ACTIVE. "
+                                  "Fix: wait for it first (eksnodes.windows.cluster_info with wait=true).")
+
+    def describe(self):
         described = describe_cluster(self.eks, self.name)
         if described is None:
             self.module.fail_json(msg=f"There is no EKS cluster named {self.name} in {self.module.region}. "
                                   f"Fix: check the name and the region (aws eks list-clusters --region {self.module.region}).")
-        self.cluster = cluster_facts(described)
-        if self.cluster["status"] != "ACTIVE":
-            self.module.fail_json(msg=f"Cluster {self.name} is {self.cluster['status']}, not ACTIVE. "
-                                  "Fix: wait for it first (eksnodes.windows.cluster_info with wait=true).")
+        return cluster_facts(described)
 
     def kube(self):
         if self._kube is None:
@@ -327,9 +344,12 @@ class WindowsIpam:
 
     # legacy controllers -------------------------------------------------------------------------
     def legacy_controllers(self, method):
+        if not self.params["look_for_legacy_controllers"]:
+            self.result["legacy_controllers"] = self.result["legacy_controllers_removed"] = []
+            return
         try:
             # Once Windows IPAM is on, what the legacy controllers left behind is not looked for again (unless asked to remove it).
-            thorough = self.params["remove_legacy_controllers"] or not windows_ipam_on(self.kube())
+            thorough = self.params["remove_legacy_controllers"] or not ipam.windows_ipam_enabled(self.config_map_data())
             found = find_legacy_objects(self.kube(), thorough=thorough)
         except (KubeClientError, KubeApiError) as error:
             if method != "addon" or self.params["remove_legacy_controllers"]:
@@ -427,9 +447,19 @@ class WindowsIpam:
         return enabled
 
     # the ConfigMap ------------------------------------------------------------------------------
+    def config_map(self):
+        """kube-system/amazon-vpc-cni as first read by this run (None when it does not exist): nothing is written before
+        the ConfigMap path uses it, so the legacy controllers' lookup and that path share one read."""
+        if self._config_map is UNREAD:
+            self._config_map = read_config_map(self.kube(), ipam.CONFIG_MAP_NAMESPACE, ipam.CONFIG_MAP_NAME)
+        return self._config_map
+
+    def config_map_data(self):
+        return (self.config_map() or {}).get("data") or {}
+
     def apply_config_map(self):
         namespace, name = ipam.CONFIG_MAP_NAMESPACE, ipam.CONFIG_MAP_NAME
-        config_map = read_config_map(self.kube(), namespace, name)
+        config_map = self.config_map()
         data = dict((config_map or {}).get("data") or {})
         changes = ipam.data_changes(data, ipam.config_map_data(self.settings))
         after = dict(data, **changes)
@@ -473,6 +503,8 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
         remove_legacy_controllers=dict(type="bool", default=False),
+        look_for_legacy_controllers=dict(type="bool", default=True),
+        cluster=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -128,8 +128,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
 
     results = module_results(run, "eksnodes.windows.")
     ran = {task for task, _result in results}
-    assert {"eksnodes.windows.prerequisites : Describe the cluster and wait until it is ACTIVE",
-            "eksnodes.windows.prerequisites : Check the cluster and the planned node group",
+    assert {"eksnodes.windows.prerequisites : Wait until the cluster is ACTIVE, then check it and the planned node group",
             "eksnodes.windows.nodegroup : Read the node group stack", ROUTE_TABLES_TASK,
             "eksnodes.windows.nodegroup : Find the EKS optimized Windows AMI, keeping the one the node group runs",
             "eksnodes.windows.node_auth : Check that aws-auth can take the Windows node role"} <= ran

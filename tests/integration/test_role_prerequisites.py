@@ -58,14 +58,18 @@ def test_waits_checks_enables_and_then_changes_nothing(lab, ansible, vpc_cni):
     assert outcome["windows_ipam"]["method"] == "config_map" and outcome["windows_ipam"]["enabled"] is True
     assert vpc_cni_data(vpc_cni)["enable-windows-ipam"] == "true"
 
+    # Nothing to do: preflight's reading (Windows IPAM on, no legacy controller) skips the Windows IPAM step.
     second = ansible.playbook(play(**role_vars))
     assert second.returncode == 0 and second.stats["changed"] == 0, second.stdout[-3000:]
+    assert second.result(PREFIX + "Enable Windows support on the data plane").get("skipped")
+    assert second.result("facts")["msg"]["windows_ipam"] == {"method": "config_map", "enabled": True, "changed": False, "settings": {"enabled": True},
+                                                             "legacy_controllers": [], "legacy_controllers_removed": []}
 
 
 def test_a_preflight_error_stops_before_any_change(ansible, vpc_cni):
     run = ansible.playbook(play(prerequisites_key_name="no-such-key"))
     assert run.returncode != 0
-    result = run.result(PREFIX + "Check the cluster and the planned node group")
+    result = run.result(PREFIX + "Wait until the cluster is ACTIVE, then check it and the planned node group")
     assert result["failed"] and result["checks"]["key_pair"] == "failed"
     assert "[key_pair] the key pair no-such-key does not exist in us-east-1." in result["msg"]
     assert PREFIX + "Enable Windows support on the data plane" not in [task["name"] for task in run.tasks]

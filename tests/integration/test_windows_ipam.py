@@ -239,3 +239,25 @@ def test_enabling_windows_ipam_keeps_the_addons_service_account_role(addon_lab):
     assert not enable.get("failed") and enable["changed"] is True, enable
     wait_for_addon_active(addon_lab)
     assert addon(addon_lab).get("serviceAccountRoleArn") == role_arn
+
+
+def test_the_prerequisites_role_does_not_skip_the_addon_path_when_the_config_map_already_says_true(addon_lab):
+    """The role skips windows_ipam only for a self-managed VPC CNI: with the add-on, amazon-vpc-cni saying "true" (here by
+    hand) is not enough, since the add-on's own values would put it back."""
+    from integration_helpers import AnsibleRunner  # pylint: disable=import-outside-toplevel
+    runner = AnsibleRunner(addon_lab.env)
+    reset = runner.playbook(play(task("reset", {"enabled": False}))).result("reset")
+    assert not reset.get("failed"), reset
+    wait_for_addon_active(addon_lab)
+    core = core_api(addon_lab)
+    wait_for_key(core, "enable-windows-ipam", "false")
+    core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "true"}})
+
+    role = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "prerequisites", "ansible.builtin.include_role": {"name": "eksnodes.windows.prerequisites"},
+         "vars": {"prerequisites_cluster_name": "lab"}}]}]
+    run = runner.playbook(role)
+    assert run.returncode == 0, run.stdout[-3000:]
+    enable = run.result("eksnodes.windows.prerequisites : Enable Windows support on the data plane")
+    assert not enable.get("skipped") and enable["changed"] is True and enable["method"] == "addon", enable
+    assert json.loads(addon(addon_lab)["configurationValues"])["enableWindowsIpam"] == "true"

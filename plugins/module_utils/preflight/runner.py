@@ -19,10 +19,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_vpc
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 
+from ..eks.addons import list_addons
 from ..eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
 from ..eks.names import eks_api_cluster_name_problem
 from ..eks.transformations import cluster_facts
-from ..ipam.kube import KubeApiError, find_legacy_objects, windows_ipam_on
+from ..ipam.kube import KubeApiError, find_legacy_objects, read_config_map
+from ..ipam.settings import ADDON_NAME, CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, windows_ipam_enabled
 from ..kube.client import KubeClientError
 from . import checks
 from .aws import caller_arn, describe_access_entry, describe_instance_type, instance_type_offered, is_unauthorized, list_access_entries, short_reason
@@ -55,8 +57,11 @@ KUBE_CHECKS = ("kubernetes_access", "linux_nodes", "coredns", "legacy_controller
 class Preflight:
     """One run of the checks. clients maps 'eks', 'ec2', 'iam' and 'sts' to boto3 clients (it may make them on first use)."""
 
-    def __init__(self, params: Mapping[str, Any], region: str, clients: Mapping[str, Any], kube_client_factory: Callable[[Dict[str, Any]], Any]):
+    def __init__(self, params: Mapping[str, Any], region: str, clients: Mapping[str, Any], kube_client_factory: Callable[[Dict[str, Any]], Any],
+                 find_cluster: Optional[Callable[[str], Optional[Dict[str, Any]]]] = None):
         self.params = params
+        # the DescribeCluster answer for a name, or None; the module passes one that also names unknown regions and waits
+        self.find_cluster = find_cluster or (lambda name: describe_cluster(self.clients["eks"], name))
         self.region = region
         self.clients = clients
         self.kube_client_factory = kube_client_factory
@@ -66,6 +71,9 @@ class Preflight:
         self.subnets: List[Dict[str, Any]] = []
         self.node_subnet_ids: List[str] = []
         self.aws_auth_roles: Optional[List[Dict[str, str]]] = None
+        # What the Windows IPAM step would start from, as read here (None: not read): the prerequisites role skips that
+        # step when it has nothing to do.
+        self.vpc_cni: Dict[str, Any] = {"managed_addon": None, "config_map_data": None}
         for name in params.get("skip_checks") or []:
             self.skipped[name] = "skipped on request"
 
@@ -107,6 +115,7 @@ class Preflight:
             self.describe_cluster(name)
         if self.cluster is not None:
             self.cluster_checks()
+            self.read_vpc_cni_addon()
             self.kubernetes_checks()
             if self.wanted("subnets"):
                 self.guarded("subnets", "the subnets and route tables", self.subnet_check)
@@ -119,7 +128,7 @@ class Preflight:
         return self.result()
 
     def describe_cluster(self, name: str) -> None:
-        described = describe_cluster(self.clients["eks"], name)
+        described = self.find_cluster(name)
         if described is None:
             self.add([error(
                 "cluster_status", f"there is no EKS cluster named {name} in {self.region}.",
@@ -200,15 +209,24 @@ class Preflight:
                     raise
                 self.aws_auth_roles = None
 
-    @staticmethod
-    def ipam_on(api) -> bool:
+    def ipam_on(self, api) -> bool:
         """Whether Windows IPAM is on; False when amazon-vpc-cni may not be read (then every legacy object is looked for)."""
         try:
-            return windows_ipam_on(api)
+            config_map = read_config_map(api, CONFIG_MAP_NAMESPACE, CONFIG_MAP_NAME)
         except KubeApiError as kube_error:
             if kube_error.status != 403:
                 raise
             return False
+        self.vpc_cni["config_map_data"] = dict((config_map or {}).get("data") or {})
+        return windows_ipam_enabled(self.vpc_cni["config_map_data"])
+
+    def read_vpc_cni_addon(self) -> None:
+        """Whether VPC CNI is a managed add-on (left None when the caller may not list add-ons)."""
+        try:
+            self.vpc_cni["managed_addon"] = ADDON_NAME in list_addons(self.clients["eks"], self.cluster["name"])
+        except AnsibleAWSError as aws_error:
+            if not is_unauthorized(aws_error):
+                raise
 
     def kube_guarded(self, check: str, what: str, call: Callable[[], Any]) -> None:
         """Run a Kubernetes check; when RBAC forbids the caller to read its input, skip it with a warning."""
@@ -355,4 +373,5 @@ class Preflight:
             "cluster": self.cluster or {},
             "subnets": self.subnets,
             "node_subnet_ids": self.node_subnet_ids,
+            "vpc_cni": self.vpc_cni,
         }

@@ -6,6 +6,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks import lookup
 from ansible_collections.eksnodes.windows.plugins.modules import cluster_info
 
 
@@ -31,5 +32,5 @@ def test_bad_input(args, message, monkeypatch, capsys):
 
 def test_health_issues_are_worded_for_the_message():
     cluster = {"health": {"issues": [{"code": "Ec2SubnetNotFound", "message": "subnet-1 is gone"}]}}
-    assert cluster_info.health_issues(cluster) == "Ec2SubnetNotFound: subnet-1 is gone"
-    assert cluster_info.health_issues(None) == ""
+    assert lookup.health_issues(cluster) == "Ec2SubnetNotFound: subnet-1 is gone"
+    assert lookup.health_issues(None) == ""

@@ -39,7 +39,7 @@ def world(monkeypatch):
         "nodes": [NODE, dict(NODE, metadata={"name": "n2", "labels": NODE["metadata"]["labels"]})],
         "coredns": {"status": {"readyReplicas": 2}}, "legacy": [], "map_roles": [],
         "nodegroups": {"linux": {"nodeRole": "arn:aws:iam::1:role/linux", "amiType": "AL2023_x86_64_STANDARD"}},
-        "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [], "pods": [],
+        "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [], "pods": [], "addons": ["coredns"],
     }
 
     def record(name, value):
@@ -54,7 +54,9 @@ def world(monkeypatch):
     monkeypatch.setattr(runner, "list_pods", lambda api: record("pods", state["pods"]))
     monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name: record("coredns", state["coredns"]))
     monkeypatch.setattr(runner, "find_legacy_objects", lambda api, thorough: state["thorough"].append(thorough) or record("legacy", state["legacy"]))
-    monkeypatch.setattr(runner, "windows_ipam_on", lambda api: record("ipam", state["ipam_on"]))
+    monkeypatch.setattr(runner, "read_config_map", lambda api, namespace, name: record(
+        "ipam", {"data": {"enable-windows-ipam": "true" if state["ipam_on"] else "false"}}))
+    monkeypatch.setattr(runner, "list_addons", lambda client, cluster: record("addons", state["addons"]))
     monkeypatch.setattr(runner, "aws_auth_map_roles", lambda api: record("aws-auth", state["map_roles"]))
     monkeypatch.setattr(runner, "describe_subnets", lambda client, SubnetIds: [s for s in SUBNETS if s["SubnetId"] in SubnetIds])
     monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: TABLES)
@@ -191,11 +193,30 @@ def test_every_legacy_object_is_looked_for_when_amazon_vpc_cni_may_not_be_read(w
         status = 403
         body = '{"reason": "Forbidden", "message": "configmaps is forbidden"}'
 
-    def forbidden(api):
+    def forbidden(api, namespace, name):
         raise KubeApiError("read ConfigMap kube-system/amazon-vpc-cni", Forbidden())
-    monkeypatch.setattr(runner, "windows_ipam_on", forbidden)
+    monkeypatch.setattr(runner, "read_config_map", forbidden)
     result = run()
     assert world["thorough"] == [True] and result["checks"]["legacy_controllers"] == "passed"
+    assert result["vpc_cni"]["config_map_data"] is None
+
+
+@pytest.mark.parametrize("addons, managed", [(["coredns"], False), (["vpc-cni", "coredns"], True)])
+def test_the_vpc_cni_state_is_returned_for_the_windows_ipam_step(world, addons, managed):
+    world["ipam_on"], world["addons"] = True, addons
+    result = run()
+    assert result["vpc_cni"] == {"managed_addon": managed, "config_map_data": {"enable-windows-ipam": "true"}}
+
+
+def test_add_ons_that_cannot_be_listed_leave_managed_addon_unknown(world, monkeypatch):
+    from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(runner, "is_unauthorized", lambda error: True)
+
+    def denied(client, cluster):
+        raise AnsibleAWSError(message="AccessDeniedException")
+    monkeypatch.setattr(runner, "list_addons", denied)
+    result = run()
+    assert result["vpc_cni"]["managed_addon"] is None and result["error_count"] == 0
 
 
 WINDOWS_NODE = {"metadata": {"name": "w1", "labels": {"kubernetes.io/os": "windows"}}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
