@@ -9,10 +9,10 @@ class ModuleDocFragment:
 options:
   cluster:
     description:
-      - The cluster's facts as M(eksnodes.windows.cluster_info) or M(eksnodes.windows.preflight) returned them (their
-        RV(cluster)), read earlier in the same play. The module then takes what it needs of the cluster (its endpoint,
-        certificate authority, status and authentication mode) from them instead of describing the cluster again (one
-        C(eks:DescribeCluster) call fewer).
+      - The cluster's facts as M(eksnodes.windows.cluster_info) or M(eksnodes.windows.preflight) returned them
+        (RV(eksnodes.windows.cluster_info#module:cluster)), read earlier in the same play. The module then takes what it
+        needs of the cluster (its endpoint, certificate authority, status and authentication mode) from them instead of
+        describing the cluster again (one C(eks:DescribeCluster) call fewer).
       - Their C(name) must be the cluster named by the module's cluster name option, and they must have an C(endpoint)
         and a C(certificate_authority).
       - The roles of this collection pass the facts they were given (for example C(prerequisites_cluster)).

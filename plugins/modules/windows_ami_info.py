@@ -296,8 +296,6 @@ update_available:
   sample: false
 """
 
-import datetime
-
 # AnsibleAWSModule.warn() also copies warnings into the result, which ansible-core 2.19 reports as deprecated.
 from ansible.module_utils.common.warnings import warn
 
@@ -305,7 +303,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
-from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError, describe_images, resolve
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.choose import DEFAULTS, choose
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import LOOKUPS, AmiLookupError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 
 
@@ -346,96 +345,14 @@ def main():
         release, edition = families.select(params["os_version"], params["edition"], params["ami_family"])
         if params["kubernetes_version"]:
             families.check_supported(release, params["kubernetes_version"])
-    except families.AmiSelectionError as error:
-        module.fail_json(msg=str(error))
-
-    try:
-        version = kubernetes_version_of(module)
-        if params["image_id"]:
-            found = check_given_image(module, version, params["image_id"])
-        else:
-            families.check_supported(release, version)
-            found = resolve(module.client("ssm"), module.client("ec2"), release, edition, version, params["lookup"], params["owners"])
-            found.update(keep_or_update(module, found["image"], release, edition, version))
+        result = choose(module.client, release, edition, kubernetes_version_of(module), {key: params[key] for key in DEFAULTS}, warn)
     except families.AmiSelectionError as error:
         module.fail_json(msg=str(error))
     except AmiLookupError as error:
         module.fail_json(msg=error.message, **error.facts)
     except AnsibleAWSError as error:
         module.fail_json_aws_error(error)
-
-    image = found["image"]
-    if found.get("refused"):
-        warn("The DescribeImages fallback " + found["refused"])
-    if not found.get("image_described"):
-        warn(f"AMI {image['ImageId']} from {found['ssm_parameter']} could not be described; it may no longer be public")
-    retirement = families.retirement(image, datetime.datetime.now(datetime.timezone.utc), params["expiry_warning_days"])
-    if retirement["warning"]:
-        warn(retirement["warning"])
-    release, edition = found.get("family") or (release, edition)
-    module.exit_json(
-        changed=False,
-        image_id=image["ImageId"],
-        ssm_parameter=found.get("ssm_parameter"),
-        resolved_by=found["resolved_by"],
-        fallback_reason=found.get("fallback_reason"),
-        refused_images=found.get("refused_images", []),
-        kubernetes_version=families.kubernetes_minor(version),
-        os_version=release,
-        edition=edition,
-        ami_family=families.family_name(release, edition),
-        image=families.image_facts(image),
-        expected_private_after=retirement["expected_private_after"],
-        days_until_retirement=retirement["days_until_retirement"],
-        newest_image_id=found.get("newest", {}).get("ImageId"),
-        newest_creation_date=found.get("newest", {}).get("CreationDate"),
-        kept_current=found.get("kept_current", False),
-        update_available=found.get("update_available", False),
-    )
-
-
-def check_given_image(module, version, image_id):
-    """The image the user named, checked before anything is launched from it."""
-    images = describe_images(module.client("ec2"), image_ids=[image_id])
-    image = images[0] if images else None
-    problems = families.image_problems(image, image_id, version, module.params["custom_image"])
-    if problems:
-        raise AmiLookupError(
-            f"image_id {image_id}: " + "; ".join(problems) + ". Use an EKS optimized Windows AMI for Kubernetes "
-            f"{families.kubernetes_minor(version)} (leave the image unset to find it), or set custom_image for an image built from one",
-            image_id=image_id, problems=problems)
-    parsed = families.parse_image_name(image.get("Name"))
-    if parsed:
-        families.check_supported(parsed[0], version)
-    return {"image": image, "resolved_by": "image_id", "image_described": True, "family": parsed[:2] if parsed else None}
-
-
-def keep_or_update(module, newest, release, edition, version):
-    """Keep the node group's current AMI unless it is of another family or an update is asked for."""
-    current_id = module.params["current_image_id"]
-    outcome = {"newest": newest}
-    if not current_id:
-        return outcome
-    images = describe_images(module.client("ec2"), image_ids=[current_id])
-    current = images[0] if images else {"ImageId": current_id, "Name": None}
-    decision = families.compare_current(current if images else None, newest, release, edition, version)
-    if not images:
-        # Already private or deregistered: the running nodes keep it, but no new instance can start from it.
-        warn(f"AMI {current_id} that the node group runs can no longer be described: new instances (scaling, replacements) "
-             f"will fail to launch from it. Move to {newest['ImageId']} (launch with node_ami_update: true, or the upgrade playbook)")
-        decision = {"keep": not module.params["update"], "newer_available": True}
-    elif decision["keep"] and decision["newer_available"] and not module.params["update"]:
-        retirement = families.retirement(current, datetime.datetime.now(datetime.timezone.utc), module.params["expiry_warning_days"])
-        left = retirement["days_until_retirement"]
-        warn(f"A newer EKS optimized Windows AMI exists: {newest['ImageId']} ({newest.get('Name')}, created "
-             f"{newest.get('CreationDate')}). The node group keeps {current_id} ({current.get('Name')})"
-             + (f", which has about {left} days left before AWS retires it" if left is not None else "")
-             + ". Moving to it replaces every node: launch with node_ami_update: true, or run the upgrade playbook")
-    keep = decision["keep"] and not module.params["update"]
-    outcome.update(kept_current=keep, update_available=decision["newer_available"])
-    if keep:
-        outcome.update(image=current, resolved_by="current", image_described=bool(images))
-    return outcome
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":
