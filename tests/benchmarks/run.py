@@ -6,7 +6,8 @@
 - the upgrade playbook for 2 and 10 Windows nodes (``upgrade.py``);
 - issue 14's figures: the aws-auth merge into 10,000 entries (``aws_auth.py``), the readiness loop after a burst of
   Nodes (``readiness.py``), each module's start-up (``startup.py``), the calls and time of a no-op launch rerun
-  (``rerun.py``), and the launch against the stock-module playbook (``yardstick.py``, ``stock-launch.yml``).
+  (``rerun.py``), the launch against the stock-module playbook (``yardstick.py``, ``stock-launch.yml``), and 20 node
+  groups in one run with ``-f 10`` (``nodegroups.py``, ``many-nodegroups.yml``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
 
 import aws_auth as aws_auth_benchmark  # noqa: E402  pylint: disable=wrong-import-position
+import nodegroups as nodegroups_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 import readiness as readiness_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 import rerun as rerun_benchmark  # noqa: E402  pylint: disable=wrong-import-position
 import startup as startup_benchmark  # noqa: E402  pylint: disable=wrong-import-position
@@ -69,7 +71,8 @@ def main() -> int:
             started = time.perf_counter()
             subprocess.run([*lab, "down", "--state-dir", state], check=True, capture_output=True)
             print(f"lab down: {time.perf_counter() - started:.2f} s")
-    for benchmark in (readiness_benchmark, startup_benchmark, aws_auth_benchmark, rerun_benchmark, yardstick_benchmark, upgrade_benchmark):
+    for benchmark in (readiness_benchmark, startup_benchmark, aws_auth_benchmark, rerun_benchmark, yardstick_benchmark, nodegroups_benchmark,
+                      upgrade_benchmark):
         benchmark.main([])
     return 0
 

@@ -1,0 +1,94 @@
+"""Benchmark: many node groups in one run (issue 14's goal: 20 node groups with ``-f 10`` in at most 3x the wall time of
+one, every aws-auth entry kept).
+
+``many-nodegroups.yml`` treats each inventory host as one node group of the lab's cluster: the cluster is checked once,
+then each host launches its group (one node), maps its node role in aws-auth, and waits for its node. It is run on a
+fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printed: wall and CPU (the ansible-playbook
+process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready.
+
+Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10]``. No pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(HERE))
+
+from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
+
+from upgrade import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def run(hosts: list[str], forks: int, env: dict[str, str]) -> tuple[float, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".ini") as inventory:
+        inventory.write("\n".join(f"{host} ansible_connection=local" for host in hosts) + "\n")
+        inventory.flush()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory.name, "-f", str(forks),
+                               str(HERE / "many-nodegroups.yml"), "-e", "cluster_name=lab"],
+                              env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{len(hosts)} node groups failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def outcome(state: Path, hosts: list[str]) -> tuple[int, int]:
+    """(node roles of these groups that aws-auth maps, Ready Windows nodes)."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    api = config.new_client_from_config(config_file=read_info(state)["kubeconfig"])
+    core = client.CoreV1Api(api)
+    roles = yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"]) or []
+    mapped = sum(1 for host in hosts if any(f"/lab-nodegroup-{host}-NodeInstanceRole-" in (entry.get("rolearn") or "") for entry in roles))
+    ready = sum(1 for node in core.list_node(label_selector="kubernetes.io/os=windows").items
+                if any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or []))
+    return mapped, ready
+
+
+def measure(groups: int, forks: int) -> dict[str, float]:
+    hosts = [f"ng{index:02d}" for index in range(1, groups + 1)]
+    lab = [sys.executable, "-m", "lab"]
+    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    with tempfile.TemporaryDirectory() as state:
+        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
+        try:
+            env = dict(ansible_env(Path(state)), ANSIBLE_NOCOLOR="1")
+            wall, cpu = run(hosts, forks, env)
+            mapped, ready = outcome(Path(state), hosts)
+        finally:
+            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    return {"wall": wall, "cpu": cpu, "mapped": mapped, "ready": ready}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=20)
+    parser.add_argument("--forks", type=int, default=10)
+    args = parser.parse_args(argv)
+    one = measure(1, 1)
+    many = measure(args.groups, args.forks)
+    print(f"node groups in one run (fresh lab each; one Windows node per group; -f {args.forks}):")
+    print(f"  1 group        wall {one['wall']:6.1f} s   CPU {one['cpu']:6.1f} s")
+    print(f"  {args.groups} groups      wall {many['wall']:6.1f} s   CPU {many['cpu']:6.1f} s   ({many['wall'] / one['wall']:.1f}x the wall of one)")
+    print(f"  aws-auth maps {many['mapped']} of the {args.groups} node roles; {many['ready']} Windows nodes Ready")
+    print(f"  CPU per group: {many['cpu'] / args.groups:.1f} s (one group alone: {one['cpu']:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
