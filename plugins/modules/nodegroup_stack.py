@@ -270,8 +270,55 @@ options:
       - Without it the task fails, naming the earlier failure's root cause.
     type: bool
     default: false
+  preview_changes:
+    description:
+      - In check mode, compute RV(changes) (the resources CloudFormation would add, modify or replace) with a change set.
+        CloudFormation records the change set, and for a new stack a stack in C(REVIEW_IN_PROGRESS); both are deleted
+        before the task ends, but a deleted stack stays listed by C(ListStacks) for 90 days.
+      - With V(false), check mode writes nothing. It decides from the parameters, the template and the tags whether the
+        stack would be created or updated; RV(changes) is then empty, and the diff has the parameters and tags only.
+        The nodegroup role plans with V(false) before every run's first change.
+    type: bool
+    default: true
+    version_added: 0.2.0
+  ami:
+    description:
+      - Choose the AMI instead of giving O(image_id), as M(eksnodes.windows.windows_ami_info) chooses it with
+        O(eksnodes.windows.windows_ami_info#module:current_image_id) set to the stack's C(NodeImageId). The newest EKS
+        optimized AMI of the family for a new stack; for an existing one, the AMI it runs, unless O(ami.update) is set or
+        the family changed. RV(ami) is the choice.
+      - With the SSM parameter found, O(image_ssm_parameter) is set to it unless given.
+      - In check mode this makes the task a plan of the whole node group (stack, AMI, ownership) in one module run, as
+        the nodegroup role does before any change.
+      - Mutually exclusive with O(image_id).
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      family:
+        description:
+          - The release and edition, under eksctl's C(amiFamily) name.
+        type: str
+        required: true
+        choices:
+          - WindowsServer2019CoreContainer
+          - WindowsServer2019FullContainer
+          - WindowsServer2022CoreContainer
+          - WindowsServer2022FullContainer
+          - WindowsServer2025CoreContainer
+          - WindowsServer2025FullContainer
+      kubernetes_version:
+        description:
+          - The Kubernetes version of the cluster, for example V(1.31).
+        type: str
+        required: true
+      update:
+        description:
+          - Move an existing stack to the newest AMI even when it runs one of the asked family.
+        type: bool
+        default: false
 notes:
-  - With O(image_ssm_parameter) and no O(image_id), also needs C(ssm:GetParameter) on that parameter.
+  - With O(image_ssm_parameter) and no O(image_id), also needs C(ssm:GetParameter) on that parameter; with O(ami),
+    C(ssm:GetParameter) and C(ec2:DescribeImages).
   - Needs C(cloudformation:DescribeStacks), C(GetTemplate), C(GetTemplateSummary), C(CreateChangeSet),
     C(DescribeChangeSet), C(ExecuteChangeSet), C(DeleteChangeSet), C(DescribeStackEvents),
     C(DescribeStackResources), C(DeleteStack), C(autoscaling:DescribeAutoScalingGroups), and the
@@ -684,6 +731,21 @@ concurrent_run:
   returned: when another run got in between
   type: bool
   sample: true
+ami:
+  description:
+    - The AMI chosen with O(ami), with the keys M(eksnodes.windows.windows_ami_info) returns
+      (RV(eksnodes.windows.windows_ami_info#module:image_id), RV(eksnodes.windows.windows_ami_info#module:resolved_by),
+      RV(eksnodes.windows.windows_ami_info#module:update_available), ...).
+  returned: with O(ami)
+  type: dict
+  version_added: 0.2.0
+  sample:
+    image_id: ami-0123456789abcdef0
+    ssm_parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
+    resolved_by: current
+    kept_current: true
+    update_available: false
+    newest_image_id: ami-0123456789abcdef0
 root_cause:
   description: On failure, the first failed resource event that was not a consequence of another failure.
   returned: on failure of a stack operation, or when the stack is in a state left by an earlier failure
@@ -703,12 +765,16 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.choose import choose
+from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import AmiLookupError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import get_parameter_value
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import changes as change_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import UNREAD, DesiredStack, NodegroupStack, StackOperationError
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
@@ -754,6 +820,12 @@ def argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         recover_failed=dict(type="bool", default=False),
+        preview_changes=dict(type="bool", default=True),
+        ami=dict(type="dict", options=dict(
+            family=dict(type="str", required=True, choices=list(families.AMI_FAMILIES)),
+            kubernetes_version=dict(type="str", required=True),
+            update=dict(type="bool", default=False),
+        )),
     )
 
 
@@ -776,6 +848,24 @@ def fill_cluster_access(module, params):
     filled["certificate_authority_data"] = (cluster.get("certificateAuthority") or {}).get("data")
     filled["service_cidr"] = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
     return filled
+
+
+def with_chosen_ami(module, params, stack):
+    """The options with image_id (and image_ssm_parameter, unless given) from the AMI chosen as windows_ami_info chooses
+    it, keeping the one the stack runs unless ami.update; and that choice, for the result."""
+    current = change_logic.stack_parameters(stack).get("NodeImageId") if stack else None
+    try:
+        release, edition = families.select(None, None, params["ami"]["family"])
+        ami = choose(module.client, release, edition, params["ami"]["kubernetes_version"],
+                     {"current_image_id": current or None, "update": params["ami"]["update"]}, warn)
+    except families.AmiSelectionError as error:
+        module.fail_json(msg=f"ami: {error}")
+    except AmiLookupError as error:
+        module.fail_json(msg=f"ami: {error.message}", **error.facts)
+    chosen = dict(params, image_id=ami["image_id"])
+    if not params.get("image_ssm_parameter") and ami["resolved_by"] == "ssm":
+        chosen["image_ssm_parameter"] = ami["ssm_parameter"]
+    return chosen, ami
 
 
 def fill_image_id(module, params):
@@ -840,7 +930,7 @@ def main():
     module = AWSModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("template", "template_url")],
+        mutually_exclusive=[("template", "template_url"), ("ami", "image_id")],
     )
     params = dict(module.params)
     params["builtin_template"] = not (params["template"] or params["template_url"])
@@ -863,13 +953,20 @@ def main():
         recover_failed=params["recover_failed"],
         role_arn=params["role_arn"],
         owner=expected_owner(params),
+        preview_changes=params["preview_changes"],
     )
     started = time.monotonic()
     try:
         if params["state"] == "present":
+            stack, ami = UNREAD, None
+            if params["ami"]:
+                stack = manager.read_owned()
+                params, ami = with_chosen_ami(module, params, stack)
             if params["builtin_template"]:
                 params = fill_cluster_access(module, fill_image_id(module, params))
-            result = manager.present(desired_stack(module, cloudformation, params))
+            result = manager.present(desired_stack(module, cloudformation, params), stack)
+            if ami:
+                result["ami"] = ami
         else:
             result = manager.absent()
     except StackOperationError as error:

@@ -63,41 +63,9 @@ options:
       - Only for clusters whose authentication mode is V(API) or V(API_AND_CONFIG_MAP).
     type: bool
     default: false
-  ami:
-    description:
-      - Also choose the AMI the node group should run, as M(eksnodes.windows.windows_ami_info) does with
-        O(eksnodes.windows.windows_ami_info#module:current_image_id) set to the stack's C(NodeImageId). The result is
-        RV(ami). A play that reads the stack before planning the node group then needs no second module run for the AMI.
-      - Not chosen when the stack exists but is not the node group's (RV(owned) is false).
-    type: dict
-    version_added: 0.2.0
-    suboptions:
-      family:
-        description:
-          - The release and edition, under eksctl's C(amiFamily) name.
-        type: str
-        required: true
-        choices:
-          - WindowsServer2019CoreContainer
-          - WindowsServer2019FullContainer
-          - WindowsServer2022CoreContainer
-          - WindowsServer2022FullContainer
-          - WindowsServer2025CoreContainer
-          - WindowsServer2025FullContainer
-      kubernetes_version:
-        description:
-          - The Kubernetes version of the cluster, for example V(1.31).
-        type: str
-        required: true
-      update:
-        description:
-          - Choose the newest AMI even when the stack runs one of the asked family
-            (M(eksnodes.windows.windows_ami_info)'s O(eksnodes.windows.windows_ami_info#module:update)).
-        type: bool
-        default: false
 notes:
   - Needs C(cloudformation:DescribeStacks), C(DescribeStackEvents), C(DescribeStackResources) and
-    C(autoscaling:DescribeAutoScalingGroups); with O(ami) also C(ssm:GetParameter) and C(ec2:DescribeImages); with O(mapped_role_arns) or O(search_access_entries) also
+    C(autoscaling:DescribeAutoScalingGroups); with O(mapped_role_arns) or O(search_access_entries) also
     C(iam:GetRole) and C(sts:GetCallerIdentity), and C(eks:ListAccessEntries) for the latter.
   - A role is a leftover of this stack name only when its name is the one CloudFormation generates for
     the stack's node role (C(<stack_name>-NodeInstanceRole-<12 or 13 letters and digits>)), in this
@@ -324,21 +292,6 @@ leftover_role_arns:
   type: list
   elements: str
   sample: [arn:aws:iam::123456789012:role/my-cluster-nodegroup-windows-NodeInstanceRole-1A2B3C4D5E6F]
-ami:
-  description:
-    - The AMI chosen for the node group, with the keys M(eksnodes.windows.windows_ami_info) returns (RV(eksnodes.windows.windows_ami_info#module:image_id),
-      RV(eksnodes.windows.windows_ami_info#module:ssm_parameter), RV(eksnodes.windows.windows_ami_info#module:resolved_by),
-      RV(eksnodes.windows.windows_ami_info#module:update_available), ...).
-  returned: with O(ami), when the stack does not exist or is the node group's
-  type: dict
-  version_added: 0.2.0
-  sample:
-    image_id: ami-0123456789abcdef0
-    ssm_parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id
-    resolved_by: current
-    kept_current: true
-    update_available: false
-    newest_image_id: ami-0123456789abcdef0
 root_cause:
   description: In a failed state, the first failed resource event among RV(events) that was not a consequence of another failure.
   returned: when the stack is in a failed state
@@ -350,16 +303,10 @@ root_cause:
     resource_status_reason: "You have requested more instances than your current instance limit allows"
 """
 
-# AnsibleAWSModule.warn() also copies warnings into the result, which ansible-core 2.19 reports as deprecated.
-from ansible.module_utils.common.warnings import warn
-
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_id, get_iam_role
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
-from ansible_collections.eksnodes.windows.plugins.module_utils.ami import families
-from ansible_collections.eksnodes.windows.plugins.module_utils.ami.choose import choose
-from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import AmiLookupError
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import events as event_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
@@ -399,19 +346,6 @@ def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, cli
     return result
 
 
-def chosen_ami(module, ami, stack):
-    """windows_ami_info's answer for the family, keeping the AMI the stack runs unless ami.update."""
-    current = (stack.get("parameters") or {}).get("NodeImageId") if stack["exists"] else None
-    try:
-        release, edition = families.select(None, None, ami["family"])
-        return choose(module.client, release, edition, ami["kubernetes_version"], {"current_image_id": current or None, "update": ami["update"]}, warn)
-    except families.AmiSelectionError as error:
-        module.fail_json(msg=str(error))
-    except AmiLookupError as error:
-        module.fail_json(msg=error.message, **error.facts)
-    return None
-
-
 def leftover_role_arns(module, stack_name, stack_id):
     """The mapped roles that deleted stacks of this name left: the generated node role name, and gone from IAM."""
     params = module.params
@@ -437,11 +371,6 @@ def main():
             nodegroup_name=dict(type="str"),
             mapped_role_arns=dict(type="list", elements="str", default=[]),
             search_access_entries=dict(type="bool", default=False),
-            ami=dict(type="dict", options=dict(
-                family=dict(type="str", required=True, choices=list(families.AMI_FAMILIES)),
-                kubernetes_version=dict(type="str", required=True),
-                update=dict(type="bool", default=False),
-            )),
         ),
         required_if=[("search_access_entries", True, ("cluster_name",))],
         supports_check_mode=True,
@@ -458,8 +387,6 @@ def main():
             params["nodegroup_name"],
         )
         result["leftover_role_arns"] = leftover_role_arns(module, params["stack_name"], result["stack_id"])
-        if params["ami"] and result["owned"]:
-            result["ami"] = chosen_ami(module, params["ami"], result)
     except AnsibleAWSError as error:
         module.fail_json_aws_error(error)
     module.exit_json(changed=False, **result)

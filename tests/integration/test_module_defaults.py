@@ -129,7 +129,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     results = module_results(run, "eksnodes.windows.")
     ran = {task for task, _result in results}
     assert {"eksnodes.windows.prerequisites : Wait until the cluster is ACTIVE, then check it and the planned node group",
-            "eksnodes.windows.nodegroup : Read the node group stack, and find the EKS optimized Windows AMI, keeping the one the node group runs",
+            "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)",
             ROUTE_TABLES_TASK,
             "eksnodes.windows.node_auth : Check that aws-auth can take the Windows node role"} <= ran
     for task, item in results:

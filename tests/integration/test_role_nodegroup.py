@@ -18,6 +18,7 @@ pytestmark = pytest.mark.long
 
 ROLE = "eksnodes.windows.nodegroup"
 STACK_TASK = "Create or update the node group stack"
+PLAN_TASK = STACK_TASK + " (plan, in check mode, before any change)"
 FACTS_TASK = "Publish the node group facts"
 
 
@@ -95,7 +96,11 @@ def test_launches_the_node_group_whose_nodes_join_once_mapped(lab, ansible, clus
     assert run.returncode == 0, run.stdout[-3000:]
     created, rerun = results(run, STACK_TASK)
     assert created["changed"] is True and created["stack_status"] == "CREATE_COMPLETE"
-    assert rerun["changed"] is False and rerun["operation"] == "none"
+    # The second run's plan (check mode, before any change) found nothing to change, so the change did not run.
+    planned_create, planned_rerun = results(run, PLAN_TASK)
+    assert planned_create["operation"] == "create" and planned_create["ami"]["resolved_by"] == "ssm"
+    assert planned_rerun["operation"] == "none" and planned_rerun["changed"] is False and planned_rerun["ami"]["resolved_by"] == "current"
+    assert rerun.get("skipped"), rerun
 
     parameters = created["parameters"]
     facts = lab.facts

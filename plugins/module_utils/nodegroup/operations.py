@@ -38,6 +38,9 @@ from .common import CloudFormationError, error_code, error_message
 from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is_settled, wait_for_change_set, wait_for_stack
 
 
+# present()'s stack argument when the caller did not read the stack.
+UNREAD = object()
+
 class StackOperationError(Exception):
     """A failure with the structured facts the module returns next to its message."""
 
@@ -169,8 +172,12 @@ class NodegroupStack:
         on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
         pause: Callable[[float], None] = time.sleep,
         owner: Optional[Mapping[str, Optional[str]]] = None,
+        preview_changes: bool = True,
     ):
-        """owner: the expected cluster_name and nodegroup_name; a stack that is not theirs is refused (None: not checked)."""
+        """owner: the expected cluster_name and nodegroup_name; a stack that is not theirs is refused (None: not checked).
+        preview_changes: in check mode, compute the resource changes with a change set (which CloudFormation records,
+        and for a new stack a REVIEW_IN_PROGRESS stack, both deleted after); without it, check mode writes nothing."""
+        self.preview_changes = preview_changes
         self.cloudformation = cloudformation
         self.autoscaling = autoscaling
         self.stack_name = stack_name
@@ -301,9 +308,16 @@ class NodegroupStack:
         return result
 
     # state=present ------------------------------------------------------------------------------------
-    def present(self, desired: DesiredStack) -> Dict[str, Any]:
+    def read_owned(self) -> Optional[Dict[str, Any]]:
+        """The stack as it is now (None without one), refused when it is not the node group's."""
         stack = stacks.describe_stack(self.cloudformation, self.stack_name)
         self._require_owned(stack, "changed")
+        return stack
+
+    def present(self, desired: DesiredStack, stack: Any = UNREAD) -> Dict[str, Any]:
+        """Create or update the stack; stack is what read_owned() returned when the caller read it first."""
+        if stack is UNREAD:
+            stack = self.read_owned()
         if stack is not None:
             stack = self._settle(stack)
             self._require_owned(stack, "changed")
@@ -334,6 +348,16 @@ class NodegroupStack:
                 if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
                     return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
         return self._change(stack if not in_review else None, desired, operation, review_stack=stack if in_review else None)
+
+    def _plan(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
+        """The change that would be made, from the parameters and tags alone (no change set, so no resource changes)."""
+        before = change_logic.stack_parameters(stack)
+        current_tags = change_logic.stack_tags(stack if stack is not None else review_stack)
+        wanted_tags = desired.stack_tags(current_tags)
+        after_tags = wanted_tags if wanted_tags is not None else current_tags
+        return self.result(stack, True, operation, change_set_id=None, changes=[],
+                           parameter_changes=change_logic.parameter_changes(before, desired.parameters, desired.list_parameters),
+                           diff=change_logic.build_diff(before, desired.parameters, [], self.stack_name, current_tags, after_tags))
 
     def _recover(self, stack: Dict[str, Any], desired: DesiredStack) -> Optional[Dict[str, Any]]:
         status = stack["StackStatus"]
@@ -371,6 +395,8 @@ class NodegroupStack:
         return None
 
     def _change(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
+        if self.check_mode and not self.preview_changes:
+            return self._plan(stack, desired, operation, review_stack)
         change_set_type = "UPDATE" if stack is not None else "CREATE"
         request = {
             "StackName": self.stack_name,

@@ -217,7 +217,7 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         missing = [option for option in REQUIRED_FOR_BUILTIN if not _is_set(params.get(option))]
         for option in missing:
             errors.append(f"{option} is required with the collection's template: {_REQUIRED_HINTS[option]}")
-        if not any(_is_set(params.get(option)) for option in IMAGE_OPTIONS):
+        if not any(_is_set(params.get(option)) for option in IMAGE_OPTIONS) and not params.get("ami"):
             errors.append(
                 "image_id is required with the collection's template: give the AMI ID that eksnodes.windows.windows_ami_info "
                 "returns as image_id, or set image_ssm_parameter to an SSM parameter that holds it"

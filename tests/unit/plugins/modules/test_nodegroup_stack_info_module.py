@@ -84,5 +84,4 @@ def test_every_returned_key_is_documented(clients):
     documented = set(yaml.safe_load(nodegroup_stack_info.RETURN))
     clients.cfn.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": NAME})
     clients.cfn.add_response("describe_stack_events", {"StackEvents": [event(1, NAME, STACK, "ROLLBACK_COMPLETE")]}, {"StackName": STACK_ID})
-    # ami is added by main() when the ami option is given (tests/integration/test_role_nodegroup.py)
-    assert set(info(clients, NAME)) == documented - {"ami"}
+    assert set(info(clients, NAME)) == documented

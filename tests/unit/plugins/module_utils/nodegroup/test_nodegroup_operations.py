@@ -211,6 +211,24 @@ def test_check_mode_create_also_deletes_the_stack_in_review(clients):
     assert result["changed"] is True and result["operation"] == "create" and result["stack_id"] is None
 
 
+def test_a_plan_without_preview_writes_nothing_for_an_update_or_a_create(clients):
+    """preview_changes=False: no change set (the stubber fails on any call not queued here)."""
+    cfn, asg = clients.cfn, clients.asg
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": NAME})
+    cfn.add_response("get_template", {"TemplateBody": TEMPLATE}, {"StackName": STACK_ID, "TemplateStage": "Original"})
+    asg_instances(asg, "i-1")
+    update = manager(clients, check_mode=True, preview_changes=False).present(desired(NodeInstanceType="m5.xlarge"))
+    assert update["changed"] is True and update["operation"] == "update" and update["changes"] == []
+    assert update["parameter_changes"] == {"NodeInstanceType": {"before": "m5.large", "after": "m5.xlarge"}}
+    assert "NodeInstanceType: m5.xlarge" in update["diff"][0]["after"]
+    assert update["outputs"]["node_instance_role_arn"] == "arn:aws:iam::123456789012:role/r"
+
+    missing(cfn)
+    create = manager(clients, check_mode=True, preview_changes=False).present(desired())
+    assert create["changed"] is True and create["operation"] == "create" and create["stack_id"] is None
+    cfn.assert_no_pending_responses()
+
+
 def test_refused_change_set_is_an_error_with_its_reason(clients):
     cfn = clients.cfn
     missing(cfn)
