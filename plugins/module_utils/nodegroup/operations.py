@@ -41,6 +41,7 @@ from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is
 # present()'s stack argument when the caller did not read the stack.
 UNREAD = object()
 
+
 class StackOperationError(Exception):
     """A failure with the structured facts the module returns next to its message."""
 
