@@ -6,7 +6,7 @@ then each host launches its group (one node), maps its node role in aws-auth, an
 fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printed: wall and CPU (the ansible-playbook
 process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready.
 
-Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10]``. No pass/fail.
+Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10] [--collections DIR]``. No pass/fail.
 """
 
 from __future__ import annotations
@@ -60,14 +60,14 @@ def outcome(state: Path, hosts: list[str]) -> tuple[int, int]:
     return mapped, ready
 
 
-def measure(groups: int, forks: int) -> dict[str, float]:
+def measure(groups: int, forks: int, collections: str) -> dict[str, float]:
     hosts = [f"ng{index:02d}" for index in range(1, groups + 1)]
     lab = [sys.executable, "-m", "lab"]
     lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     with tempfile.TemporaryDirectory() as state:
         subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
         try:
-            env = dict(ansible_env(Path(state)), ANSIBLE_NOCOLOR="1")
+            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=collections)
             wall, cpu = run(hosts, forks, env)
             mapped, ready = outcome(Path(state), hosts)
         finally:
@@ -79,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=20)
     parser.add_argument("--forks", type=int, default=10)
+    parser.add_argument("--collections", default=str(REPO / ".collections"),
+                        help="the directory holding ansible_collections/eksnodes/windows (another checkout's, to compare)")
     args = parser.parse_args(argv)
-    one = measure(1, 1)
-    many = measure(args.groups, args.forks)
+    one = measure(1, 1, args.collections)
+    many = measure(args.groups, args.forks, args.collections)
     print(f"node groups in one run (fresh lab each; one Windows node per group; -f {args.forks}):")
     print(f"  1 group        wall {one['wall']:6.1f} s   CPU {one['cpu']:6.1f} s")
     print(f"  {args.groups} groups      wall {many['wall']:6.1f} s   CPU {many['cpu']:6.1f} s   ({many['wall'] / one['wall']:.1f}x the wall of one)")
