@@ -277,6 +277,7 @@ options:
         before the task ends, but a deleted stack stays listed by C(ListStacks) for 90 days.
       - With V(false), check mode writes nothing. It decides from the parameters, the template and the tags whether the
         stack would be created or updated; RV(changes) is then empty, and the diff has the parameters and tags only.
+        A template given by O(template_url) cannot be compared, so an existing stack is then planned as an update.
         The nodegroup role plans with V(false) before every run's first change.
     type: bool
     default: true

@@ -155,6 +155,16 @@ def test_check_mode_leaves_nothing_behind(lab, ansible, cluster):
     stacks = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
     assert [s for s in stacks if s["StackName"] == f"lab-nodegroup-{name}" and s["StackStatus"] != "DELETE_COMPLETE"] == []
 
+    # Check mode asked by a block around the role, not on the command line: the change inherits it too.
+    (play,) = role_play(cluster, {"nodegroup_name": name, "nodegroup_private_networking": False})
+    play["tasks"] = [{"name": "dry run", "check_mode": True, "block": play["tasks"]}]
+    run = ansible.playbook([play])
+    assert run.returncode == 0, run.stdout[-3000:]
+    (planned,) = results(run, STACK_TASK)
+    assert planned["changed"] is True and planned["operation"] == "create"
+    stacks = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
+    assert [s for s in stacks if s["StackName"] == f"lab-nodegroup-{name}" and s["StackStatus"] != "DELETE_COMPLETE"] == []
+
 
 def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
     run = ansible.playbook(role_play(
