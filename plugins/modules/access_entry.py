@@ -217,8 +217,8 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.arns import ArnError, arn_key, check_principal_arn, partition_of, strip_role_path
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.node_roles import linux_node_group_roles, windows_node_group_roles
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks import access_entries as api
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_nodegroup, list_nodegroups
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import known_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.common import EksError
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests import SEPARATE_ROLES
 
@@ -281,14 +281,7 @@ def run(module, eks, params):
     cluster_name = params["cluster_name"]
     principal = params["principal_arn"]
     state = params["state"]
-    given = given_cluster(module, cluster_name)
-    if given:
-        mode = given.get("authentication_mode") or "CONFIG_MAP"
-    else:
-        cluster = describe_cluster(eks, cluster_name)
-        if cluster is None:
-            module.fail_json(msg=f"cluster_name: no EKS cluster named {cluster_name} in region {module.region}.")
-        mode = (cluster.get("accessConfig") or {}).get("authenticationMode", "CONFIG_MAP")
+    mode = known_cluster(module, eks, cluster_name)["authentication_mode"] or "CONFIG_MAP"
     result = {"changed": False, "actions": [], "authentication_mode": mode, "access_entry": None}
     if mode not in api.ACCESS_ENTRY_MODES:
         if state == "absent":

@@ -406,10 +406,9 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.requests
     build_request,
     check_node_role_conflicts,
 )
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_nodegroup, list_nodegroups
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import known_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.common import EksError
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import (
     KUBE_AUTH_ARG_SPEC,
     ApiException,
@@ -521,12 +520,7 @@ def prepare(module, params):
         cluster = None
         if params["cluster_name"] and (params["discover_linux_node_roles"] or not has_explicit_kube_auth(params)):
             eks = module.client("eks")
-            cluster = given_cluster(module, params["cluster_name"])
-            if cluster is None:
-                described = describe_cluster(eks, params["cluster_name"])
-                if described is None:
-                    module.fail_json(msg=f"cluster_name: no EKS cluster named {params['cluster_name']} in region {module.region}.")
-                cluster = cluster_facts(described)
+            cluster = known_cluster(module, eks, params["cluster_name"])
             if params["discover_linux_node_roles"]:
                 discovered = discover_node_group_roles(eks, params["cluster_name"])
                 check_node_role_conflicts(node_role_arns(request, "windows"), discovered)

@@ -366,6 +366,9 @@ def main():
     eks = module.client("eks")
     described = find_cluster(module, eks, name, params["wait"], params["wait_timeout"], params["wait_sleep"])
     if described is None:
+        if params["wait"]:
+            module.fail_json(msg=f"Cluster {name} in {module.region}: the cluster does not exist. Fix: check the name and the region "
+                             f"(aws eks list-clusters --region {module.region}).", exists=False, cluster={})
         module.exit_json(changed=False, exists=False, cluster={})
     facts = cluster_facts(described)
     result = {"changed": False, "exists": True, "cluster": facts}

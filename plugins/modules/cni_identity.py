@@ -158,11 +158,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentity
 from ansible_collections.eksnodes.windows.plugins.module_utils.cni_identity.converge import CniIdentityError
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import described_shape
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import known_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
@@ -171,19 +168,15 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client impor
 
 
 def load_cluster(module, eks):
-    """The cluster, in DescribeCluster's shape (from the given facts when there are some)."""
+    """The cluster's facts (the given ones, else described)."""
     name = module.params["cluster_name"]
     problem = eks_api_cluster_name_problem(name)
     if problem:
         module.fail_json(msg=f"cluster_name: {problem}. Fix: give the exact name of an existing cluster (aws eks list-clusters).")
-    given = given_cluster(module, name)
-    described = described_shape(given) if given else describe_cluster(eks, name)
-    if described is None:
-        module.fail_json(msg=f"There is no EKS cluster named {name} in {module.region}. "
-                             f"Fix: check cluster_name and the region (aws eks list-clusters --region {module.region}).")
-    if described.get("status") != "ACTIVE":
-        module.fail_json(msg=f"Cluster {name} is {described.get('status')}, not ACTIVE. Fix: wait for it first.")
-    return described
+    cluster = known_cluster(module, eks, name)
+    if cluster["status"] != "ACTIVE":
+        module.fail_json(msg=f"Cluster {name} is {cluster['status']}, not ACTIVE. Fix: wait for it first.")
+    return cluster
 
 
 def main():
@@ -200,16 +193,16 @@ def main():
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
     eks = module.client("eks")
-    described = load_cluster(module, eks)
+    cluster = load_cluster(module, eks)
     kube_client = []
 
     def kube():
         if not kube_client:
             sts = None if has_explicit_kube_auth(module.params) else module.client("sts")
-            kube_client.append(api_client(module.params, cluster=module.params["cluster"] or cluster_facts(described), sts_client=sts))
+            kube_client.append(api_client(module.params, cluster=cluster, sts_client=sts))
         return kube_client[0]
 
-    runner = CniIdentity(iam=module.client("iam"), ec2=module.client("ec2"), eks=eks, kube_client=kube, cluster=described,
+    runner = CniIdentity(iam=module.client("iam"), ec2=module.client("ec2"), eks=eks, kube_client=kube, cluster=cluster,
                          params=module.params, check_mode=module.check_mode)
     try:
         before = runner.read()

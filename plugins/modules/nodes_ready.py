@@ -433,8 +433,8 @@ def run(module):
     gatherer = Gatherer(module.client)
     # Given facts stand in for the first look only: the steps after it describe the cluster, so that its status
     # history (for the diagnosis) holds what was seen during the wait, not when the facts were read.
-    first_look = not step.get("since") and not step.get("history")
-    cluster = given_cluster(module, params["cluster_name"]) if first_look else None
+    # The action plugin's first step has no since (nor has a direct run).
+    cluster = given_cluster(module, params["cluster_name"]) if not step.get("since") else None
     if cluster is None:
         raw = describe_cluster(gatherer.eks, params["cluster_name"])
         if raw is None:

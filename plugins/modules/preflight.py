@@ -327,7 +327,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import wait as wait_until_active
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
@@ -367,17 +366,6 @@ def validate(module):
             module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
 
 
-def cluster_finder(module, clients):
-    """Looks the cluster up once (naming an unknown region); with wait=true, waits until a found cluster is ACTIVE."""
-    params = module.params
-
-    def find(name):
-        described = find_cluster(module, clients["eks"], name)
-        if described is not None and params["wait"] and described.get("status") != "ACTIVE":
-            described = wait_until_active(module, clients["eks"], name, params["wait_timeout"], params["wait_sleep"])
-        return described
-    return find
-
 
 def main():
     argument_spec = dict(
@@ -404,7 +392,9 @@ def main():
         sts = None if has_explicit_kube_auth(module.params) else clients["sts"]
         return api_client(module.params, cluster=cluster, sts_client=sts)
 
-    preflight = Preflight(module.params, module.region, clients, kube_client, cluster_finder(module, clients))
+    params = module.params
+    preflight = Preflight(params, module.region, clients, kube_client,
+                          lambda name: find_cluster(module, clients["eks"], name, params["wait"], params["wait_timeout"], params["wait_sleep"]))
     try:
         result = preflight.run()
     except AnsibleAWSError as error:

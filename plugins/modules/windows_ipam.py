@@ -257,10 +257,8 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.eks.addons import
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import ADDON_IN_PROGRESS_STATUSES
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import AddonWaitError
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.waiters import wait_for_addon
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import given_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import known_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam import legacy
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam import settings as ipam
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
@@ -311,17 +309,10 @@ class WindowsIpam:
             self.module.fail_json(msg="Invalid options: " + "; ".join(problems) + ".")
 
     def load_cluster(self):
-        self.cluster = given_cluster(self.module, self.name) or self.describe()
+        self.cluster = known_cluster(self.module, self.eks, self.name)
         if self.cluster["status"] != "ACTIVE":
             self.module.fail_json(msg=f"Cluster {self.name} is {self.cluster['status']}, not ACTIVE. "
                                   "Fix: wait for it first (eksnodes.windows.cluster_info with wait=true).")
-
-    def describe(self):
-        described = describe_cluster(self.eks, self.name)
-        if described is None:
-            self.module.fail_json(msg=f"There is no EKS cluster named {self.name} in {self.module.region}. "
-                                  f"Fix: check the name and the region (aws eks list-clusters --region {self.module.region}).")
-        return cluster_facts(described)
 
     def kube(self):
         if self._kube is None:

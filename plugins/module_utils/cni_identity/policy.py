@@ -79,11 +79,11 @@ def cni_policy_arn(partition: str, account: str, ip_family: str) -> str:
 
 
 def cluster_ip_family(cluster: Mapping[str, Any]) -> str:
-    return str((cluster.get("kubernetesNetworkConfig") or {}).get("ipFamily") or "ipv4").lower()
+    return str(cluster.get("ip_family") or "ipv4").lower()
 
 
 def cluster_issuer(cluster: Mapping[str, Any]) -> Optional[str]:
-    return ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or None
+    return cluster.get("oidc_issuer") or None
 
 
 def irsa_trust_policy(provider_arn: str, issuer: str) -> Dict[str, Any]:

@@ -71,16 +71,19 @@ def wait(module, eks, name: str, timeout: int, sleep: int) -> Dict[str, Any]:
 
 
 def find_cluster(module, eks, name: str, wait_for: bool = False, wait_timeout: int = 1200, wait_sleep: int = 10):
-    """The cluster's DescribeCluster answer, or None when there is none (failing when wait_for is set: there is nothing to
-    wait for). With wait_for, waits until it is ACTIVE (failing on FAILED, DELETING or at the timeout)."""
+    """The cluster's DescribeCluster answer, or None when there is none. With wait_for, a cluster found not ACTIVE is
+    waited for (failing on FAILED, DELETING or at the timeout)."""
     unlisted = check_region(module, name)
     try:
+        described = describe_cluster(eks, name)
         if unlisted:
-            # one plain look first: an unknown region must not be waited on, nor reported as "no such cluster"
-            if describe_cluster(eks, name) is None:
+            # an unknown region must not be waited on, nor reported as "no such cluster"
+            if described is None:
                 module.fail_json(msg=f"{unlisted[0]} No cluster named {name} was found there.", exists=False, cluster={})
             warn(unlisted[1])
-        return wait(module, eks, name, wait_timeout, wait_sleep) if wait_for else describe_cluster(eks, name)
+        if described is not None and wait_for and described.get("status") != "ACTIVE":
+            described = wait(module, eks, name, wait_timeout, wait_sleep)
+        return described
     except AnsibleAWSError as error:
         if unlisted:
             first_line = (str(error).splitlines() or [""])[0]
@@ -108,12 +111,15 @@ def given_cluster(module, name: str) -> Optional[Dict[str, Any]]:
     return dict(facts)
 
 
-def described_shape(facts: Dict[str, Any]) -> Dict[str, Any]:
-    """Given facts in the shape of DescribeCluster's answer, for code that reads that shape (the keys cluster_facts reads)."""
-    return {
-        "name": facts["name"], "arn": facts.get("arn"), "version": facts.get("version"), "status": facts.get("status"),
-        "endpoint": facts.get("endpoint"), "certificateAuthority": {"data": facts.get("certificate_authority")},
-        "roleArn": facts.get("role_arn"), "accessConfig": {"authenticationMode": facts.get("authentication_mode") or "CONFIG_MAP"},
-        "kubernetesNetworkConfig": {"ipFamily": facts.get("ip_family") or "ipv4", "serviceIpv4Cidr": facts.get("service_ipv4_cidr")},
-        "identity": {"oidc": {"issuer": facts.get("oidc_issuer")}},
-    }
+def known_cluster(module, eks, name: str) -> Dict[str, Any]:
+    """The cluster's facts: those given in the module's cluster option, else described; fails when there is no such
+    cluster."""
+    facts = given_cluster(module, name)
+    if facts is not None:
+        return facts
+    described = describe_cluster(eks, name)
+    if described is None:
+        module.fail_json(msg=f"cluster_name: there is no EKS cluster named {name} in {module.region}. Fix: check cluster_name and "
+                         f"the region (aws eks list-clusters --region {module.region}).")
+    return cluster_facts(described)
+

@@ -21,7 +21,6 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client impor
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.retries import KubeConnectionError
 
 from .legacy import LEGACY_OBJECTS, LegacyObject
-from .settings import CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, windows_ipam_enabled
 
 MERGE_PATCH = "application/merge-patch+json"
 # (connect, read) seconds: an API server that cannot be reached (a private endpoint from outside the VPC) fails fast.
@@ -119,12 +118,6 @@ def find_legacy_objects(api_client, thorough: bool = True) -> List[LegacyObject]
     if thorough or found:
         found |= {obj for obj in LEGACY_OBJECTS if not obj.active and _exists(api_client, obj)}
     return [obj for obj in LEGACY_OBJECTS if obj in found]
-
-
-def windows_ipam_on(api_client) -> bool:
-    """Whether kube-system/amazon-vpc-cni, which the VPC resource controller reads, has enable-windows-ipam "true"."""
-    config_map = read_config_map(api_client, CONFIG_MAP_NAMESPACE, CONFIG_MAP_NAME)
-    return windows_ipam_enabled((config_map or {}).get("data") or {})
 
 
 def delete_legacy_objects(api_client, objects: List[LegacyObject]) -> List[LegacyObject]:

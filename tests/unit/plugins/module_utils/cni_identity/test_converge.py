@@ -15,8 +15,7 @@ ACCOUNT = "123456789012"
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
 CNI = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
-CLUSTER = {"name": "lab", "arn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/lab", "identity": {"oidc": {"issuer": ISSUER}},
-           "kubernetesNetworkConfig": {"ipFamily": "ipv4"}}
+CLUSTER = {"name": "lab", "arn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/lab", "oidc_issuer": ISSUER, "ip_family": "ipv4"}
 
 
 class World:
@@ -184,7 +183,7 @@ def test_no_detach_while_a_pod_keeps_the_node_role(world, monkeypatch):
 ])
 def test_refusals_change_nothing(world, setup, message):
     setup(world)
-    cluster = dict(CLUSTER, identity={}) if message == "has no OIDC issuer" else CLUSTER
+    cluster = dict(CLUSTER, oidc_issuer=None) if message == "has no OIDC issuer" else CLUSTER
     with pytest.raises(converge.CniIdentityError, match=message):
         run(world, cluster=cluster)
     assert world.log == []
@@ -206,7 +205,7 @@ def test_ipv6_cluster_gets_the_ipv6_policy_created_and_used(world, monkeypatch):
     monkeypatch.setattr(converge.aws, "get_policy", lambda _c, arn: None)
     monkeypatch.setattr(converge.aws, "create_policy", lambda _c, name, document, _d: created.append((name, document)) or {"Arn": ipv6})
     monkeypatch.setattr(sys.modules[__name__], "CNI", ipv6)
-    runner, facts = run(world, cluster=dict(CLUSTER, kubernetesNetworkConfig={"ipFamily": "ipv6"}))
+    runner, facts = run(world, cluster=dict(CLUSTER, ip_family="ipv6"))
     assert facts.policy_arn == ipv6 and [name for name, _document in created] == ["AmazonEKS_CNI_IPv6_Policy"]
     assert "ec2:AssignIpv6Addresses" in created[0][1]["Statement"][0]["Action"]
     assert world.roles["lab-aws-node-cni"]["policies"] == {ipv6}

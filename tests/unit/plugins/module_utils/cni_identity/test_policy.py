@@ -16,7 +16,7 @@ def test_arns_from_the_cluster():
     assert policy.oidc_provider_arn("aws", "123456789012", ISSUER + "/") == PROVIDER
     assert policy.cni_policy_arn("aws", "123456789012", "ipv4") == "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
     assert policy.cni_policy_arn("aws-cn", "123456789012", "ipv6") == "arn:aws-cn:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"
-    cluster = {"identity": {"oidc": {"issuer": ISSUER}}, "kubernetesNetworkConfig": {"ipFamily": "IPV6"}}
+    cluster = {"oidc_issuer": ISSUER, "ip_family": "IPV6"}
     assert (policy.cluster_issuer(cluster), policy.cluster_ip_family(cluster)) == (ISSUER, "ipv6")
     assert (policy.cluster_issuer({}), policy.cluster_ip_family({})) == (None, "ipv4")
 
