@@ -352,13 +352,21 @@ class NodegroupStack:
 
     def _plan(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
         """The change that would be made, from the parameters and tags alone (no change set, so no resource changes)."""
+        return self.result(stack, True, operation, change_set_id=None, **self._details(stack, desired, [], *self._tags(stack, desired, review_stack)))
+
+    @staticmethod
+    def _tags(stack, desired: DesiredStack, review_stack) -> tuple:
+        """The stack's tags now, and those to send (None: leave them)."""
+        current = change_logic.stack_tags(stack if stack is not None else review_stack)
+        return current, desired.stack_tags(current)
+
+    def _details(self, stack, desired: DesiredStack, resource_changes, current_tags, wanted_tags) -> Dict[str, Any]:
+        """What changes: the resources, the parameters, and the diff of both with the tags."""
         before = change_logic.stack_parameters(stack)
-        current_tags = change_logic.stack_tags(stack if stack is not None else review_stack)
-        wanted_tags = desired.stack_tags(current_tags)
         after_tags = wanted_tags if wanted_tags is not None else current_tags
-        return self.result(stack, True, operation, change_set_id=None, changes=[],
-                           parameter_changes=change_logic.parameter_changes(before, desired.parameters, desired.list_parameters),
-                           diff=change_logic.build_diff(before, desired.parameters, [], self.stack_name, current_tags, after_tags))
+        return {"changes": resource_changes,
+                "parameter_changes": change_logic.parameter_changes(before, desired.parameters, desired.list_parameters),
+                "diff": change_logic.build_diff(before, desired.parameters, resource_changes, self.stack_name, current_tags, after_tags)}
 
     def _recover(self, stack: Dict[str, Any], desired: DesiredStack) -> Optional[Dict[str, Any]]:
         status = stack["StackStatus"]
@@ -377,17 +385,7 @@ class NodegroupStack:
                 **facts,
             )
         if self.check_mode:
-            before = change_logic.stack_parameters(stack)
-            return self.result(
-                stack,
-                True,
-                "recreate",
-                change_set_id=None,
-                changes=[],
-                parameter_changes=change_logic.parameter_changes(before, desired.parameters, desired.list_parameters),
-                diff=change_logic.build_diff(before, desired.parameters, [], self.stack_name),
-                previous_failure=facts,
-            )
+            return self.result(stack, True, "recreate", change_set_id=None, previous_failure=facts, **self._details(stack, desired, [], None, None))
         self._delete(stack, "deletion of the failed stack")
         self.warnings.append(
             f"Stack {self.stack_name} was {status} after an earlier failed operation (root cause: "
@@ -408,8 +406,7 @@ class NodegroupStack:
             "Description": "eksnodes.windows nodegroup_stack",
             **desired.template_source(),
         }
-        current_tags = change_logic.stack_tags(stack if stack is not None else review_stack)
-        wanted_tags = desired.stack_tags(current_tags)
+        current_tags, wanted_tags = self._tags(stack, desired, review_stack)
         if wanted_tags is not None:
             request["Tags"] = change_logic.tag_list(wanted_tags)
         if self.role_arn:
@@ -429,7 +426,6 @@ class NodegroupStack:
             raise StackOperationError(f"Stack {self.stack_name}: CloudFormation did not compute the change set within wait_timeout") from error
         if change_set is None:
             raise self._concurrent(f"our change set {change_set_id} was deleted before it ran", stack_id)
-        before = change_logic.stack_parameters(stack)
         if change_logic.change_set_is_empty(change_set):
             self._discard(change_set_id, None)
             return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
@@ -441,11 +437,7 @@ class NodegroupStack:
                 change_set_status=change_set.get("Status"),
                 change_set_status_reason=change_set.get("StatusReason"),
             )
-        resource_changes = change_logic.resource_changes(change_set)
-        parameter_changes = change_logic.parameter_changes(before, desired.parameters, desired.list_parameters)
-        after_tags = wanted_tags if wanted_tags is not None else current_tags
-        diff = change_logic.build_diff(before, desired.parameters, resource_changes, self.stack_name, current_tags, after_tags)
-        details = {"changes": resource_changes, "parameter_changes": parameter_changes, "diff": diff}
+        details = self._details(stack, desired, change_logic.resource_changes(change_set), current_tags, wanted_tags)
         if self.check_mode:
             self._discard(change_set_id, stack_id if made_review_stack else None)
             return self.result(stack, True, operation, change_set_id=None, **details)
