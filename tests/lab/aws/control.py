@@ -89,6 +89,10 @@ class AwsLabControl:
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "faults")["rules"])
 
+    def held_calls(self) -> int:
+        """How many calls a Stall rule holds, or is serving, now."""
+        return int(self._call("GET", "faults")["held"])
+
     def share_faults(self) -> list[dict[str, Any]]:
         """The share rules with how many calls each has seen and failed."""
         return list(self._call("GET", "faults")["shares"])

@@ -125,7 +125,7 @@ def add_share_fault(body: dict[str, Any]) -> tuple[int, Any]:
 
 
 def list_faults(_body: dict[str, Any]) -> tuple[int, Any]:
-    return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares()}
+    return 200, {"rules": LAB_STATE.faults.rules(), "shares": LAB_STATE.faults.shares(), "held": LAB_STATE.faults.held()}
 
 
 def clear_faults(_body: dict[str, Any]) -> tuple[int, Any]:

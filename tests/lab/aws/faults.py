@@ -15,6 +15,7 @@ import json
 import random
 import re
 import threading
+from contextlib import contextmanager
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Optional
@@ -122,6 +123,7 @@ class FaultRegistry:
         self._rules: list[FaultRule] = []
         self._shares: list[ShareRule] = []
         self._lock = threading.Lock()
+        self._held = 0  # STALL calls held or being served: a client killed meanwhile can wait for them to be done
 
     def add(self, rule: FaultRule | ShareRule) -> None:
         with self._lock:
@@ -138,6 +140,21 @@ class FaultRegistry:
     def rules(self) -> list[dict]:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
+
+    def held(self) -> int:
+        with self._lock:
+            return self._held
+
+    @contextmanager
+    def holding(self):
+        """Counts a STALL call from its hold to the end of its answer."""
+        with self._lock:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
 
     def shares(self) -> list[dict]:
         with self._lock:

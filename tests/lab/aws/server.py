@@ -74,9 +74,15 @@ class LabWsgiApp:
         from_lab = faults.LAB_USER_AGENT in environ.get("HTTP_USER_AGENT", "")
         rule = LAB_STATE.faults.take(call) if call is not None and not from_lab else None
         if call is not None and rule is not None and rule.code == faults.STALL:
-            LOG.info("holding %s.%s for %.1fs", call.service, call.action, rule.stall_seconds)
-            time.sleep(rule.stall_seconds)
-            rule = None
+            with LAB_STATE.faults.holding():
+                LOG.info("holding %s.%s for %.1fs", call.service, call.action, rule.stall_seconds)
+                time.sleep(rule.stall_seconds)
+                return self._answer(environ, body, start_response, call, None)
+        return self._answer(environ, body, start_response, call, rule)
+
+    def _answer(self, environ: dict[str, Any], body: bytes, start_response: StartResponse, call: Optional[faults.AwsCall],
+                rule: Optional[faults.FaultRule]) -> Iterable[bytes]:
+        """The injected error of rule, or what the enforcer and moto answer (read whole, so that the answer is complete)."""
         if call is not None and rule is not None:
             LOG.info("injecting %s into %s.%s", rule.code, call.service, call.action)
             status, headers, payload = faults.render_error(call, rule)

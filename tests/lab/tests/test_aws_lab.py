@@ -8,6 +8,7 @@ test resets the lab and re-seeds it.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import time
 from typing import Any, Callable, Iterator
@@ -461,9 +462,14 @@ def test_a_stalled_call_is_held_then_served(client: Callable[[str], Any], contro
     control.add_fault("ec2", "DescribeRegions", "Stall", stall_seconds=0.6)
     assert [rule["code"] for rule in control.faults()] == ["Stall"]
     started = time.monotonic()
-    regions = client("ec2").describe_regions()["Regions"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        call = pool.submit(lambda: client("ec2").describe_regions()["Regions"])
+        while control.held_calls() == 0:  # counted from the hold to the end of the answer
+            assert not call.done() and time.monotonic() - started < 0.6
+            time.sleep(0.02)
+        regions = call.result()
     assert regions and time.monotonic() - started >= 0.6
-    assert control.faults() == []
+    assert control.faults() == [] and control.held_calls() == 0
 
 
 def test_injected_faults_use_each_protocol(client: Callable[[str], Any], control: AwsLabControl) -> None:
