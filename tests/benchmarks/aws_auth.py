@@ -44,6 +44,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.aws_auth.mappings
 )
 from integration_helpers import AnsibleRunner  # noqa: E402  pylint: disable=wrong-import-position
 from lab.runtime import lab_env, read_info  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import fresh_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 ROLE = "arn:aws:iam::123456789012:role/bench-windows-nodes"
 IN_PROCESS_RUNS = 5
@@ -120,30 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     wall, cpu = in_process(data)
     print(f"  in-process plan_change (parse, merge, render), median of {IN_PROCESS_RUNS}: wall {wall:6.3f} s   CPU {cpu:6.3f} s")
 
-    lab = [sys.executable, "-m", "lab"]
-    with tempfile.TemporaryDirectory() as state:
-        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True)
-        try:
-            info = read_info(Path(state))
-            core = client.CoreV1Api(config.new_client_from_config(config_file=info["kubeconfig"]))
-            configmap = core.read_namespaced_config_map("aws-auth", "kube-system")
-            seeded = yaml.safe_load(configmap.data[ROLES]) + entries
-            configmap.data[ROLES] = render_mappings(seeded, ROLES)
-            core.replace_namespaced_config_map("aws-auth", "kube-system", configmap)
-            env = {**os.environ, **lab_env(info)}
-            for label in ("first (adds the role)", "no-op rerun"):
-                wall, cpu, result = module_process(env)
-                print(f"  module process, {label:<22} wall {wall:6.2f} s   CPU {cpu:6.2f} s   changed={result['changed']}")
-            after = parse_all(core.read_namespaced_config_map("aws-auth", "kube-system").data)[ROLES]
-            lossless = after[:len(seeded)] == seeded and len(after) == len(seeded) + 1 and after[-1]["rolearn"] == ROLE
-            print(f"  lossless (all {len(seeded)} entries unchanged and in order, the role added after them): {lossless}")
-            runner = AnsibleRunner(lab_env(info))
-            for label, role in (("first (adds a role)", ROLE + "-2"), ("no-op rerun", ROLE + "-2")):
-                task, cpu, result = module_task(runner, role)
-                print(f"  ansible-playbook task, {label:<20} task {task:6.2f} s   CPU of the tree {cpu:6.2f} s   "
-                      f"changed={result['changed']}")
-        finally:
-            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True)
+    with fresh_lab() as state:
+        info = read_info(state)
+        core = client.CoreV1Api(config.new_client_from_config(config_file=info["kubeconfig"]))
+        configmap = core.read_namespaced_config_map("aws-auth", "kube-system")
+        seeded = yaml.safe_load(configmap.data[ROLES]) + entries
+        configmap.data[ROLES] = render_mappings(seeded, ROLES)
+        core.replace_namespaced_config_map("aws-auth", "kube-system", configmap)
+        env = {**os.environ, **lab_env(info)}
+        for label in ("first (adds the role)", "no-op rerun"):
+            wall, cpu, result = module_process(env)
+            print(f"  module process, {label:<22} wall {wall:6.2f} s   CPU {cpu:6.2f} s   changed={result['changed']}")
+        after = parse_all(core.read_namespaced_config_map("aws-auth", "kube-system").data)[ROLES]
+        lossless = after[:len(seeded)] == seeded and len(after) == len(seeded) + 1 and after[-1]["rolearn"] == ROLE
+        print(f"  lossless (all {len(seeded)} entries unchanged and in order, the role added after them): {lossless}")
+        runner = AnsibleRunner(lab_env(info))
+        for label, role in (("first (adds a role)", ROLE + "-2"), ("no-op rerun", ROLE + "-2")):
+            task, cpu, result = module_task(runner, role)
+            print(f"  ansible-playbook task, {label:<20} task {task:6.2f} s   CPU of the tree {cpu:6.2f} s   "
+                  f"changed={result['changed']}")
     return 0
 
 

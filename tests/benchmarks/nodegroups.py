@@ -12,7 +12,6 @@ Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--for
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
 
-from upgrade import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, fresh_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def run(hosts: list[str], forks: int, env: dict[str, str]) -> tuple[float, float]:
@@ -62,16 +61,10 @@ def outcome(state: Path, hosts: list[str]) -> tuple[int, int]:
 
 def measure(groups: int, forks: int, collections: str) -> dict[str, float]:
     hosts = [f"ng{index:02d}" for index in range(1, groups + 1)]
-    lab = [sys.executable, "-m", "lab"]
-    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-    with tempfile.TemporaryDirectory() as state:
-        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
-        try:
-            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=collections)
-            wall, cpu = run(hosts, forks, env)
-            mapped, ready = outcome(Path(state), hosts)
-        finally:
-            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    with fresh_lab() as state:
+        env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
+        wall, cpu = run(hosts, forks, env)
+        mapped, ready = outcome(state, hosts)
     return {"wall": wall, "cpu": cpu, "mapped": mapped, "ready": ready}
 
 

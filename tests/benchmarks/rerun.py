@@ -14,10 +14,7 @@ Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import botocore.session
@@ -28,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-position
 
-from upgrade import ansible_env, playbook, task_times  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, fresh_lab, playbook, task_times  # noqa: E402  pylint: disable=wrong-import-position
 
 AWS_SERVICES = ("eks", "ec2", "cloudformation", "ssm", "iam", "autoscaling", "sts")
 # Kubernetes requests are counted per method and per these resources (the first that matches the path).
@@ -94,28 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collections", default=str(REPO / ".collections"),
                         help="the directory holding ansible_collections/eksnodes/windows (another checkout's, to compare)")
     args = parser.parse_args(argv)
-    lab = [sys.executable, "-m", "lab"]
-    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-    with tempfile.TemporaryDirectory() as state:
-        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
-        try:
-            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=args.collections)
-            control = LabControl.from_state_dir(Path(state))
-            _out, first_wall, first_cpu = playbook("eksnodes.windows.launch", LAUNCH, env)
-            count_calls(control)
-            stdout, wall, cpu = playbook("eksnodes.windows.launch", LAUNCH, env, callback="json")
-            aws, kube = counted(control)
-            print("launch, 1 Windows node:")
-            print(f"  first run      wall {first_wall:6.1f} s   CPU {first_cpu:6.1f} s")
-            print(f"  no-op rerun    wall {wall:6.1f} s   CPU {cpu:6.1f} s   (wall {wall / first_wall:.2f}x the first run's)")
-            show("AWS", aws)
-            show("Kubernetes", kube)
-            print("  slowest tasks of the rerun:")
-            for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
-                print(f"    {seconds:6.1f} s  {name}")
-            show_module_memory(Path(state), env)
-        finally:
-            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    with fresh_lab() as state:
+        env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=args.collections)
+        control = LabControl.from_state_dir(state)
+        _out, first_wall, first_cpu = playbook("eksnodes.windows.launch", LAUNCH, env)
+        count_calls(control)
+        stdout, wall, cpu = playbook("eksnodes.windows.launch", LAUNCH, env, callback="json")
+        aws, kube = counted(control)
+        print("launch, 1 Windows node:")
+        print(f"  first run      wall {first_wall:6.1f} s   CPU {first_cpu:6.1f} s")
+        print(f"  no-op rerun    wall {wall:6.1f} s   CPU {cpu:6.1f} s   (wall {wall / first_wall:.2f}x the first run's)")
+        show("AWS", aws)
+        show("Kubernetes", kube)
+        print("  slowest tasks of the rerun:")
+        for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
+            print(f"    {seconds:6.1f} s  {name}")
+        show_module_memory(state, env)
     return 0
 
 

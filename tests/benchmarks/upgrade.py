@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -39,6 +40,19 @@ JOIN_DELAY = 3.0
 READY_DELAY = 1.0
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
 SHOWN_TASKS = 6
+
+
+@contextmanager
+def fresh_lab(*options: str) -> Iterator[Path]:
+    """A lab started for the block (``python -m lab up`` with options), stopped after it; yields its state directory."""
+    lab = [sys.executable, "-m", "lab"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    with tempfile.TemporaryDirectory() as state:
+        subprocess.run([*lab, "up", "--state-dir", state, *options], check=True, capture_output=True, env=env)
+        try:
+            yield Path(state)
+        finally:
+            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=env)
 
 
 def ansible_env(lab_state: Path) -> dict[str, str]:
@@ -99,28 +113,21 @@ def publish_newer_ami(control: LabControl) -> str:
 
 
 def measure(nodes: int, strategy: str) -> None:
-    lab = [sys.executable, "-m", "lab"]
-    with tempfile.TemporaryDirectory() as state:
-        subprocess.run([*lab, "up", "--state-dir", state, "--join-delay", str(JOIN_DELAY), "--ready-delay", str(READY_DELAY)],
-                       check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
-        try:
-            env = ansible_env(Path(state))
-            launch = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": nodes, "nodes_min": nodes, "nodes_max": nodes + 1}
-            _out, launch_wall, _cpu = playbook("eksnodes.windows.launch", launch, env)
-            publish_newer_ami(LabControl.from_state_dir(Path(state)))
-            upgrade = {"cluster_name": "lab", "nodegroup_name": "bench", "upgrade_strategy": strategy, "max_grace_period": 1}
-            lab_pid = int(read_info(Path(state))["pid"])
-            lab_before = process_cpu(lab_pid)
-            stdout, wall, cpu = playbook("eksnodes.windows.upgrade", upgrade, env, callback="json")
-            lab_cpu = process_cpu(lab_pid) - lab_before
-            print(f"upgrade {strategy}, {nodes} nodes (launch took {launch_wall:.0f} s):")
-            print(f"  wall {wall:7.1f} s   our code (CPU of ansible-playbook and its modules) {cpu:6.1f} s   "
-                  f"the lab (CPU) {lab_cpu:6.1f} s   waiting {max(wall - cpu - lab_cpu, 0.0):6.1f} s")
-            for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
-                print(f"    {seconds:7.1f} s  {name}")
-        finally:
-            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True,
-                           env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+    with fresh_lab("--join-delay", str(JOIN_DELAY), "--ready-delay", str(READY_DELAY)) as state:
+        env = ansible_env(state)
+        launch = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": nodes, "nodes_min": nodes, "nodes_max": nodes + 1}
+        _out, launch_wall, _cpu = playbook("eksnodes.windows.launch", launch, env)
+        publish_newer_ami(LabControl.from_state_dir(state))
+        upgrade = {"cluster_name": "lab", "nodegroup_name": "bench", "upgrade_strategy": strategy, "max_grace_period": 1}
+        lab_pid = int(read_info(state)["pid"])
+        lab_before = process_cpu(lab_pid)
+        stdout, wall, cpu = playbook("eksnodes.windows.upgrade", upgrade, env, callback="json")
+        lab_cpu = process_cpu(lab_pid) - lab_before
+        print(f"upgrade {strategy}, {nodes} nodes (launch took {launch_wall:.0f} s):")
+        print(f"  wall {wall:7.1f} s   our code (CPU of ansible-playbook and its modules) {cpu:6.1f} s   "
+              f"the lab (CPU) {lab_cpu:6.1f} s   waiting {max(wall - cpu - lab_cpu, 0.0):6.1f} s")
+        for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
+            print(f"    {seconds:7.1f} s  {name}")
 
 
 def main(argv: list[str] | None = None) -> int:

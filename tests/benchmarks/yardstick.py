@@ -10,8 +10,6 @@ Run on its own with ``python tests/benchmarks/yardstick.py [--collections DIR]``
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +24,7 @@ from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-p
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
 
 from rerun import count_calls, counted  # noqa: E402  pylint: disable=wrong-import-position
-from upgrade import ansible_env, playbook  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, fresh_lab, playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 NODES = 1
 
@@ -42,20 +40,14 @@ def launch_vars(which: str, facts: dict[str, Any], template: Path) -> tuple[str,
 
 
 def measure(which: str, collections: str, template: Path) -> dict[str, Any]:
-    lab = [sys.executable, "-m", "lab"]
-    lab_env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-    with tempfile.TemporaryDirectory() as state:
-        subprocess.run([*lab, "up", "--state-dir", state], check=True, capture_output=True, env=lab_env)
-        try:
-            env = dict(ansible_env(Path(state)), ANSIBLE_COLLECTIONS_PATH=collections)
-            name, extra_vars = launch_vars(which, read_info(Path(state))["facts"], template)
-            _out, first_wall, first_cpu = playbook(name, extra_vars, env)
-            control = LabControl.from_state_dir(Path(state))
-            count_calls(control)
-            _out, wall, cpu = playbook(name, extra_vars, env)
-            aws, kube = counted(control)
-        finally:
-            subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=lab_env)
+    with fresh_lab() as state:
+        env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
+        name, extra_vars = launch_vars(which, read_info(state)["facts"], template)
+        _out, first_wall, first_cpu = playbook(name, extra_vars, env)
+        control = LabControl.from_state_dir(state)
+        count_calls(control)
+        _out, wall, cpu = playbook(name, extra_vars, env)
+        aws, kube = counted(control)
     return {"first_wall": first_wall, "first_cpu": first_cpu, "wall": wall, "cpu": cpu, "aws": sum(aws.values()),
             "kube": sum(kube.values())}
 
