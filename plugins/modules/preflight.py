@@ -366,7 +366,6 @@ def validate(module):
             module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
 
 
-
 def main():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),

@@ -122,4 +122,3 @@ def known_cluster(module, eks, name: str) -> Dict[str, Any]:
         module.fail_json(msg=f"cluster_name: there is no EKS cluster named {name} in {module.region}. Fix: check cluster_name and "
                          f"the region (aws eks list-clusters --region {module.region}).")
     return cluster_facts(described)
-
