@@ -264,7 +264,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ipam import setti
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import create_config_map
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import delete_legacy_objects
-from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects
+from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects, list_deployments
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import merge_patch_config_map_data
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import read_config_map
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
@@ -341,7 +341,7 @@ class WindowsIpam:
         try:
             # Once Windows IPAM is on, what the legacy controllers left behind is not looked for again (unless asked to remove it).
             thorough = self.params["remove_legacy_controllers"] or not ipam.windows_ipam_enabled(self.config_map_data())
-            found = find_legacy_objects(self.kube(), thorough=thorough)
+            found = find_legacy_objects(self.kube(), thorough=thorough, deployments=list_deployments(self.kube(), "kube-system"))
         except (KubeClientError, KubeApiError) as error:
             if method != "addon" or self.params["remove_legacy_controllers"]:
                 raise

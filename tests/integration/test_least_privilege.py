@@ -98,3 +98,45 @@ def test_a_kubernetes_permission_taken_away_fails_naming_it(enforcing_lab):
         in message.replace('\\"', '"'), message
     after = core.read_namespaced_config_map("aws-auth", "kube-system")
     assert (after.data, after.metadata.resource_version) == (before.data, before.metadata.resource_version)
+
+
+def test_the_deployments_are_listed_once_and_read_by_name_without_the_list_grant(enforcing_lab):
+    """preflight lists kube-system's Deployments once (CoreDNS and the legacy controller's); with RBAC that predates the
+    list rule, it reads each by name and finds the same."""
+    rbac = client.RbacAuthorizationV1Api(enforcing_lab.kube_api_client())
+    apps = client.AppsV1Api(enforcing_lab.kube_api_client())
+    role = rbac.read_namespaced_role("eksnodes:operator", "kube-system")
+    rules = enforcing_lab.kube_api_client().sanitize_for_serialization(role)["rules"]
+    named_only = [rule for rule in rules if not (rule["resources"] == ["deployments"] and rule["verbs"] == ["list"])]
+    assert len(named_only) == len(rules) - 1
+    apps.create_namespaced_deployment("kube-system", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "vpc-resource-controller", "namespace": "kube-system"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "vpc-resource-controller"}},
+                 "template": {"metadata": {"labels": {"app": "vpc-resource-controller"}},
+                              "spec": {"containers": [{"name": "controller", "image": "vpc-resource-controller:legacy"}]}}}})
+
+    def preflight() -> tuple[dict, dict]:
+        control = enforcing_lab.control
+        control.kube_fault_share(0.0, method="GET", path="/namespaces/kube-system/deployments$")
+        control.kube_fault_share(0.0, method="GET", path="/namespaces/kube-system/deployments/")
+        try:
+            result = AnsibleRunner(enforcing_lab.env).task("eksnodes.windows.preflight", {
+                "cluster_name": "lab"})
+            seen = {("list" if rule["path"].endswith("$") else "read"): rule["seen"] for rule in control.kube_faults() if "seen" in rule}
+        finally:
+            control.clear_kube_faults()
+        return result, seen
+
+    try:
+        listed, listed_calls = preflight()
+        rbac.patch_namespaced_role("eksnodes:operator", "kube-system", {"rules": named_only})
+        read, read_calls = preflight()
+    finally:
+        rbac.patch_namespaced_role("eksnodes:operator", "kube-system", {"rules": rules})
+        apps.delete_namespaced_deployment("vpc-resource-controller", "kube-system")
+    for result in (listed, read):
+        assert result["checks"]["coredns"] == "passed" and result["checks"]["legacy_controllers"] == "failed", result
+        assert "Deployment kube-system/vpc-resource-controller" in result["msg"]
+    assert listed_calls == {"list": 1, "read": 0}
+    # CoreDNS and the three legacy Deployments by name (the list, refused by RBAC, does not reach the lab's counters).
+    assert read_calls == {"list": 0, "read": 4}

@@ -6,7 +6,7 @@
 """Read-only Kubernetes API calls of the preflight checks."""
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 try:
     # First, so that kubernetes is then imported name by name (module_utils/kube/lazy.py).
@@ -37,7 +37,10 @@ def list_pods(api_client) -> List[Dict[str, Any]]:
     return _items("list pods", kclient.CoreV1Api(api_client).list_pod_for_all_namespaces)
 
 
-def read_deployment(api_client, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+def read_deployment(api_client, namespace: str, name: str, listed: Optional[Mapping[str, Any]] = None) -> Optional[Dict[str, Any]]:
+    """The Deployment, or None when it does not exist; from listed (list_deployments of its namespace) when given."""
+    if listed is not None:
+        return listed.get(name)
     try:
         apps = kclient.AppsV1Api(api_client)
         response = apps.read_namespaced_deployment(name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)

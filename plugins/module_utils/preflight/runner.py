@@ -23,7 +23,7 @@ from ..eks.addons import list_addons
 from ..eks.clusters import describe_cluster, describe_nodegroup, list_nodegroups
 from ..eks.names import eks_api_cluster_name_problem
 from ..eks.transformations import cluster_facts
-from ..ipam.kube import KubeApiError, find_legacy_objects, read_config_map
+from ..ipam.kube import KubeApiError, find_legacy_objects, list_deployments, read_config_map
 from ..ipam.settings import ADDON_NAME, CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, windows_ipam_enabled
 from ..kube.client import KubeClientError
 from . import checks
@@ -190,12 +190,14 @@ class Preflight:
             return
         if self.wanted("linux_nodes"):
             self.add(checks.check_linux_nodes(nodes, cluster["name"]))
+        # CoreDNS and the legacy controllers' Deployments, in one list when RBAC allows it (else a read each).
+        deployments = list_deployments(api, "kube-system") if self.wanted("coredns") or self.wanted("legacy_controllers") else None
         if self.wanted("coredns"):
             self.kube_guarded("coredns", "the CoreDNS Deployment",
-                              lambda: self.add(checks.check_coredns(read_deployment(api, "kube-system", "coredns"), cluster["name"])))
+                              lambda: self.add(checks.check_coredns(read_deployment(api, "kube-system", "coredns", deployments), cluster["name"])))
         if self.wanted("legacy_controllers"):
-            self.kube_guarded("legacy_controllers", "the legacy controller objects",
-                              lambda: self.add(checks.check_legacy_controllers(find_legacy_objects(api, thorough=not self.ipam_on(api)))))
+            self.kube_guarded("legacy_controllers", "the legacy controller objects", lambda: self.add(checks.check_legacy_controllers(
+                find_legacy_objects(api, thorough=not self.ipam_on(api), deployments=deployments))))
         if self.wanted("pod_imds"):
             if self.params.get("disable_pod_imds"):
                 self.kube_guarded("pod_imds", "the pods on the Windows nodes", lambda: self.add(checks.check_pod_imds(list_pods(api), nodes)))

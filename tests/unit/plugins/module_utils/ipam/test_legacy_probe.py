@@ -36,3 +36,18 @@ def test_a_running_controller_brings_the_whole_report_in_the_usual_order(cluster
     found = kube.find_legacy_objects(None, thorough=False)
     assert found == [obj for obj in LEGACY_OBJECTS if (obj.kind, obj.name) in cluster["present"]]
     assert len(cluster["reads"]) == len(LEGACY_OBJECTS) and set(cluster["reads"]) == set(LEGACY_OBJECTS)
+
+
+def test_listed_deployments_answer_for_the_deployments_without_a_read(cluster):
+    cluster["present"] = {("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")}
+    listed = {"coredns": {}, "vpc-admission-webhook-deployment": {}}
+    found = kube.find_legacy_objects(None, thorough=False, deployments=listed)
+    assert [(obj.kind, obj.name) for obj in found] == [("Deployment", "vpc-admission-webhook-deployment"),
+                                                         ("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")]
+    assert not [obj for obj in cluster["reads"] if obj.kind == "Deployment"]
+    assert set(cluster["reads"]) == {obj for obj in LEGACY_OBJECTS if obj.kind != "Deployment"}
+
+
+def test_with_no_deployment_listed_only_the_webhook_configuration_is_read(cluster):
+    assert kube.find_legacy_objects(None, thorough=False, deployments={"coredns": {}}) == []
+    assert [(obj.kind, obj.name) for obj in cluster["reads"]] == [("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")]

@@ -40,6 +40,8 @@ def world(monkeypatch):
         "coredns": {"status": {"readyReplicas": 2}}, "legacy": [], "map_roles": [],
         "nodegroups": {"linux": {"nodeRole": "arn:aws:iam::1:role/linux", "amiType": "AL2023_x86_64_STANDARD"}},
         "entries": {}, "kube_error": None, "calls": [], "ipam_on": False, "thorough": [], "pods": [], "addons": ["coredns"],
+        # None: RBAC grants no list of Deployments, so each is read by name.
+        "deployments": None, "listed": [],
     }
 
     def record(name, value):
@@ -52,8 +54,10 @@ def world(monkeypatch):
     monkeypatch.setattr(runner, "list_iam_role_attached_policies", lambda client, role: record("iam", state["policies"]))
     monkeypatch.setattr(runner, "list_nodes", lambda api: record("nodes", state["kube_error"] or state["nodes"]))
     monkeypatch.setattr(runner, "list_pods", lambda api: record("pods", state["pods"]))
-    monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name: record("coredns", state["coredns"]))
-    monkeypatch.setattr(runner, "find_legacy_objects", lambda api, thorough: state["thorough"].append(thorough) or record("legacy", state["legacy"]))
+    monkeypatch.setattr(runner, "list_deployments", lambda api, ns: record("deployments", state["deployments"]))
+    monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name, listed: record("coredns", state["coredns"] if listed is None else listed.get(name)))
+    monkeypatch.setattr(runner, "find_legacy_objects", lambda api, thorough, deployments: state["thorough"].append(thorough)
+                        or state["listed"].append(deployments) or record("legacy", state["legacy"]))
     monkeypatch.setattr(runner, "read_config_map", lambda api, namespace, name: record(
         "ipam", {"data": {"enable-windows-ipam": "true" if state["ipam_on"] else "false"}}))
     monkeypatch.setattr(runner, "list_addons", lambda client, cluster: record("addons", state["addons"]))
@@ -173,12 +177,26 @@ def test_kubernetes_reads_forbidden_by_rbac_are_skipped_with_a_warning(world, mo
 
     def forbidden(*args):
         raise KubeApiError(f"read {args[1:] or 'aws-auth'}", Forbidden())
-    monkeypatch.setattr(runner, "read_deployment", forbidden)
+    monkeypatch.setattr(runner, "read_deployment", lambda api, ns, name, listed: forbidden(api, ns, name))
     monkeypatch.setattr(runner, "aws_auth_map_roles", forbidden)
     result = run(windows_node_role="windows")
     assert result["checks"]["coredns"] == "skipped"
     assert [(f["check"], f["severity"]) for f in result["findings"]] == [("coredns", "warning"), ("node_role", "warning")]
     assert "could not be read from: aws-auth" in result["findings"][1]["message"]
+
+
+def test_one_list_of_the_kube_system_deployments_answers_for_coredns_and_the_legacy_deployments(world):
+    world["deployments"] = {"coredns": {"status": {"readyReplicas": 0}}}
+    result = run()
+    assert world["calls"].count("deployments") == 1 and "coredns" in world["calls"]
+    assert world["listed"] == [world["deployments"]]
+    # The listed CoreDNS, not a read one (that has ready replicas), is checked.
+    assert [(f["check"], f["severity"]) for f in result["findings"]] == [("coredns", "warning")]
+
+
+def test_without_coredns_and_legacy_checks_the_deployments_are_not_listed(world):
+    run(skip_checks=["coredns", "legacy_controllers"])
+    assert "deployments" not in world["calls"] and "legacy" not in world["calls"]
 
 
 @pytest.mark.parametrize("ipam_on, thorough", [(False, True), (True, False)])
