@@ -139,7 +139,12 @@ def test_remove_in_api_and_config_map_mode_cleans_the_access_entry_and_the_mappi
     entries_before = eks.list_access_entries(clusterName="lab")["accessEntries"]
     assert role_arn in entries_before
 
+    # A share-0 rule fails nothing and counts: the cluster is described once, by cluster_info, whose facts the aws_auth
+    # and access_entry tasks are given.
+    lab.control.aws_fault_share(0.0, service="eks", action="DescribeCluster")
     rerun = ansible.playbook(REMOVE, extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup})
+    assert [rule["seen"] for rule in lab.control.aws.share_faults() if rule["action"] == "DescribeCluster"] == [1]
+    lab.control.aws.clear_faults()
     after_rerun = aws_auth(lab)
     again = ansible.playbook(REMOVE, extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup})
 
