@@ -137,7 +137,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
         assert arguments["region"] == lab.region, task
         # The group's other options still reach the module: only the region was overridden.
         assert arguments["endpoint_url"] == lab.info["aws"]["url"], task
-    planned = run.result("eksnodes.windows.nodegroup : Record the planned AMI's parameters")["ansible_facts"]
+    planned = run.result("eksnodes.windows.nodegroup : Record the plan and the planned AMI")["ansible_facts"]
     assert planned["nodegroup_selected_image_id"] == lab.facts["windows_amis"]["Windows_Server-2022-English-Core-EKS_Optimized-1.31"]["image_id"]
     # Checks only: no stack was created.
     assert lab.aws_client("cloudformation").list_stacks()["StackSummaries"] == stacks_before

@@ -172,11 +172,30 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
         {"nodegroup_cluster": {}},
         {"nodegroup_node_ami_family": "WindowsServer2016CoreContainer"},
         {"nodegroup_nodes": 4, "nodegroup_nodes_max": 3, "nodegroup_name": "too-small"},
+        {"nodegroup_stack_name": "1-not_a_stack_name"},
         expect_failure=True,
     ))
     failures = [task["result"] for task in run.tasks if task["result"].get("failed")]
-    assert len(failures) == 3, [task["name"] for task in run.tasks]
-    assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 3
+    assert len(failures) == 4, [task["name"] for task in run.tasks]
+    assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 4
     assert "nodegroup_cluster has no cluster name. Run the eksnodes.windows.prerequisites role first" in failures[0]["msg"]
     assert "nodegroup_node_ami_family" in failures[1]["msg"] and "WindowsServer2016CoreContainer" in failures[1]["msg"]
     assert "desired_capacity (4) must be at most max_size (3)" in failures[2]["msg"]
+    assert " ".join(failures[3]["msg"].split()) == (
+        "The stack name 1-not_a_stack_name is not a valid CloudFormation stack name (letters, digits and hyphens, starting with "
+        "a letter, at most 128 characters). Set nodegroup_stack_name to a valid name.")
+
+
+def test_an_ami_given_in_nodegroup_ami_id_is_the_one_planned(lab, ansible, cluster):
+    name = f"ami-{uuid.uuid4().hex[:6]}"
+    image = lab.facts["windows_amis"]["Windows_Server-2019-English-Full-EKS_Optimized-1.31"]["image_id"]
+    run = ansible.playbook(role_play(cluster, {"nodegroup_name": name, "nodegroup_ami_id": image}), check=True, diff=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    (plan,) = results(run, PLAN_TASK)
+    arguments = plan["invocation"]["module_args"]
+    # The plan was given the image and chose none of its own (the family's newest 2022 image is another one).
+    assert plan["operation"] == "create" and arguments["image_id"] == image and arguments.get("ami") is None
+    (preview,) = results(run, STACK_TASK)
+    assert f"NodeImageId: {image}" in preview["diff"][0]["after"]
+    stacks = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
+    assert [s for s in stacks if s["StackName"] == f"lab-nodegroup-{name}" and s["StackStatus"] != "DELETE_COMPLETE"] == []

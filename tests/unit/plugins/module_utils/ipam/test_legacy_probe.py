@@ -42,8 +42,8 @@ def test_listed_deployments_answer_for_the_deployments_without_a_read(cluster):
     cluster["present"] = {("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")}
     listed = {"coredns": {}, "vpc-admission-webhook-deployment": {}}
     found = kube.find_legacy_objects(None, thorough=False, deployments=listed)
-    assert [(obj.kind, obj.name) for obj in found] == [("Deployment", "vpc-admission-webhook-deployment"),
-                                                         ("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")]
+    assert [(obj.kind, obj.name) for obj in found] == [
+        ("Deployment", "vpc-admission-webhook-deployment"), ("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg")]
     assert not [obj for obj in cluster["reads"] if obj.kind == "Deployment"]
     assert set(cluster["reads"]) == {obj for obj in LEGACY_OBJECTS if obj.kind != "Deployment"}
 
