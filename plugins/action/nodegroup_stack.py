@@ -27,9 +27,8 @@ from ansible.module_utils.common.validation import check_type_bool, check_type_i
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.events import progress_line
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import failure_error, timeout_error
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.failures import failure_error, timeout_error
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline, WaitTimeout, is_settled, wait_for_stack
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.nodes import format_duration
 
@@ -49,6 +48,9 @@ STATUS_KEYS = ("stack_id", "stack_status", "stack_status_reason")
 
 def connection_args(args):
     """The task's AWS connection options (and their aliases), for nodegroup_stack_info."""
+    # Here, not at the top: amazon.aws's module_utils import boto3, which only a wait needs. The plan (in check mode)
+    # and every other task of the play then run without it in ansible-playbook.
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec  # pylint: disable=import-outside-toplevel
     names = set()
     for name, spec in aws_argument_spec().items():
         names.add(name)

@@ -35,20 +35,12 @@ from . import ownership as ownership_logic
 from . import stacks
 from . import transformations
 from .common import CloudFormationError, error_code, error_message
+from .failures import StackOperationError, failure_error, timeout_error
 from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is_settled, wait_for_change_set, wait_for_stack
 
 
 # present()'s stack argument when the caller did not read the stack.
 UNREAD = object()
-
-
-class StackOperationError(Exception):
-    """A failure with the structured facts the module returns next to its message."""
-
-    def __init__(self, message: str, **facts: Any):
-        super().__init__(message)
-        self.message = message
-        self.facts = facts
 
 
 class ConcurrentRunError(StackOperationError):
@@ -118,38 +110,6 @@ class DesiredStack:
 
 def request_token(prefix: str = "eksnodes") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
-
-
-def timeout_error(stack_name: str, what: str, seconds: float, last: Optional[Mapping[str, Any]], events: List[Dict[str, Any]]) -> StackOperationError:
-    """The error of a wait for the stack that ran out of wait_timeout (last: the last description)."""
-    last = last or {}
-    return StackOperationError(
-        f"Stack {stack_name}: the {what} did not finish within wait_timeout ({seconds:g} s); "
-        f"it is {last.get('StackStatus')} and CloudFormation carries on: run the task again to wait for it, "
-        "or raise wait_timeout",
-        stack_status=last.get("StackStatus"),
-        events=events,
-    )
-
-
-def failure_error(
-    stack_name: str,
-    operation: str,
-    stack: Optional[Mapping[str, Any]],
-    operation_events: List[Dict[str, Any]],
-    events: List[Dict[str, Any]],
-) -> StackOperationError:
-    """The error of a stack operation that ended in failure; the root cause is found in operation_events."""
-    status = (stack or {}).get("StackStatus")
-    cause = event_logic.root_cause(operation_events)
-    return StackOperationError(
-        f"Stack {stack_name}: {operation} failed ({status}). Root cause: {event_logic.describe_cause(cause)}",
-        stack_status=status,
-        stack_status_reason=(stack or {}).get("StackStatusReason"),
-        failure_events=event_logic.failed_events(operation_events),
-        root_cause=cause,
-        events=events,
-    )
 
 
 def started(stack_id: str, after_event_id: Optional[str], client_request_token: Optional[str]) -> Dict[str, Any]:
