@@ -264,7 +264,8 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ipam import setti
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import create_config_map
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import delete_legacy_objects
-from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects, list_deployments
+from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import find_legacy_objects
+from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import list_deployments
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import merge_patch_config_map_data
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import read_config_map
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
