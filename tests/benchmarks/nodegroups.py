@@ -4,7 +4,9 @@ one, every aws-auth entry kept).
 ``many-nodegroups.yml`` treats each inventory host as one node group of the lab's cluster: the cluster is checked once,
 then each host launches its group (one node), maps its node role in aws-auth, and waits for its node. It is run on a
 fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printed: wall and CPU (the ansible-playbook
-process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready.
+process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready. Then
+the many groups once more, untimed, through an interpreter that records each module process: the CPU per group of each
+module, and what is left for ansible-playbook itself.
 
 Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10] [--collections DIR]``. No pass/fail.
 """
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
@@ -28,17 +31,18 @@ sys.path.insert(0, str(HERE))
 
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
 
+from rerun import module_usage, module_wrapper  # noqa: E402  pylint: disable=wrong-import-position
 from upgrade import ansible_env, fresh_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def run(hosts: list[str], forks: int, env: dict[str, str]) -> tuple[float, float]:
+def run(hosts: list[str], forks: int, env: dict[str, str], extra: Sequence[str] = ()) -> tuple[float, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".ini") as inventory:
         inventory.write("\n".join(f"{host} ansible_connection=local" for host in hosts) + "\n")
         inventory.flush()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory.name, "-f", str(forks),
-                               str(HERE / "many-nodegroups.yml"), "-e", "cluster_name=lab"],
+                               str(HERE / "many-nodegroups.yml"), "-e", "cluster_name=lab", *extra],
                               env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -68,6 +72,21 @@ def measure(groups: int, forks: int, collections: str) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "mapped": mapped, "ready": ready}
 
 
+def show_module_cpu(groups: int, forks: int, collections: str) -> None:
+    hosts = [f"ng{index:02d}" for index in range(1, groups + 1)]
+    with fresh_lab() as state:
+        wrapper, log = module_wrapper(state)
+        env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
+        _wall, cpu = run(hosts, forks, env, ["-e", f"ansible_python_interpreter={wrapper}"])
+        usage = module_usage(log)
+    modules = sum(seconds for runs in usage.values() for _kib, seconds in runs)
+    print(f"  CPU per group by module process ({groups} groups again, untimed; each through a recording interpreter):")
+    for module, runs in sorted(usage.items(), key=lambda item: -sum(seconds for _kib, seconds in item[1])):
+        total = sum(seconds for _kib, seconds in runs)
+        print(f"    {total / groups:5.2f} s  {module} ({len(runs)} runs, {total / len(runs):.2f} s each)")
+    print(f"    {(cpu - modules) / groups:5.2f} s  ansible-playbook and the recording interpreters")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=20)
@@ -82,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {args.groups} groups      wall {many['wall']:6.1f} s   CPU {many['cpu']:6.1f} s   ({many['wall'] / one['wall']:.1f}x the wall of one)")
     print(f"  aws-auth maps {many['mapped']} of the {args.groups} node roles; {many['ready']} Windows nodes Ready")
     print(f"  CPU per group: {many['cpu'] / args.groups:.1f} s (one group alone: {one['cpu']:.1f} s)")
+    show_module_cpu(args.groups, args.forks, args.collections)
     return 0
 
 

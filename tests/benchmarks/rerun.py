@@ -35,15 +35,35 @@ KUBE_RESOURCES = ("nodes", "configmaps/aws-auth", "configmaps/amazon-vpc-cni", "
 KUBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "bench", "nodes": 1, "nodes_min": 1, "nodes_max": 2}
 SHOWN_TASKS = 8
-# Runs the module with the real interpreter (stdin passed through), then appends "<module> <peak RSS in KiB>" to a log.
-MEMORY_WRAPPER = """#!{python}
+# Runs the module with the real interpreter (stdin passed through), then appends "<module> <peak RSS in KiB> <CPU seconds>"
+# of that module process to a log.
+MODULE_WRAPPER = """#!{python}
 import resource, subprocess, sys
 status = subprocess.call([{python!r}, *sys.argv[1:]])
 module = next((arg.rsplit("AnsiballZ_", 1)[1][:-3] for arg in sys.argv[1:] if "AnsiballZ_" in arg), "(piped)")
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open({log!r}, "a", encoding="utf-8") as log:
-    log.write(f"{{module}} {{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}}\\n")
+    log.write(f"{{module}} {{usage.ru_maxrss}} {{usage.ru_utime + usage.ru_stime:.3f}}\\n")
 sys.exit(status)
 """
+
+
+def module_wrapper(state: Path) -> tuple[Path, Path]:
+    """An interpreter for ansible_python_interpreter that records each module process (MODULE_WRAPPER), and its log.
+    It costs a process per module, so runs that use it are not timed."""
+    wrapper, log = state / "module-python", state / "module-usage.log"
+    wrapper.write_text(MODULE_WRAPPER.format(python=str(REPO / ".venv/bin/python"), log=str(log)), encoding="utf-8")
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def module_usage(log: Path) -> dict[str, list[tuple[int, float]]]:
+    """(peak RSS in KiB, CPU seconds) of each module process, by module."""
+    usage: dict[str, list[tuple[int, float]]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        module, kib, cpu = line.rsplit(" ", 2)
+        usage.setdefault(module, []).append((int(kib), float(cpu)))
+    return usage
 
 
 def count_calls(control: LabControl) -> None:
@@ -73,17 +93,13 @@ def show(label: str, counts: dict[str, int]) -> None:
 
 
 def show_module_memory(state: Path, env: dict[str, str]) -> None:
-    wrapper, log = state / "memory-python", state / "module-memory.log"
-    wrapper.write_text(MEMORY_WRAPPER.format(python=str(REPO / ".venv/bin/python"), log=str(log)), encoding="utf-8")
-    wrapper.chmod(0o755)
+    wrapper, log = module_wrapper(state)
     playbook("eksnodes.windows.launch", dict(LAUNCH, ansible_python_interpreter=str(wrapper)), env)
-    peaks: dict[str, int] = {}
-    for line in log.read_text(encoding="utf-8").splitlines():
-        module, kib = line.rsplit(" ", 1)
-        peaks[module] = max(peaks.get(module, 0), int(kib))
-    print(f"  peak resident memory of each module process (a no-op run): max {max(peaks.values()) / 1024:.0f} MiB")
+    usage = module_usage(log)
+    peaks = {module: max(kib for kib, _cpu in runs) for module, runs in usage.items()}
+    print(f"  each module process of a no-op run: max {max(peaks.values()) / 1024:.0f} MiB peak resident memory; CPU")
     for module, kib in sorted(peaks.items(), key=lambda item: -item[1]):
-        print(f"    {kib / 1024:6.0f} MiB  {module}")
+        print(f"    {kib / 1024:6.0f} MiB  {sum(cpu for _kib, cpu in usage[module]):5.2f} CPU-s  {module}")
 
 
 def main(argv: list[str] | None = None) -> int:
