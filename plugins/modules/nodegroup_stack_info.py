@@ -41,6 +41,13 @@ options:
       - Return only the events of the stack operation requested with this token (events that carry no
         token are kept).
     type: str
+  events:
+    description:
+      - Whether to read the stack events. V(false) reads none (no C(DescribeStackEvents)) when only the stack,
+        its ownership, outputs and instances matter; RV(events) is then empty, RV(last_event_id) is
+        O(after_event_id), and a failed stack has no RV(failure_events) or RV(root_cause).
+    type: bool
+    default: true
   cluster_name:
     description:
       - The EKS cluster the stack must belong to, for RV(owned).
@@ -318,14 +325,15 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters
 LAST_OPERATION_EVENTS = 500
 
 
-def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, client_request_token=None, cluster_name=None, nodegroup_name=None):
+def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, client_request_token=None, cluster_name=None, nodegroup_name=None,
+               read_events=True):
     """The module's result, RV(leftover_role_arns) left empty."""
     stack = stacks.describe_stack(cloudformation, stack_name)
     manager = NodegroupStack(cloudformation, autoscaling, stack_name, Deadline(0))
     result = {"exists": stack is not None, "stack_name": stack_name, **manager.facts(stack)}
     result["settled"] = is_settled(result["stack_status"])
     events = []
-    if stack is not None:
+    if stack is not None and read_events:
         if after_event_id:
             raw = stacks.stack_events_since(cloudformation, stack["StackId"], after_event_id)
         else:
@@ -337,7 +345,7 @@ def stack_info(cloudformation, autoscaling, stack_name, after_event_id=None, cli
             after_event_id = raw[-1].get("EventId")
     result["events"] = events
     result["last_event_id"] = after_event_id
-    if result["stack_status"] in FAILURE_STATUSES:
+    if result["stack_status"] in FAILURE_STATUSES and read_events:
         result["failure_events"] = event_logic.failed_events(events)
         result["root_cause"] = event_logic.root_cause(events)
     result["ownership"] = ownership_logic.stack_ownership(stack, cluster_name, nodegroup_name)
@@ -367,6 +375,7 @@ def main():
             stack_name=dict(type="str", required=True),
             after_event_id=dict(type="str"),
             client_request_token=dict(type="str", no_log=False),
+            events=dict(type="bool", default=True),
             cluster_name=dict(type="str"),
             nodegroup_name=dict(type="str"),
             mapped_role_arns=dict(type="list", elements="str", default=[]),
@@ -385,6 +394,7 @@ def main():
             params["client_request_token"],
             params["cluster_name"],
             params["nodegroup_name"],
+            params["events"],
         )
         result["leftover_role_arns"] = leftover_role_arns(module, params["stack_name"], result["stack_id"])
     except AnsibleAWSError as error:

@@ -114,15 +114,21 @@ def test_remove_of_an_unrelated_stack_of_the_node_group_name_is_refused_before_a
     create_topic_stack(lab, stack_name)
     try:
         stack_before, auth_before = stack_state(lab, stack_name), aws_auth(lab)
+        lab.control.aws_fault_share(0.0, service="cloudformation", action="DescribeStackEvents")
 
         refused = ansible.playbook(REMOVE, extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup})
 
+        # The stack is read for its ownership, not for its events.
+        assert [rule["seen"] for rule in lab.control.aws.share_faults() if rule["action"] == "DescribeStackEvents"] == [0]
+        read = refused.result("Read the node group stack")
+        assert read["exists"] and read["events"] == [] and read["owned"] is False
         assert refused.returncode != 0
         failed = refused.result("Refuse a stack of this name that is not the node group's")
         assert failed.get("failed") and "lacks the node group parameters" in failed["msg"] and "Nothing was changed" in failed["msg"], failed
         assert stack_state(lab, stack_name) == stack_before
         assert aws_auth(lab) == auth_before
     finally:
+        lab.control.aws.clear_faults()
         lab.aws_client("cloudformation").delete_stack(StackName=stack_name)
 
 

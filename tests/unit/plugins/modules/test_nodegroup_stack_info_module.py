@@ -74,6 +74,14 @@ def test_a_complete_stack_has_its_outputs_and_instances(clients):
     assert result["events"] == [] and result["last_event_id"] == "e9"
 
 
+def test_without_events_no_event_is_read_even_for_a_failed_stack(clients):
+    # The stubber fails on any call it was not given: DescribeStackEvents is not made.
+    clients.cfn.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": NAME})
+    result = info(clients, NAME, None, None, "lab", "win", False)
+    assert result["events"] == [] and result["last_event_id"] is None and "root_cause" not in result
+    assert result["exists"] and result["settled"] and result["stack_status"] == "ROLLBACK_COMPLETE"
+
+
 def test_a_missing_stack(clients):
     clients.cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {NAME} does not exist", 400)
     result = info(clients, NAME)
