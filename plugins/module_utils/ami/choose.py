@@ -4,8 +4,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Choosing a node group's AMI: the one given, checked; else the newest EKS optimized one, or the one the node group
-runs kept. The result is windows_ami_info's; nodegroup_stack_info returns it too, so that a play that reads the stack
-needs no second module run to choose the AMI."""
+runs kept. The result is windows_ami_info's; nodegroup_stack returns it too (its ami option), so that the node group's
+plan chooses the AMI in the same module run."""
 
 import datetime
 from typing import Any, Callable, Dict, Mapping, Optional
