@@ -287,7 +287,9 @@ except ImportError:
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.kubeconfig import kubeconfig
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import WAIT_ARGUMENT_SPEC
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import check_wait_options
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster_as_asked
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.names import eks_api_cluster_name_problem
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import REQUEST_TIMEOUT
@@ -308,9 +310,7 @@ def validate(module):
     problem = token_problem(params["kubeconfig_auth"], params["return_token"], module.no_log)
     if problem:
         module.fail_json(msg=problem)
-    for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
-        if params[option] < lowest:
-            module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
+    check_wait_options(module)
 
 
 def token_problem(kubeconfig_auth, return_token, task_no_log):
@@ -351,9 +351,7 @@ def kubernetes_check(module, facts, sts):
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True, aliases=["cluster_name"]),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=1200),
-        wait_sleep=dict(type="int", default=10),
+        **WAIT_ARGUMENT_SPEC,
         check_kubernetes=dict(type="bool", default=False),
         kubeconfig_auth=dict(type="str", choices=["exec", "token"], default="exec"),
         return_token=dict(type="bool", default=False),
@@ -364,7 +362,7 @@ def main():
     params = module.params
     name = params["name"]
     eks = module.client("eks")
-    described = find_cluster(module, eks, name, params["wait"], params["wait_timeout"], params["wait_sleep"])
+    described = find_cluster_as_asked(module, eks, name)
     if described is None:
         if params["wait"]:
             module.fail_json(msg=f"Cluster {name} in {module.region}: the cluster does not exist. Fix: check the name and the region "

@@ -326,7 +326,9 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
-from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import WAIT_ARGUMENT_SPEC
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import check_wait_options
+from ansible_collections.eksnodes.windows.plugins.module_utils.eks.lookup import find_cluster_as_asked
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
@@ -361,9 +363,7 @@ def validate(module):
     for option in ("nodegroup_name", "key_name", "windows_node_role", "instance_type"):
         if params.get(option) is not None and not params[option].strip():
             module.fail_json(msg=f"{option}: the value is empty. Fix: give a value or leave {option} out.")
-    for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
-        if params[option] < lowest:
-            module.fail_json(msg=f"{option} is {params[option]}; it must be {lowest} or more.")
+    check_wait_options(module)
 
 
 def main():
@@ -378,9 +378,7 @@ def main():
         disable_pod_imds=dict(type="bool", default=False),
         skip_checks=dict(type="list", elements="str", default=[], choices=list(CHECKS)),
         fail_on_error=dict(type="bool", default=True),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=1200),
-        wait_sleep=dict(type="int", default=10),
+        **WAIT_ARGUMENT_SPEC,
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
     module = AWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -391,9 +389,7 @@ def main():
         sts = None if has_explicit_kube_auth(module.params) else clients["sts"]
         return api_client(module.params, cluster=cluster, sts_client=sts)
 
-    params = module.params
-    preflight = Preflight(params, module.region, clients, kube_client,
-                          lambda name: find_cluster(module, clients["eks"], name, params["wait"], params["wait_timeout"], params["wait_sleep"]))
+    preflight = Preflight(module.params, module.region, clients, kube_client, lambda name: find_cluster_as_asked(module, clients["eks"], name))
     try:
         result = preflight.run()
     except AnsibleAWSError as error:

@@ -70,6 +70,26 @@ def wait(module, eks, name: str, timeout: int, sleep: int) -> Dict[str, Any]:
         raise AssertionError("fail_json returned")  # for type checkers: fail_json exits
 
 
+# How find_cluster waits, as the modules that wait for the cluster (cluster_info, preflight) take it.
+WAIT_ARGUMENT_SPEC = {
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 1200},
+    "wait_sleep": {"type": "int", "default": 10},
+}
+
+
+def check_wait_options(module) -> None:
+    """Fails on a negative wait_timeout or a wait_sleep below one second."""
+    for option, lowest in (("wait_timeout", 0), ("wait_sleep", 1)):
+        if module.params[option] < lowest:
+            module.fail_json(msg=f"{option} is {module.params[option]}; it must be {lowest} or more.")
+
+
+def find_cluster_as_asked(module, eks, name: str):
+    """find_cluster with the module's wait, wait_timeout and wait_sleep options (WAIT_ARGUMENT_SPEC)."""
+    return find_cluster(module, eks, name, module.params["wait"], module.params["wait_timeout"], module.params["wait_sleep"])
+
+
 def find_cluster(module, eks, name: str, wait_for: bool = False, wait_timeout: int = 1200, wait_sleep: int = 10):
     """The cluster's DescribeCluster answer, or None when there is none. With wait_for, a cluster found not ACTIVE is
     waited for (failing on FAILED, DELETING or at the timeout)."""
