@@ -58,6 +58,10 @@ def fresh_lab(*options: str) -> Iterator[Path]:
 def ansible_env(lab_state: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(lab_env(read_info(lab_state)))
+    # As make sets them, so that a benchmark run on its own writes nothing outside the checkout either (the local
+    # connection puts each module's files under remote_tmp, ~/.ansible/tmp by default).
+    env.setdefault("ANSIBLE_HOME", str(REPO / ".build/ansible-home"))
+    env.setdefault("ANSIBLE_REMOTE_TMP", env["ANSIBLE_HOME"] + "/tmp")
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
         "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True",
