@@ -17,7 +17,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 
 from .clusters import describe_cluster
 from .regions import LISTED, MALFORMED, botocore_regions, classify, region_message
-from .transformations import cluster_facts
+from .transformations import GIVEN_FACTS_NEEDED, cluster_facts
 from .waiters import ClusterWaitError, wait_for_active
 
 
@@ -110,9 +110,6 @@ def find_cluster(module, eks, name: str, wait_for: bool = False, wait_timeout: i
             module.fail_json(msg=f"{unlisted[0]} The EKS API there could not be used: {first_line}", exists=False, cluster={})
         module.fail_json_aws_error(error)
     return None
-
-
-GIVEN_FACTS_NEEDED = ("name", "status", "endpoint", "certificate_authority")
 
 
 def given_cluster(module, name: str) -> Optional[Dict[str, Any]]:

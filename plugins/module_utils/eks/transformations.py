@@ -6,10 +6,21 @@
 """Pure functions turning EKS API shapes into the facts the collection passes between steps."""
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any, Dict, Optional
 
 # kube-dns is the tenth address of the service range on EKS (10.100.0.10, 172.20.0.10, ...).
 DNS_SERVICE_OFFSET = 10
+
+# What a module needs of cluster facts given in its cluster option (doc fragment cluster_facts) to use them instead of
+# describing the cluster: eks/lookup.py refuses facts without one of them, the whole_cluster_facts filter passes only
+# facts that have them all.
+GIVEN_FACTS_NEEDED = ("name", "status", "endpoint", "certificate_authority")
+
+
+def whole(facts: Any) -> bool:
+    """Whether facts have everything GIVEN_FACTS_NEEDED lists."""
+    return isinstance(facts, Mapping) and all(facts.get(key) for key in GIVEN_FACTS_NEEDED)
 
 
 def dns_cluster_ip(service_ipv4_cidr: Optional[str]) -> Optional[str]:
