@@ -78,6 +78,26 @@ def data_changes(current: Optional[Mapping[str, str]], wanted: Mapping[str, str]
     return {key: value for key, value in wanted.items() if current.get(key) != value}
 
 
+def unchanged_outcome(params: Mapping[str, Any], vpc_cni: Mapping[str, Any], legacy_check: Optional[str]) -> Optional[Dict[str, Any]]:
+    """windows_ipam's outcome (method, enabled, changed, settings and the legacy controllers) when, from what preflight
+    has just read (its vpc_cni result and the status of its legacy_controllers check), a run with params would change
+    nothing and call nothing the reading did not; None when the module must run.
+
+    That is the ConfigMap path (VPC CNI self-managed: with the managed add-on, its own values decide) with every wanted
+    key already there, and no legacy controller found or to remove. The module's apply_config_map compares the same way.
+    """
+    if params.get("method", "auto") not in ("auto", "config_map") or params.get("remove_legacy_controllers"):
+        return None
+    if legacy_check != "passed" or vpc_cni.get("managed_addon") is not False:
+        return None
+    data = vpc_cni.get("config_map_data")
+    settings = wanted_settings(params)
+    if not data or data_changes(data, config_map_data(settings)):
+        return None
+    return {"method": "config_map", "enabled": windows_ipam_enabled(data), "changed": False, "settings": settings,
+            "legacy_controllers": [], "legacy_controllers_removed": []}
+
+
 def parse_configuration_values(text: Optional[str]) -> Dict[str, Any]:
     """An add-on's configurationValues (JSON or YAML) as a dictionary; empty when unset."""
     if text is None or not text.strip():
