@@ -24,7 +24,7 @@ import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.validation import check_type_bool, check_type_int
-from ansible.plugins.action import ActionBase
+from ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process import InProcessActionBase as ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.events import progress_line

@@ -6,7 +6,9 @@ then each host launches its group (one node), maps its node role in aws-auth, an
 fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printed: wall and CPU (the ansible-playbook
 process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready. Then
 the many groups once more, untimed, through an interpreter that records each module process: the CPU per group of each
-module, and what is left for ansible-playbook itself.
+module, and what is left for ansible-playbook itself. That interpreter is not ansible-playbook's Python, so there every
+module runs as a process, as it does wherever the modules cannot run in the task's worker (timed runs run them there:
+plugins/plugin_utils/in_process.py).
 
 Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10] [--collections DIR]``. No pass/fail.
 """
@@ -80,7 +82,7 @@ def show_module_cpu(groups: int, forks: int, collections: str) -> None:
         _wall, cpu = run(hosts, forks, env, ["-e", f"ansible_python_interpreter={wrapper}"])
         usage = module_usage(log)
     modules = sum(seconds for runs in usage.values() for _kib, seconds in runs)
-    print(f"  CPU per group by module process ({groups} groups again, untimed; each through a recording interpreter):")
+    print(f"  CPU per group by module process ({groups} groups again, untimed, every module as a process through a recording interpreter):")
     for module, runs in sorted(usage.items(), key=lambda item: -sum(seconds for _kib, seconds in item[1])):
         total = sum(seconds for _kib, seconds in runs)
         print(f"    {total / groups:5.2f} s  {module} ({len(runs)} runs, {total / len(runs):.2f} s each)")

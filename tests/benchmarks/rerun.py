@@ -5,8 +5,12 @@ On a fresh lab: the launch playbook is run once (first run), then again with not
 share-0 fault rules of the lab (which fail nothing, and count what they see; the lab's own clients are never
 counted) count the AWS calls per service and action and the Kubernetes requests per method and resource. Printed:
 wall and CPU (the ansible-playbook process tree) of both runs, the calls of the rerun, and the slowest tasks.
-Then a third, no-op run whose modules run through an interpreter wrapper that records each module process's peak
-resident memory (its own run: the wrapper costs a process per module, so it is left out of the times above).
+The modules of these runs run in the task's worker process (plugins/plugin_utils/in_process.py), as they do wherever
+the module's Python is ansible-playbook's own. A third, no-op run prints the largest peak resident memory of any
+process of the run (ansible-playbook or a worker running a module). A fourth, no-op run gives the modules an
+interpreter wrapper, which records each module process's peak resident memory and CPU: it is another interpreter, so
+there every module runs as a process, as it does where the module's Python is not ansible-playbook's (the wrapper
+costs a process per module, so these runs are left out of the times above).
 
 Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No pass/fail.
 """
@@ -14,7 +18,10 @@ Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import botocore.session
@@ -92,6 +99,20 @@ def show(label: str, counts: dict[str, int]) -> None:
         print(f"    {seen:4d}  {name}")
 
 
+# Runs a command, then prints the largest peak RSS in KiB of it and its descendants (the kernel's RUSAGE_CHILDREN maximum).
+LARGEST_PROCESS = "import resource, subprocess, sys; subprocess.call(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+
+
+def show_largest_process(env: dict[str, str]) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(LAUNCH, handle)
+        handle.flush()
+        command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", "eksnodes.windows.launch", "-e", f"@{handle.name}"]
+        proc = subprocess.run([sys.executable, "-c", LARGEST_PROCESS, *command], env=env, capture_output=True, text=True, check=True)
+    kib = int(proc.stdout.strip().splitlines()[-1])
+    print(f"  largest process of a no-op run, modules in the task workers: {kib / 1024:.0f} MiB peak resident memory")
+
+
 def show_module_memory(state: Path, env: dict[str, str]) -> None:
     wrapper, log = module_wrapper(state)
     playbook("eksnodes.windows.launch", dict(LAUNCH, ansible_python_interpreter=str(wrapper)), env)
@@ -122,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  slowest tasks of the rerun:")
         for name, seconds in task_times(stdout)[:SHOWN_TASKS]:
             print(f"    {seconds:6.1f} s  {name}")
+        show_largest_process(env)
         show_module_memory(state, env)
     return 0
 

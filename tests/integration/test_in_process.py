@@ -1,0 +1,59 @@
+"""The collection's modules run in the task's worker process when that is the same as a module process
+(plugins/plugin_utils/in_process.py): the same results either way, nothing left behind, and the task's timeout kept."""
+
+import time
+
+MODULE_PROCESS = "AnsiballZ_"
+IN_WORKER = "in the task's worker process"
+# Without these, the Kubernetes client is built from the cluster's endpoint and CA (written to a file) and an EKS token.
+KUBECONFIG_ENV = ("K8S_AUTH_KUBECONFIG", "KUBECONFIG")
+
+
+def reads(lab):
+    tasks = [
+        {"name": "cluster", "eksnodes.windows.cluster_info": {"name": lab.cluster_name}},
+        {"name": "aws-auth", "check_mode": True, "diff": True, "eksnodes.windows.aws_auth": {
+            "cluster_name": lab.cluster_name, "node_roles": [{"arn": lab.facts["linux_node_role_arn"], "os": "linux"}]}},
+        {"name": "refused", "eksnodes.windows.cluster_info": {"name": "bad name"}},
+    ]
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": [dict(task, ignore_errors=True) for task in tasks]}]
+
+
+def run_reads(lab, ansible, tmp_path, name, extra_vars=None):
+    temporary = tmp_path / name
+    temporary.mkdir()
+    run = ansible.playbook(reads(lab), extra_vars=extra_vars, env={"ANSIBLE_VERBOSITY": "3", "TMPDIR": str(temporary)}, drop_env=KUBECONFIG_ENV)
+    assert run.returncode == 0 and run.output, run.stdout[-3000:]
+    return run, {name: run.result(name) for name in ("cluster", "aws-auth", "refused")}, sorted(path.name for path in temporary.iterdir())
+
+
+def test_in_the_worker_and_as_module_processes_the_results_are_the_same_and_nothing_is_left(lab, ansible, tmp_path):
+    in_worker, worker_results, worker_left = run_reads(lab, ansible, tmp_path, "worker")
+    processes, process_results, process_left = run_reads(lab, ansible, tmp_path, "processes", {"eksnodes_windows_in_process": False})
+
+    assert f"Running eksnodes.windows.cluster_info {IN_WORKER}" in in_worker.stdout
+    assert f"Running eksnodes.windows.aws_auth {IN_WORKER}" in in_worker.stdout
+    assert MODULE_PROCESS not in in_worker.stdout
+    assert IN_WORKER not in processes.stdout
+    assert f"{MODULE_PROCESS}cluster_info.py" in processes.stdout and f"{MODULE_PROCESS}aws_auth.py" in processes.stdout
+
+    assert worker_results == process_results
+    assert worker_results["cluster"]["cluster"]["status"] == "ACTIVE"
+    assert worker_results["aws-auth"]["changed"] is False and "diff" in worker_results["aws-auth"]
+    assert worker_results["refused"]["failed"] and worker_results["refused"]["msg"].startswith("name: the cluster name 'bad name'")
+    # The CA file of the Kubernetes client is removed at the end of the run in the worker too, which exits without atexit.
+    assert worker_left == process_left == []
+
+
+def test_the_task_timeout_ends_a_module_running_in_the_worker(lab, ansible):
+    play = {"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "name": "wait", "timeout": 3, "ignore_errors": True,
+        "eksnodes.windows.nodes_ready": {"cluster_name": lab.cluster_name, "label_selectors": ["eksnodes.test/never=present"], "expected": 1,
+                                         "wait_timeout": 120, "progress_interval": 60, "diagnose": False}}]}
+    started = time.monotonic()
+    run = ansible.playbook([play], env={"ANSIBLE_VERBOSITY": "3"})
+    elapsed = time.monotonic() - started
+    result = run.result("wait")
+    assert f"Running eksnodes.windows.nodes_ready {IN_WORKER}" in run.stdout
+    assert result["failed"] and "Timed out after 3 second(s)" in result["msg"], result
+    assert elapsed < 60
