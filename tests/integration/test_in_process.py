@@ -7,13 +7,15 @@ MODULE_PROCESS = "AnsiballZ_"
 IN_WORKER = "in the task's worker process"
 # Without these, the Kubernetes client is built from the cluster's endpoint and CA (written to a file) and an EKS token.
 KUBECONFIG_ENV = ("K8S_AUTH_KUBECONFIG", "KUBECONFIG")
+# aws_auth warns that a role's path is left out of the mapping: a warning to compare.
+PATH_ROLE = "arn:aws:iam::{}:role/eks/nodes/in-process"
 
 
 def reads(lab):
     tasks = [
         {"name": "cluster", "eksnodes.windows.cluster_info": {"name": lab.cluster_name}},
         {"name": "aws-auth", "check_mode": True, "diff": True, "eksnodes.windows.aws_auth": {
-            "cluster_name": lab.cluster_name, "node_roles": [{"arn": lab.facts["linux_node_role_arn"], "os": "linux"}]}},
+            "cluster_name": lab.cluster_name, "node_roles": [{"arn": PATH_ROLE.format(lab.facts["account_id"]), "os": "windows"}]}},
         {"name": "refused", "eksnodes.windows.cluster_info": {"name": "bad name"}},
     ]
     return [{"hosts": "localhost", "gather_facts": False, "tasks": [dict(task, ignore_errors=True) for task in tasks]}]
@@ -39,7 +41,8 @@ def test_in_the_worker_and_as_module_processes_the_results_are_the_same_and_noth
 
     assert worker_results == process_results
     assert worker_results["cluster"]["cluster"]["status"] == "ACTIVE"
-    assert worker_results["aws-auth"]["changed"] is False and "diff" in worker_results["aws-auth"]
+    assert worker_results["aws-auth"]["changed"] is True and "diff" in worker_results["aws-auth"]
+    assert any("has the path /eks/nodes/" in warning for warning in worker_results["aws-auth"]["warnings"])
     assert worker_results["refused"]["failed"] and worker_results["refused"]["msg"].startswith("name: the cluster name 'bad name'")
     # The CA file of the Kubernetes client is removed at the end of the run in the worker too, which exits without atexit.
     assert worker_left == process_left == []
