@@ -28,6 +28,7 @@ The arguments go through the same encoder and the result through the same parser
 """
 
 import atexit
+import inspect
 import io
 import json
 import os
@@ -44,10 +45,17 @@ from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
+
+def takes(function, parameter):
+    return parameter in inspect.signature(function).parameters
+
+
 try:
     from ansible.module_utils import basic
     from ansible.module_utils.common.json import Direction, get_module_encoder
-    ARGUMENTS_AS_EXPECTED = hasattr(basic, "_ANSIBLE_ARGS") and hasattr(basic, "_ANSIBLE_PROFILE")
+    # As ansible-core 2.19 has them; another shape (a later release) runs modules as processes until this code follows.
+    ARGUMENTS_AS_EXPECTED = (hasattr(basic, "_ANSIBLE_ARGS") and hasattr(basic, "_ANSIBLE_PROFILE")
+                             and takes(ActionBase._parse_returned_data, "profile") and takes(ActionBase._update_module_args, "ignore_unknown_opts"))
 except ImportError:  # ansible-core before 2.19: module processes, as Ansible runs them
     ARGUMENTS_AS_EXPECTED = False
 

@@ -108,6 +108,13 @@ def test_a_discovered_interpreter_counts_and_an_undiscovered_one_does_not():
     assert not action._runs_in_process({"ansible_python_interpreter": "auto_silent"})
 
 
+def test_the_tested_ansible_core_passes_arguments_as_expected_and_another_shape_runs_processes(monkeypatch):
+    assert in_process.ARGUMENTS_AS_EXPECTED
+    action, task_vars = make_action()
+    monkeypatch.setattr(in_process, "ARGUMENTS_AS_EXPECTED", False)
+    assert not action._runs_in_process(task_vars)
+
+
 @pytest.mark.parametrize("value", [False, "false", "no"])
 def test_the_task_variable_and_keep_remote_files_choose_module_processes(value, monkeypatch):
     action, task_vars = make_action()
