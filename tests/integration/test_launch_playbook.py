@@ -178,8 +178,11 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
                  "eksnodes.windows.nodegroup : Read the route tables of the cluster's VPC",
                  "eksnodes.windows.nodegroup : Create or update the node group stack",
                  "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template, draining each first",
-                 "eksnodes.windows.node_auth : Map the Windows node role in aws-auth, keeping the Linux node roles mapped"):
+                 "eksnodes.windows.node_auth : Authorize the Windows node role"):
         assert second.result(task).get("skipped"), (task, second.result(task))
+    # aws-auth was found in place: the tasks that would map the role are not even included.
+    assert "eksnodes.windows.node_auth : Map the Windows node role in aws-auth, keeping the Linux node roles mapped" not in [
+        task["name"] for task in second.tasks]
     findings = second.result("eksnodes.windows.prerequisites : Wait until the cluster is ACTIVE, then check it and the planned node group")["findings"]
     pod_imds = [f["message"] for f in findings if f["check"] == "pod_imds"]
     assert len(pod_imds) == 1 and "2 pod(s) on the Windows nodes have no AWS identity of their own" in pod_imds[0], findings
