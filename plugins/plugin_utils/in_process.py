@@ -3,42 +3,48 @@
 # Copyright: Contributors to the eksnodes.windows project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Run this collection's modules inside the task's worker process when that is the same as running them as a process.
+"""Run this collection's modules in a fork of the task's worker process when that is the same as a module process.
 
 Why: a module task normally costs 0.6 to 0.8 s of CPU here before its first API call. ansible-playbook builds the
 AnsiballZ payload (the syntax trees of about 100 files, on every run), then a new interpreter starts, imports
 Ansible's module loader and ``basic``, and compiles the zipped sources (zipimport keeps no bytecode). The worker that
-runs the task is a fork of ansible-playbook made for this one task and discarded after it, with Ansible, the
-collection loader and this collection already imported. Running the module there costs only its own imports and
-calls, and what it changes process-wide (``sys.argv``, the environment, module globals) goes with the worker, as it
-goes with a module process.
+runs the task is a fork of ansible-playbook with Ansible and the collection loader already imported. A fork of the
+worker, running the module as AnsiballZ's own loader does, costs only the module's imports (made once per task, in
+the worker) and its calls. Each run gets a process of its own, as a module does: what one run changes process-wide
+(the Kubernetes client's default configuration, logging handlers, ``sys.argv``, the environment) cannot reach the
+next run of a loop or of a progress plugin's steps, nor the worker.
 
 It is the same only when the module would run on this machine under this Python, as this user, with this
-environment. So a module runs here only when all of these hold, and as a process (Ansible's way) otherwise:
+environment. So a module runs this way only when all of these hold, and as a module process otherwise:
 
 - the connection is ``local``, with no become and no async;
 - the task sets no ``environment``;
-- the Python the module would run under (``ansible_python_interpreter``, the interpreter setting, or the one
-  discovered) is ansible-playbook's own: the same file in the same directory, so the same virtual environment;
-- ansible-core passes module arguments and results as this code expects (2.19 and later);
+- the Python the module would be given (chosen as ansible-core chooses it, for the delegated host when the task is
+  delegated) is ansible-playbook's own: the same file in the same directory, so the same virtual environment. When
+  that Python is still to be discovered, the module runs as a process, which discovers it;
+- ansible-core's internals have the shape this code uses (2.19's);
 - ``ANSIBLE_KEEP_REMOTE_FILES`` is off (it is for debugging a module process), and the task variable
   ``eksnodes_windows_in_process`` is not false.
 
-The arguments go through the same encoder and the result through the same parser as a module process's.
+The fork starts as a module process does: module-side Ansible (warnings go into the result), no logging handler (the
+controller's ``log_path`` handler would otherwise write the libraries' debug records), no exit function of the
+controller's. The arguments go through the same encoder, and the result through the same parser, as a module
+process's.
 """
 
 import atexit
+import importlib
 import inspect
 import io
 import json
+import logging
 import os
-import runpy
+import signal
 import sys
 import traceback
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 from ansible import constants as C
-from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -46,25 +52,27 @@ from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 
-def takes(function, parameter):
-    return parameter in inspect.signature(function).parameters
+def takes(function, *parameters):
+    return set(parameters) <= set(inspect.signature(function).parameters)
 
 
 try:
-    from ansible.module_utils import basic
+    from ansible.executor.module_common import _get_shebang
+    from ansible.module_utils import _internal as module_side
+    from ansible.module_utils._internal._ansiballz import _loader
     from ansible.module_utils.common.json import Direction, get_module_encoder
-    # As ansible-core 2.19 has them; another shape (a later release) runs modules as processes until this code follows.
-    ARGUMENTS_AS_EXPECTED = (hasattr(basic, "_ANSIBLE_ARGS") and hasattr(basic, "_ANSIBLE_PROFILE")
+    # As ansible-core 2.19 has them; another shape (another release) runs modules as processes until this code follows.
+    INTERNALS_AS_EXPECTED = (hasattr(module_side, "is_controller") and takes(_loader.run_module, "json_params", "profile", "module_fqn")
+                             and takes(_get_shebang, "interpreter", "task_vars", "templar", "remote_is_local")
                              and takes(ActionBase._parse_returned_data, "profile") and takes(ActionBase._update_module_args, "ignore_unknown_opts"))
 except ImportError:  # ansible-core before 2.19: module processes, as Ansible runs them
-    ARGUMENTS_AS_EXPECTED = False
+    INTERNALS_AS_EXPECTED = False
 
 display = Display()
 
 COLLECTION = "eksnodes.windows."
 OPT_OUT_VARIABLE = "eksnodes_windows_in_process"
 LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
-DISCOVERY_MODES = frozenset(("auto", "auto_legacy", "auto_silent", "auto_legacy_silent"))
 # The serialization profile of modules without metadata, which all of ours are.
 PROFILE = "legacy"
 
@@ -84,60 +92,79 @@ def is_this_python(path):
         return False
 
 
-@contextmanager
-def exit_functions_run_at_the_end():
-    """Run what the module registers with atexit when it ends, as its process's exit would.
+def python_module(fqcn):
+    namespace, collection, name = fqcn.split(".")
+    return f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}"
 
-    A forked worker ends with os._exit, which skips atexit: the CA file a Kubernetes client writes, or the tmpdir of
-    AnsibleModule, would otherwise stay behind.
-    """
-    registered = []
-    register = atexit.register
 
-    def collect(function, *args, **kwargs):
-        registered.append((function, args, kwargs))
-        return function
+def exit_code(ended):
+    """The exit code of a process ended by this SystemExit, and what Python prints for it."""
+    if ended.code is None:
+        return 0, ""
+    if isinstance(ended.code, int):
+        return ended.code, ""
+    return 1, f"{ended.code}\n"
 
-    atexit.register = collect
+
+def run_as_module_process(fqcn, params):
+    """In a fresh fork: run the module as AnsiballZ's loader does; the process's (exit code, stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 1
     try:
-        yield
-    finally:
-        atexit.register = register
-        for function, args, kwargs in reversed(registered):
+        module_side.is_controller = False
+        logging.root.handlers.clear()
+        logging.root.setLevel(logging.WARNING)
+        atexit._clear()  # pylint: disable=protected-access
+        with redirect_stdout(stdout), redirect_stderr(stderr):
             try:
-                function(*args, **kwargs)
-            except Exception:  # pylint: disable=broad-exception-caught
-                display.vvv(f"An exit function of the module failed: {traceback.format_exc()}")
+                _loader.run_module(json_params=params, profile=PROFILE, module_fqn=python_module(fqcn), modlib_path="", extensions={})
+                raise SystemExit(1)  # run_module never returns
+            except SystemExit as ended:
+                code, printed = exit_code(ended)
+                stderr.write(printed)
+            finally:
+                atexit._run_exitfuncs()  # pylint: disable=protected-access
+    except BaseException:  # pylint: disable=broad-exception-caught
+        stderr.write(traceback.format_exc())
+    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def run_module(fqcn, arguments):
-    """Run a module of this collection as AnsiballZ does, in this process: (its exit code, stdout, stderr)."""
-    namespace, collection, name = fqcn.split(".")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    exit_code = 0
-    # How AnsiballZ hands a module its arguments (ansible.module_utils._internal._ansiballz._loader).
-    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": arguments}, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
-    basic._ANSIBLE_PROFILE = PROFILE
+    """Run a module of this collection in a fork of this process: (its exit code, stdout, stderr)."""
+    params = json.dumps({"ANSIBLE_MODULE_ARGS": arguments}, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
     try:
-        with exit_functions_run_at_the_end(), redirect_stdout(stdout), redirect_stderr(stderr):
-            runpy.run_module(f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}", run_name="__main__", alter_sys=True)
-        raise RuntimeError(f"{fqcn} returned without a result")
-    except SystemExit as ended:
-        exit_code = ended.code if isinstance(ended.code, int) else 1
-    except AnsibleError:
-        # Raised by the worker, not by the module (which cannot import ansible.errors): the task's timeout.
-        raise
-    except Exception as error:  # pylint: disable=broad-exception-caught
-        # As AnsiballZ reports a module's unhandled exception.
-        exit_code = 1
-        stdout.write(json.dumps({"failed": True, "msg": f"{fqcn} failed: {error}", "exception": traceback.format_exc()}))
+        # Imported here, not in each fork: the module's libraries are imported once for all runs of the task.
+        importlib.import_module(python_module(fqcn))
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass  # the fork fails the same way, and reports it as a module would
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "w", encoding="utf-8") as pipe:
+                json.dump(run_as_module_process(fqcn, params), pipe)
+        finally:
+            os._exit(0)  # not the worker's exit: none of its exit functions or buffers
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, encoding="utf-8") as pipe:
+            sent = pipe.read()
+        os.waitpid(child, 0)
+        child = None
     finally:
-        basic._ANSIBLE_ARGS = basic._ANSIBLE_PROFILE = None
-    return exit_code, stdout.getvalue(), stderr.getvalue()
+        if child:  # the task's timeout or an interrupt ends the wait: the run ends with it
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+    try:
+        code, stdout, stderr = json.loads(sent)
+    except ValueError:
+        code, stdout, stderr = 1, "", f"{fqcn} ended without a result"
+    return code, stdout, stderr
 
 
 class InProcessActionBase(ActionBase):
-    """ActionBase whose _execute_module runs this collection's modules in the worker when that is the same."""
+    """ActionBase whose _execute_module runs this collection's modules in a fork of the worker when that is the same."""
 
     def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False, delete_remote_tmp=None,
                         wrap_async=False, ignore_unknown_opts=False):
@@ -149,9 +176,9 @@ class InProcessActionBase(ActionBase):
                                            ignore_unknown_opts=ignore_unknown_opts)
         arguments = dict(self._task.args if module_args is None else module_args)
         self._update_module_args(fqcn, arguments, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        display.vvv(f"Running {fqcn} in the task's worker process", host=task_vars.get("inventory_hostname"))
-        exit_code, stdout, stderr = run_module(fqcn, arguments)
-        data = self._parse_returned_data({"rc": exit_code, "stdout": stdout, "stderr": stderr}, PROFILE)
+        display.vvv(f"Running {fqcn} in a fork of the task's worker process", host=task_vars.get("inventory_hostname"))
+        code, stdout, stderr = run_module(fqcn, arguments)
+        data = self._parse_returned_data({"rc": code, "stdout": stdout, "stderr": stderr}, PROFILE)
         data.pop("_ansible_suppress_tmpdir_delete", None)
         remove_internal_keys(data)
         return data
@@ -164,7 +191,7 @@ class InProcessActionBase(ActionBase):
         return None
 
     def _runs_in_process(self, task_vars):
-        if not ARGUMENTS_AS_EXPECTED or C.DEFAULT_KEEP_REMOTE_FILES:
+        if not INTERNALS_AS_EXPECTED or C.DEFAULT_KEEP_REMOTE_FILES:
             return False
         if not boolean(self._templar.template(task_vars.get(OPT_OUT_VARIABLE, True)), strict=False):
             return False
@@ -175,11 +202,14 @@ class InProcessActionBase(ActionBase):
         return is_this_python(self._module_interpreter(task_vars))
 
     def _module_interpreter(self, task_vars):
-        """The Python a module process would be given, as ansible-core chooses it (None: not known yet)."""
-        interpreter = self._templar.template(C.config.get_config_value("INTERPRETER_PYTHON", variables=task_vars))
-        if not interpreter or interpreter in DISCOVERY_MODES:
-            return task_vars.get("ansible_facts", {}).get("discovered_interpreter_python")
-        return interpreter
+        """The Python a module process would be given, chosen as ansible-core chooses it; None when not known yet."""
+        host_vars = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to) if self._task.delegate_to else task_vars
+        try:
+            return _get_shebang("/usr/bin/python", host_vars, self._templar, remote_is_local=bool(getattr(self._connection, "_remote_is_local", False)))[1]
+        except Exception:  # pylint: disable=broad-exception-caught
+            # Interpreter discovery still to run (InterpreterDiscoveryRequiredError), or a value ansible-core itself will
+            # report on: the module process finds out.
+            return None
 
 
 class ActionModule(InProcessActionBase):

@@ -7,7 +7,7 @@ fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printe
 process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready. Then
 the many groups once more, untimed, through an interpreter that records each module process: the CPU per group of each
 module, and what is left for ansible-playbook itself. That interpreter is not ansible-playbook's Python, so there every
-module runs as a process, as it does wherever the modules cannot run in the task's worker (timed runs run them there:
+module runs as a process, as it does wherever the modules cannot run in a fork of the task's worker (timed runs run them so:
 plugins/plugin_utils/in_process.py).
 
 Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--forks 10] [--collections DIR]``. No pass/fail.

@@ -5,9 +5,9 @@ On a fresh lab: the launch playbook is run once (first run), then again with not
 share-0 fault rules of the lab (which fail nothing, and count what they see; the lab's own clients are never
 counted) count the AWS calls per service and action and the Kubernetes requests per method and resource. Printed:
 wall and CPU (the ansible-playbook process tree) of both runs, the calls of the rerun, and the slowest tasks.
-The modules of these runs run in the task's worker process (plugins/plugin_utils/in_process.py), as they do wherever
+The modules of these runs run in forks of the task's worker process (plugins/plugin_utils/in_process.py), as they do wherever
 the module's Python is ansible-playbook's own. A third, no-op run prints the largest peak resident memory of any
-process of the run (ansible-playbook or a worker running a module). A fourth, no-op run gives the modules an
+process of the run (ansible-playbook, a worker, or a fork running a module). A fourth, no-op run gives the modules an
 interpreter wrapper, which records each module process's peak resident memory and CPU: it is another interpreter, so
 there every module runs as a process, as it does where the module's Python is not ansible-playbook's (the wrapper
 costs a process per module, so these runs are left out of the times above).
@@ -110,7 +110,7 @@ def show_largest_process(env: dict[str, str]) -> None:
         command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", "eksnodes.windows.launch", "-e", f"@{handle.name}"]
         proc = subprocess.run([sys.executable, "-c", LARGEST_PROCESS, *command], env=env, capture_output=True, text=True, check=True)
     kib = int(proc.stdout.strip().splitlines()[-1])
-    print(f"  largest process of a no-op run, modules in the task workers: {kib / 1024:.0f} MiB peak resident memory")
+    print(f"  largest process of a no-op run, modules in forks of the task workers: {kib / 1024:.0f} MiB peak resident memory")
 
 
 def show_module_memory(state: Path, env: dict[str, str]) -> None:

@@ -1,10 +1,10 @@
-"""The collection's modules run in the task's worker process when that is the same as a module process
+"""The collection's modules run in a fork of the task's worker process when that is the same as a module process
 (plugins/plugin_utils/in_process.py): the same results either way, nothing left behind, and the task's timeout kept."""
 
 import time
 
 MODULE_PROCESS = "AnsiballZ_"
-IN_WORKER = "in the task's worker process"
+IN_WORKER = "in a fork of the task's worker process"
 # Without these, the Kubernetes client is built from the cluster's endpoint and CA (written to a file) and an EKS token.
 KUBECONFIG_ENV = ("K8S_AUTH_KUBECONFIG", "KUBECONFIG")
 # aws_auth warns that a role's path is left out of the mapping: a warning to compare.
@@ -13,7 +13,8 @@ PATH_ROLE = "arn:aws:iam::{}:role/eks/nodes/in-process"
 
 def reads(lab):
     tasks = [
-        {"name": "cluster", "eksnodes.windows.cluster_info": {"name": lab.cluster_name}},
+        # Its botocore debug records: a module process has no handler for them, and neither may ansible.log get them here.
+        {"name": "cluster", "eksnodes.windows.cluster_info": {"name": lab.cluster_name, "debug_botocore_endpoint_logs": True}},
         {"name": "aws-auth", "check_mode": True, "diff": True, "eksnodes.windows.aws_auth": {
             "cluster_name": lab.cluster_name, "node_roles": [{"arn": PATH_ROLE.format(lab.facts["account_id"]), "os": "windows"}]}},
         {"name": "refused", "eksnodes.windows.cluster_info": {"name": "bad name"}},
@@ -24,8 +25,11 @@ def reads(lab):
 def run_reads(lab, ansible, tmp_path, name, extra_vars=None):
     temporary = tmp_path / name
     temporary.mkdir()
-    run = ansible.playbook(reads(lab), extra_vars=extra_vars, env={"ANSIBLE_VERBOSITY": "3", "TMPDIR": str(temporary)}, drop_env=KUBECONFIG_ENV)
+    log = tmp_path / f"{name}.log"
+    run = ansible.playbook(reads(lab), extra_vars=extra_vars, env={"ANSIBLE_VERBOSITY": "3", "TMPDIR": str(temporary), "ANSIBLE_LOG_PATH": str(log)},
+                           drop_env=KUBECONFIG_ENV)
     assert run.returncode == 0 and run.output, run.stdout[-3000:]
+    assert "n=ansible" in log.read_text() and "n=botocore" not in log.read_text()  # n= the logger
     return run, {name: run.result(name) for name in ("cluster", "aws-auth", "refused")}, sorted(path.name for path in temporary.iterdir())
 
 
@@ -60,3 +64,13 @@ def test_the_task_timeout_ends_a_module_running_in_the_worker(lab, ansible):
     assert f"Running eksnodes.windows.nodes_ready {IN_WORKER}" in run.stdout
     assert result["failed"] and "Timed out after 3 second(s)" in result["msg"], result
     assert elapsed < 60
+
+
+def test_an_interpreter_variable_that_templates_to_omit_is_decided_as_ansible_core_decides_it(lab, ansible):
+    play = {"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": "{{ no_such_python | default(omit) }}"},
+            "tasks": [{"name": "cluster", "eksnodes.windows.cluster_info": {"name": lab.cluster_name}, "ignore_errors": True}]}
+    run = ansible.playbook([play], env={"ANSIBLE_VERBOSITY": "3"})
+    # omit means the setting's default, interpreter discovery: still to run, so the module runs as a process, which
+    # discovers the interpreter (whether that one can run the module is this machine's business).
+    assert "discovered_interpreter_python" in run.result("cluster")["ansible_facts"], run.result("cluster")
+    assert IN_WORKER not in run.stdout and f"{MODULE_PROCESS}cluster_info.py" in run.stdout

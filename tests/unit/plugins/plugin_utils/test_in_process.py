@@ -1,21 +1,26 @@
 import atexit
 import json
+import logging
 import os
+import signal
 import sys
+import time
 from unittest.mock import MagicMock
 
 import pytest
 from ansible import constants as C
-from ansible.errors import AnsibleError
+from ansible.module_utils import basic
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
 
 from ansible_collections.eksnodes.windows.plugins.plugin_utils import in_process
 
 THIS_PYTHON = sys.executable
+MODULE = "eksnodes.windows.aws_auth"
 
 
 def arguments(**values):
-    return dict(values, _ansible_check_mode=False, _ansible_no_log=False, _ansible_diff=False, _ansible_verbosity=0,
-                _ansible_module_name="eksnodes.windows.aws_auth")
+    return dict(values, _ansible_check_mode=False, _ansible_no_log=False, _ansible_diff=False, _ansible_verbosity=0, _ansible_module_name=MODULE)
 
 
 def test_only_this_very_interpreter_is_this_python(tmp_path):
@@ -31,61 +36,118 @@ def test_only_this_very_interpreter_is_this_python(tmp_path):
 
 
 def test_each_run_gets_its_own_arguments_and_returns_what_the_module_prints():
-    first = in_process.run_module("eksnodes.windows.aws_auth", arguments(first_option=1))
-    second = in_process.run_module("eksnodes.windows.aws_auth", arguments(second_option=1))
+    first = in_process.run_module(MODULE, arguments(first_option=1))
+    second = in_process.run_module(MODULE, arguments(second_option=1))
     assert first[0] == 1 and second[0] == 1
     first_result, second_result = (json.loads(output) for _code, output, _err in (first, second))
     assert first_result["failed"] and "Unsupported parameters" in first_result["msg"] and "first_option" in first_result["msg"]
     assert second_result["failed"] and "second_option" in second_result["msg"] and "first_option" not in second_result["msg"]
-    # Nothing is left for the next run to read.
-    assert in_process.basic._ANSIBLE_ARGS is None
+    # The runs were forks: this process was given no module arguments.
+    assert basic._ANSIBLE_ARGS is None
 
 
-def test_an_exception_of_the_module_is_a_failed_result_and_one_of_ansible_is_raised(monkeypatch):
-    def broken(*args, **kwargs):
+def test_what_one_run_changes_process_wide_does_not_reach_the_next(monkeypatch):
+    def module(**kwargs):
+        from kubernetes.client import Configuration  # pylint: disable=import-outside-toplevel
+        seen = Configuration.get_default_copy().host
+        changed = Configuration()
+        changed.host = "https://cluster-a.example"
+        Configuration.set_default(changed)  # as kubernetes.core does with a kubeconfig
+        print(json.dumps({"seen": seen}))
+        sys.exit(0)
+
+    monkeypatch.setattr(in_process._loader, "run_module", module)
+    first, second = (json.loads(in_process.run_module(MODULE, arguments())[1])["seen"] for _run in range(2))
+    assert first == second != "https://cluster-a.example"
+
+
+@pytest.mark.parametrize("code, expected", [(None, (0, "")), (0, (0, "")), (3, (3, "")), ("bad input", (1, "bad input\n"))])
+def test_a_system_exit_ends_the_run_as_it_ends_a_process(code, expected):
+    assert in_process.exit_code(SystemExit(code)) == expected
+
+
+def test_an_exception_of_the_module_is_reported_as_ansiballz_reports_it(monkeypatch):
+    def broken(**kwargs):
         raise KeyError("oops")
 
-    monkeypatch.setattr(in_process.runpy, "run_module", broken)
-    exit_code, stdout, _stderr = in_process.run_module("eksnodes.windows.aws_auth", arguments())
+    monkeypatch.setattr(in_process._loader, "_run_module", broken)
+    code, stdout, _stderr = in_process.run_module(MODULE, arguments())
     result = json.loads(stdout)
-    assert exit_code == 1 and result["failed"] and "eksnodes.windows.aws_auth failed: 'oops'" == result["msg"]
-    assert "KeyError" in result["exception"]
-
-    def timed_out(*args, **kwargs):
-        raise AnsibleError("The task timed out")
-
-    monkeypatch.setattr(in_process.runpy, "run_module", timed_out)
-    with pytest.raises(AnsibleError, match="timed out"):
-        in_process.run_module("eksnodes.windows.aws_auth", arguments())
-    assert in_process.basic._ANSIBLE_ARGS is None
+    assert code == 1 and result["failed"] and "oops" in json.dumps(result["exception"])
 
 
 def test_a_module_that_returns_without_a_result_fails(monkeypatch):
-    monkeypatch.setattr(in_process.runpy, "run_module", lambda *args, **kwargs: None)
-    exit_code, stdout, _stderr = in_process.run_module("eksnodes.windows.aws_auth", arguments())
-    assert exit_code == 1 and "returned without a result" in json.loads(stdout)["msg"]
+    monkeypatch.setattr(in_process._loader, "_run_module", lambda **kwargs: None)
+    code, stdout, _stderr = in_process.run_module(MODULE, arguments())
+    assert code == 1 and stdout == ""
 
 
-def test_exit_functions_registered_during_the_run_run_at_its_end():
-    ran = []
-    register = atexit.register
-    with in_process.exit_functions_run_at_the_end():
-        atexit.register(ran.append, "first")
-        atexit.register(lambda: 1 / 0)
-        atexit.register(ran.append, "last")
-        assert not ran
-    assert ran == ["last", "first"]
-    assert atexit.register is register
+def test_the_run_starts_as_a_process_does_and_runs_only_its_own_exit_functions(monkeypatch, tmp_path):
+    ours, theirs, log = tmp_path / "module-exit", tmp_path / "worker-exit", tmp_path / "ansible.log"
+
+    def module(**kwargs):
+        atexit.register(ours.write_text, "ran")
+        logging.getLogger("botocore.endpoint").warning("Authorization: secret")
+        print('{"changed": false}')
+        sys.exit(0)
+
+    def workers_exit_function():
+        theirs.write_text("ran")
+
+    handler = logging.FileHandler(log)
+    logging.root.addHandler(handler)
+    atexit.register(workers_exit_function)
+    monkeypatch.setattr(in_process._loader, "run_module", module)
+    try:
+        code, stdout, stderr = in_process.run_module(MODULE, arguments())
+    finally:
+        atexit.unregister(workers_exit_function)
+        logging.root.removeHandler(handler)
+        handler.close()
+    assert (code, json.loads(stdout)) == (0, {"changed": False})
+    assert ours.read_text() == "ran" and not theirs.exists()
+    # No handler of the worker's (ansible.log's) gets the libraries' records.
+    assert "secret" not in log.read_text() + stderr
 
 
-def make_action(task_vars_interpreter=THIS_PYTHON, transport="local", become=False, async_val=0, environment=None):
-    task = MagicMock(async_val=async_val, environment=environment or [])
-    connection = MagicMock(transport=transport)
+def test_an_interrupted_wait_ends_the_run(monkeypatch):
+    forked = []
+    fork = os.fork
+
+    def recording_fork():
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    class TimedOut(BaseException):
+        pass
+
+    def on_alarm(*_args):
+        raise TimedOut()
+
+    monkeypatch.setattr(in_process.os, "fork", recording_fork)
+    monkeypatch.setattr(in_process._loader, "run_module", lambda **kwargs: time.sleep(60))
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
+    signal.alarm(1)
+    try:
+        with pytest.raises(TimedOut):
+            in_process.run_module(MODULE, arguments())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(forked[0], 0)
+
+
+def make_action(interpreter=THIS_PYTHON, transport="local", become=False, async_val=0, environment=None, delegate_to=None, **task_vars):
+    task = MagicMock(async_val=async_val, environment=environment or [], delegate_to=delegate_to)
+    connection = MagicMock(transport=transport, _remote_is_local=False)
     play_context = MagicMock(become=become)
-    templar = MagicMock()
-    templar.template.side_effect = lambda value: value
-    action = in_process.ActionModule(task, connection, play_context, loader=None, templar=templar, shared_loader_obj=None)
-    return action, {"ansible_python_interpreter": task_vars_interpreter}
+    action = in_process.ActionModule(task, connection, play_context, loader=None, templar=Templar(loader=DataLoader()), shared_loader_obj=None)
+    return action, dict(task_vars, ansible_python_interpreter=interpreter)
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -95,23 +157,30 @@ def make_action(task_vars_interpreter=THIS_PYTHON, transport="local", become=Fal
     ({"become": True}, False),
     ({"async_val": 30}, False),
     ({"environment": [{"AWS_PROFILE": "prod"}]}, False),
-    ({"task_vars_interpreter": "/usr/bin/python3-elsewhere"}, False),
+    ({"interpreter": "/usr/bin/python3-elsewhere"}, False),
 ])
 def test_modules_run_in_the_worker_only_where_a_module_process_would_be_the_same(change, expected):
     action, task_vars = make_action(**change)
     assert action._runs_in_process(task_vars) is expected
 
 
-def test_a_discovered_interpreter_counts_and_an_undiscovered_one_does_not():
+def test_a_delegated_task_goes_by_the_delegated_hosts_interpreter():
+    for delegated_python, expected in (("/usr/bin/python3-elsewhere", False), (THIS_PYTHON, True)):
+        action, task_vars = make_action(delegate_to="tools", ansible_delegated_vars={"tools": {"ansible_python_interpreter": delegated_python}})
+        assert action._runs_in_process(task_vars) is expected
+
+
+def test_a_discovered_interpreter_counts_and_one_still_to_discover_does_not():
     action, _task_vars = make_action()
-    assert action._runs_in_process({"ansible_python_interpreter": "auto_silent", "ansible_facts": {"discovered_interpreter_python": THIS_PYTHON}})
-    assert not action._runs_in_process({"ansible_python_interpreter": "auto_silent"})
+    discovered = {"ansible_python_interpreter": "auto_silent", "ansible_facts": {"discovered_interpreter_python": THIS_PYTHON}}
+    assert action._runs_in_process(discovered)
+    assert not action._runs_in_process({"ansible_python_interpreter": "auto_silent", "ansible_facts": {}})
 
 
-def test_the_tested_ansible_core_passes_arguments_as_expected_and_another_shape_runs_processes(monkeypatch):
-    assert in_process.ARGUMENTS_AS_EXPECTED
+def test_the_tested_ansible_core_has_the_expected_internals_and_another_shape_runs_processes(monkeypatch):
+    assert in_process.INTERNALS_AS_EXPECTED
     action, task_vars = make_action()
-    monkeypatch.setattr(in_process, "ARGUMENTS_AS_EXPECTED", False)
+    monkeypatch.setattr(in_process, "INTERNALS_AS_EXPECTED", False)
     assert not action._runs_in_process(task_vars)
 
 
