@@ -41,6 +41,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -75,6 +76,8 @@ OPT_OUT_VARIABLE = "eksnodes_windows_in_process"
 LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
 # The serialization profile of modules without metadata, which all of ours are.
 PROFILE = "legacy"
+# How long an interrupted run has to run its exit functions (the Kubernetes client's CA file) and leave.
+TERMINATION_GRACE_SECONDS = 2
 
 
 def is_this_python(path):
@@ -106,15 +109,26 @@ def exit_code(ended):
     return 1, f"{ended.code}\n"
 
 
+def end_with_exit_functions(signum, _frame):
+    """SIGTERM in the fork: leave as Python leaves on SystemExit, running the module's exit functions."""
+    raise SystemExit(128 + signum)
+
+
 def run_as_module_process(fqcn, params):
     """In a fresh fork: run the module as AnsiballZ's loader does; the process's (exit code, stdout, stderr)."""
     stdout, stderr = io.StringIO(), io.StringIO()
     code = 1
     try:
+        signal.signal(signal.SIGTERM, end_with_exit_functions)
         module_side.is_controller = False
+        Display()._final_q = None  # pylint: disable=protected-access  # never the worker's queue to ansible-playbook
         logging.root.handlers.clear()
         logging.root.setLevel(logging.WARNING)
         atexit._clear()  # pylint: disable=protected-access
+        # Not ansible-playbook's command line (extra variables included), and the module run afresh as __main__ (the
+        # worker imported it, for its libraries).
+        sys.argv = [python_module(fqcn)]
+        sys.modules.pop(python_module(fqcn), None)
         with redirect_stdout(stdout), redirect_stderr(stderr):
             try:
                 _loader.run_module(json_params=params, profile=PROFILE, module_fqn=python_module(fqcn), modlib_path="", extensions={})
@@ -127,6 +141,27 @@ def run_as_module_process(fqcn, params):
     except BaseException:  # pylint: disable=broad-exception-caught
         stderr.write(traceback.format_exc())
     return code, stdout.getvalue(), stderr.getvalue()
+
+
+def end_the_run(child):
+    """The task's timeout or an interrupt ended the wait: end the run too, as Ansible ends a worker (SIGTERM), then
+    for good if it has not left after a grace period."""
+    try:
+        os.kill(child, signal.SIGTERM)
+        deadline = time.monotonic() + TERMINATION_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if os.waitpid(child, os.WNOHANG)[0]:
+                return
+            time.sleep(0.05)
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    except (ProcessLookupError, ChildProcessError):  # it had already ended and been reaped
+        pass
+
+
+def how_it_ended(status):
+    code = os.waitstatus_to_exitcode(status)
+    return f"exit code {code}" if code >= 0 else f"signal {-code}"
 
 
 def run_module(fqcn, arguments):
@@ -146,20 +181,19 @@ def run_module(fqcn, arguments):
                 json.dump(run_as_module_process(fqcn, params), pipe)
         finally:
             os._exit(0)  # not the worker's exit: none of its exit functions or buffers
-    os.close(write_end)
     try:
+        os.close(write_end)
         with os.fdopen(read_end, encoding="utf-8") as pipe:
             sent = pipe.read()
-        os.waitpid(child, 0)
+        status = os.waitpid(child, 0)[1]
         child = None
     finally:
-        if child:  # the task's timeout or an interrupt ends the wait: the run ends with it
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
+        if child:
+            end_the_run(child)
     try:
         code, stdout, stderr = json.loads(sent)
     except ValueError:
-        code, stdout, stderr = 1, "", f"{fqcn} ended without a result"
+        code, stdout, stderr = 1, "", f"{fqcn} ended without a result ({how_it_ended(status)})"
     return code, stdout, stderr
 
 

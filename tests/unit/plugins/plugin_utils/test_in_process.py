@@ -53,12 +53,14 @@ def test_what_one_run_changes_process_wide_does_not_reach_the_next(monkeypatch):
         changed = Configuration()
         changed.host = "https://cluster-a.example"
         Configuration.set_default(changed)  # as kubernetes.core does with a kubeconfig
-        print(json.dumps({"seen": seen}))
+        print(json.dumps({"seen": seen, "argv": sys.argv}))
         sys.exit(0)
 
     monkeypatch.setattr(in_process._loader, "run_module", module)
-    first, second = (json.loads(in_process.run_module(MODULE, arguments())[1])["seen"] for _run in range(2))
-    assert first == second != "https://cluster-a.example"
+    first, second = (json.loads(in_process.run_module(MODULE, arguments())[1]) for _run in range(2))
+    assert first["seen"] == second["seen"] != "https://cluster-a.example"
+    # Not this process's command line (ansible-playbook's, extra variables included).
+    assert first["argv"] == [in_process.python_module(MODULE)]
 
 
 @pytest.mark.parametrize("code, expected", [(None, (0, "")), (0, (0, "")), (3, (3, "")), ("bad input", (1, "bad input\n"))])
@@ -110,15 +112,20 @@ def test_the_run_starts_as_a_process_does_and_runs_only_its_own_exit_functions(m
     assert "secret" not in log.read_text() + stderr
 
 
-def test_an_interrupted_wait_ends_the_run(monkeypatch):
+def test_an_interrupted_wait_ends_the_run_after_its_exit_functions(monkeypatch, tmp_path):
     forked = []
     fork = os.fork
+    cleaned = tmp_path / "cleaned"
 
     def recording_fork():
         pid = fork()
         if pid:
             forked.append(pid)
         return pid
+
+    def module(**kwargs):
+        atexit.register(cleaned.write_text, "yes")
+        time.sleep(60)
 
     class TimedOut(BaseException):
         pass
@@ -127,7 +134,7 @@ def test_an_interrupted_wait_ends_the_run(monkeypatch):
         raise TimedOut()
 
     monkeypatch.setattr(in_process.os, "fork", recording_fork)
-    monkeypatch.setattr(in_process._loader, "run_module", lambda **kwargs: time.sleep(60))
+    monkeypatch.setattr(in_process._loader, "run_module", module)
     previous = signal.signal(signal.SIGALRM, on_alarm)
     started = time.monotonic()
     signal.alarm(1)
@@ -138,8 +145,15 @@ def test_an_interrupted_wait_ends_the_run(monkeypatch):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert time.monotonic() - started < 30
-    with pytest.raises(ProcessLookupError):  # killed and reaped
+    assert cleaned.read_text() == "yes"  # SIGTERM first: the fork left through its exit functions
+    with pytest.raises(ProcessLookupError):  # and it was reaped
         os.kill(forked[0], 0)
+
+
+@pytest.mark.parametrize("ending, said", [(lambda: os._exit(3), "exit code 3"), (lambda: os.kill(os.getpid(), signal.SIGKILL), "signal 9")])
+def test_a_fork_that_ends_without_a_result_says_how_it_ended(ending, said, monkeypatch):
+    monkeypatch.setattr(in_process, "run_as_module_process", lambda *args: ending())
+    assert in_process.run_module(MODULE, arguments()) == (1, "", f"{MODULE} ended without a result ({said})")
 
 
 def make_action(interpreter=THIS_PYTHON, transport="local", become=False, async_val=0, environment=None, delegate_to=None, **task_vars):
