@@ -8,6 +8,13 @@ class ModuleDocFragment:
     # Modules that change something: full check mode and diff.
     DOCUMENTATION = r"""
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Where a module process would run on the controller under C(ansible-playbook)'s own Python, with a local connection and
+        no become, async or task environment, the module runs in a fork of the task's worker process instead of a new module
+        process. Set the variable C(eksnodes_windows_in_process=false) to always run it as a module process.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -22,6 +29,13 @@ attributes:
     # Modules that only read.
     INFO_MODULE = r"""
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Where a module process would run on the controller under C(ansible-playbook)'s own Python, with a local connection and
+        no become, async or task environment, the module runs in a fork of the task's worker process instead of a new module
+        process. Set the variable C(eksnodes_windows_in_process=false) to always run it as a module process.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
