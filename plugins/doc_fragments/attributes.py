@@ -12,7 +12,7 @@ attributes:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details:
-      - Where a module process would run on the controller under C(ansible-playbook)'s own Python, with a local connection and
+      - Where a module process would run on the controller under the Python of C(ansible-playbook), with a local connection and
         no become, async or task environment, the module runs in a fork of the task's worker process instead of a new module
         process. Set the variable C(eksnodes_windows_in_process=false) to always run it as a module process.
   check_mode:
@@ -33,7 +33,7 @@ attributes:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details:
-      - Where a module process would run on the controller under C(ansible-playbook)'s own Python, with a local connection and
+      - Where a module process would run on the controller under the Python of C(ansible-playbook), with a local connection and
         no become, async or task environment, the module runs in a fork of the task's worker process instead of a new module
         process. Set the variable C(eksnodes_windows_in_process=false) to always run it as a module process.
   check_mode:
