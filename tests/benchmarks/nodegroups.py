@@ -4,7 +4,8 @@ one, every aws-auth entry kept).
 ``many-nodegroups.yml`` treats each inventory host as one node group of the lab's cluster: the cluster is checked once,
 then each host launches its group (one node), maps its node role in aws-auth, and waits for its node. It is run on a
 fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``. Printed: wall and CPU (the ansible-playbook
-process tree) of both, the ratio, how many of the node roles aws-auth maps, and how many Windows nodes are Ready. Then
+process tree) of both, the ratio, how many of the node roles aws-auth maps, how many Windows nodes are Ready, and how
+the many groups' CPU divides between ansible-playbook itself (read from /proc until it exits) and its workers. Then
 the many groups once more, untimed, through an interpreter that records each module process: the CPU per group of each
 module, and what is left for ansible-playbook itself. That interpreter is not ansible-playbook's Python, so there every
 module runs as a process, as it does wherever the modules cannot run in a fork of the task's worker (timed runs run them so:
@@ -16,6 +17,7 @@ Run on its own with ``python tests/benchmarks/nodegroups.py [--groups 20] [--for
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -37,20 +39,37 @@ from rerun import module_usage, module_wrapper  # noqa: E402  pylint: disable=wr
 from upgrade import ansible_env, fresh_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def run(hosts: list[str], forks: int, env: dict[str, str], extra: Sequence[str] = ()) -> tuple[float, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".ini") as inventory:
+def own_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process itself so far, without its children's (Linux /proc; zeros elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def run(hosts: list[str], forks: int, env: dict[str, str], extra: Sequence[str] = ()) -> tuple[float, float, tuple[float, float]]:
+    """Wall and CPU of the run's process tree, and ansible-playbook's own (user, system) CPU, read until it exits."""
+    with tempfile.NamedTemporaryFile("w", suffix=".ini") as inventory, tempfile.TemporaryFile("w+") as output:
         inventory.write("\n".join(f"{host} ansible_connection=local" for host in hosts) + "\n")
         inventory.flush()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory.name, "-f", str(forks),
+        with subprocess.Popen([str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory.name, "-f", str(forks),
                                str(HERE / "many-nodegroups.yml"), "-e", "cluster_name=lab", *extra],
-                              env=env, capture_output=True, text=True, check=False)
+                              env=env, stdout=output, stderr=subprocess.STDOUT) as proc:
+            itself = (0.0, 0.0)
+            while proc.poll() is None:
+                itself = max(itself, own_cpu(proc.pid))
+                time.sleep(0.05)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{len(hosts)} node groups failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        output.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{len(hosts)} node groups failed:\n{output.read()[-6000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), itself
 
 
 def outcome(state: Path, hosts: list[str]) -> tuple[int, int]:
@@ -69,9 +88,9 @@ def measure(groups: int, forks: int, collections: str) -> dict[str, float]:
     hosts = [f"ng{index:02d}" for index in range(1, groups + 1)]
     with fresh_lab() as state:
         env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
-        wall, cpu = run(hosts, forks, env)
+        wall, cpu, itself = run(hosts, forks, env)
         mapped, ready = outcome(state, hosts)
-    return {"wall": wall, "cpu": cpu, "mapped": mapped, "ready": ready}
+    return {"wall": wall, "cpu": cpu, "itself": itself, "mapped": mapped, "ready": ready}
 
 
 def show_module_cpu(groups: int, forks: int, collections: str) -> None:
@@ -79,7 +98,7 @@ def show_module_cpu(groups: int, forks: int, collections: str) -> None:
     with fresh_lab() as state:
         wrapper, log = module_wrapper(state)
         env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
-        _wall, cpu = run(hosts, forks, env, ["-e", f"ansible_python_interpreter={wrapper}"])
+        _wall, cpu, _itself = run(hosts, forks, env, ["-e", f"ansible_python_interpreter={wrapper}"])
         usage = module_usage(log)
     modules = sum(seconds for runs in usage.values() for _kib, seconds in runs)
     print(f"  CPU per group by module process ({groups} groups again, untimed, every module as a process through a recording interpreter):")
@@ -103,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {args.groups} groups      wall {many['wall']:6.1f} s   CPU {many['cpu']:6.1f} s   ({many['wall'] / one['wall']:.1f}x the wall of one)")
     print(f"  aws-auth maps {many['mapped']} of the {args.groups} node roles; {many['ready']} Windows nodes Ready")
     print(f"  CPU per group: {many['cpu'] / args.groups:.1f} s (one group alone: {one['cpu']:.1f} s)")
+    user, system = many["itself"]
+    print(f"  of the {args.groups} groups' CPU, ansible-playbook itself: {user + system:.1f} s ({system:.1f} s system time: forking a worker per"
+          f" task and host); its workers and their module forks: {many['cpu'] - user - system:.1f} s")
     show_module_cpu(args.groups, args.forks, args.collections)
     return 0
 
