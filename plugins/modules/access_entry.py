@@ -106,6 +106,7 @@ seealso:
 extends_documentation_fragment:
   - eksnodes.windows.cluster_facts
   - eksnodes.windows.attributes
+  - eksnodes.windows.attributes.action
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -85,6 +85,7 @@ extends_documentation_fragment:
   - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes
+  - eksnodes.windows.attributes.action
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -338,6 +338,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
   - eksnodes.windows.attributes
+  - eksnodes.windows.attributes.action
 """
 
 EXAMPLES = r"""

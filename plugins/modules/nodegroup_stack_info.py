@@ -84,6 +84,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
   - eksnodes.windows.attributes.info_module
+  - eksnodes.windows.attributes.action
 """
 
 EXAMPLES = r"""

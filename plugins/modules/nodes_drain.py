@@ -94,6 +94,7 @@ options:
 extends_documentation_fragment:
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes
+  - eksnodes.windows.attributes.action
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -90,6 +90,7 @@ extends_documentation_fragment:
   - eksnodes.windows.cluster_facts
   - eksnodes.windows.kubernetes
   - eksnodes.windows.attributes.info_module
+  - eksnodes.windows.attributes.action
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
