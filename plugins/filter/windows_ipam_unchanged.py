@@ -5,18 +5,18 @@
 
 """The windows_ipam_unchanged filter (documented in windows_ipam_unchanged.yml)."""
 
-from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.common.validation import check_type_bool, check_type_int
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.settings import SETTINGS, unchanged_outcome
 
 
 def _as_the_module_takes_them(params):
-    """The options with the types the module's argument spec gives them (variables may hold "false" or "2")."""
+    """The options converted as the module's argument spec converts them (variables may hold "false" or "2")."""
     converted = dict(params)
     for option, _key, _value, kind in SETTINGS:
         if converted.get(option) is not None:
-            converted[option] = boolean(converted[option]) if kind == "bool" else int(converted[option])
-    converted["remove_legacy_controllers"] = boolean(converted.get("remove_legacy_controllers") or False)
+            converted[option] = check_type_bool(converted[option]) if kind == "bool" else check_type_int(converted[option])
+    converted["remove_legacy_controllers"] = check_type_bool(converted.get("remove_legacy_controllers") or False)
     return converted
 
 
