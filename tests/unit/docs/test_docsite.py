@@ -66,3 +66,22 @@ def test_markup_next_to_words_stays_markup():
     assert "A ``code``\\ s and **bold**\\ ly, a\\_ b *c* ``d``." in text
     assert "   * - ``x``\n     - y" in text
     assert rst_problems(text) == []
+
+
+# What a collection name can stand for in the docs: a module, role, playbook or filter plugin, or the action group
+# (group/eksnodes.windows.aws); module_utils import paths (ansible_collections.eksnodes.windows...) are not names.
+NAMED_IN_DOCS = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(DOCSITE / "rst").glob("*.rst"), *(ROOT / "roles").glob("*/README.md"),
+                 *(ROOT / "changelogs" / "fragments").glob("*.yml")]
+
+
+def existing_names() -> set:
+    plugins = ROOT / "plugins"
+    return ({path.stem for path in (plugins / "modules").glob("*.py")} | {path.stem for path in (plugins / "filter").glob("*.py")}
+            | {path.name for path in (ROOT / "roles").iterdir() if path.is_dir()} | {path.stem for path in (ROOT / "playbooks").glob("*.yml")}
+            | set(yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text(encoding="utf-8"))["action_groups"]))
+
+
+@pytest.mark.parametrize("page", NAMED_IN_DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_collection_name_in_the_docs_exists(page):
+    named = set(re.findall(r"(?<!ansible_collections\.)\beksnodes\.windows\.([A-Za-z_][A-Za-z0-9_]*)", page.read_text(encoding="utf-8")))
+    assert named - existing_names() == set()
