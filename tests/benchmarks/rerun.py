@@ -18,10 +18,7 @@ Run on its own with ``python tests/benchmarks/rerun.py [--collections DIR]``. No
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import botocore.session
@@ -99,18 +96,15 @@ def show(label: str, counts: dict[str, int]) -> None:
         print(f"    {seen:4d}  {name}")
 
 
-# Runs a command, then prints the largest peak RSS in KiB of it and its descendants (the kernel's RUSAGE_CHILDREN maximum).
-LARGEST_PROCESS = "import resource, subprocess, sys; subprocess.call(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+# Runs a command, then prints the largest peak RSS in KiB of it and its descendants (the kernel's RUSAGE_CHILDREN maximum)
+# and exits with its status.
+LARGEST_PROCESS = ("import resource, subprocess, sys; status = subprocess.call(sys.argv[1:]); "
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(status)")
 
 
 def show_largest_process(env: dict[str, str]) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
-        json.dump(LAUNCH, handle)
-        handle.flush()
-        command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", "eksnodes.windows.launch", "-e", f"@{handle.name}"]
-        proc = subprocess.run([sys.executable, "-c", LARGEST_PROCESS, *command], env=env, capture_output=True, text=True, check=True)
-    kib = int(proc.stdout.strip().splitlines()[-1])
-    print(f"  largest process of a no-op run, modules in forks of the task workers: {kib / 1024:.0f} MiB peak resident memory")
+    stdout, _wall, _cpu = playbook("eksnodes.windows.launch", LAUNCH, env, prefix=[sys.executable, "-c", LARGEST_PROCESS])
+    print(f"  largest process of a no-op run, modules in forks of the task workers: {int(stdout.splitlines()[-1]) / 1024:.0f} MiB peak resident memory")
 
 
 def show_module_memory(state: Path, env: dict[str, str]) -> None:

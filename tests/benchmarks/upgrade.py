@@ -27,7 +27,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -73,14 +73,14 @@ def ansible_env(lab_state: Path) -> dict[str, str]:
     return env
 
 
-def playbook(name: str, extra_vars: dict[str, Any], env: dict[str, str], callback: str = "default") -> tuple[str, float, float]:
-    """Run a playbook; returns its stdout, wall seconds and the CPU seconds of its process tree."""
+def playbook(name: str, extra_vars: dict[str, Any], env: dict[str, str], callback: str = "default", prefix: Sequence[str] = ()) -> tuple[str, float, float]:
+    """Run a playbook (through the command prefix, if any); returns its stdout, wall seconds and the CPU seconds of its process tree."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
         json.dump(extra_vars, handle)
         handle.flush()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", name, "-e", f"@{handle.name}"],
+        proc = subprocess.run([*prefix, str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", name, "-e", f"@{handle.name}"],
                               env={**env, "ANSIBLE_STDOUT_CALLBACK": callback}, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
