@@ -24,13 +24,13 @@ import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.validation import check_type_bool, check_type_int
-from ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process import InProcessActionBase as ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.events import progress_line
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.failures import failure_error, timeout_error
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline, WaitTimeout, is_settled, wait_for_stack
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.nodes import format_duration
+from ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process import InProcessActionBase
 
 display = Display()
 
@@ -71,7 +71,7 @@ class _InfoFailed(Exception):
         self.result = result
 
 
-class ActionModule(ActionBase):
+class ActionModule(InProcessActionBase):
     _supports_check_mode = True
     _supports_async = False
 

@@ -17,10 +17,10 @@ import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.validation import check_type_int
-from ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process import InProcessActionBase as ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.readiness.nodes import format_duration
+from ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process import InProcessActionBase
 
 display = Display()
 
@@ -31,7 +31,7 @@ DEFAULT_PROGRESS_INTERVAL = 30
 REPORT_NOW = ""
 
 
-class ActionModule(ActionBase):
+class ActionModule(InProcessActionBase):
     _supports_check_mode = True
     _supports_async = False
 
