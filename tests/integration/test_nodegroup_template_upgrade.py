@@ -77,12 +77,14 @@ def security_group_tags(lab, group_id):
 
 
 def simulator_records(lab, instance_ids, timeout=15.0):
-    """The simulator's records of the instances once it has looked at each."""
+    """The simulator's records of the instances once it has looked at each in a whole tick begun after this call (a
+    record read sooner can be from a tick before the change the test just made)."""
     deadline = time.monotonic() + timeout
+    first_tick = lab.control.nodesim()["ticks"]
     while True:
         lab.control.reconcile()
         records = {instance_id: lab.control.instance(instance_id) for instance_id in instance_ids}
-        if all(records.values()) or time.monotonic() > deadline:
+        if (all(records.values()) and lab.control.nodesim()["ticks"] >= first_tick + 2) or time.monotonic() > deadline:
             return records
         time.sleep(0.2)
 
