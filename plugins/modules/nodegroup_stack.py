@@ -204,9 +204,26 @@ options:
     description:
       - The subnet IDs for the nodes (C(Subnets)); private subnets with a NAT gateway are recommended.
         Public subnets must assign public IPv4 addresses.
-      - Required with the collection's template and O(state=present).
+      - With the collection's template and O(state=present), this or O(subnet_candidates) is required.
+      - Unset, a stack that exists keeps the subnets it runs in, so that a change of route tables or of the cluster's
+        subnets never moves the nodes. Set it to move them.
+      - Checked before the stack is created, or updated to other subnets (RV(input_checks)), as
+        M(eksnodes.windows.preflight) checks them; not read again when they stay as they are.
     type: list
     elements: str
+  subnet_candidates:
+    description:
+      - Without O(subnets), the subnets to choose from when the stack is created (usually the cluster's). Those
+        whose default route does not lead to an internet gateway are chosen; none of them being private is an error.
+      - A stack that exists keeps its subnets; RV(subnets) returns those chosen or kept.
+    type: list
+    elements: str
+  endpoint_private_access:
+    description:
+      - Whether the cluster's private API server endpoint is on (the cluster's C(endpointPrivateAccess)).
+      - With V(false), subnets without a route to the internet are refused when they are written, since nodes there
+        could reach the API server only through the private endpoint. Unset, that case is not checked.
+    type: bool
   template:
     description:
       - The body of another template to use instead of the collection's, for example
@@ -324,6 +341,9 @@ notes:
     C(DescribeChangeSet), C(ExecuteChangeSet), C(DeleteChangeSet), C(DescribeStackEvents),
     C(DescribeStackResources), C(DeleteStack), C(autoscaling:DescribeAutoScalingGroups), and the
     permissions to create the template's resources, including C(iam:PassRole) for the node role.
+  - With the collection's template, the subnets and the instance type the stack would be given are checked first,
+    when the stack is created or they change (C(ec2:DescribeSubnets), C(DescribeRouteTables),
+    C(DescribeAvailabilityZones), C(DescribeVpcEndpoints), C(DescribeInstanceTypes), C(DescribeInstanceTypeOfferings)).
   - With the default template, a re-run with the same options costs a describe of the stack, one of its
     template and one of its Auto Scaling group, and writes nothing.
   - AWS throttling is retried with jittered backoff.
@@ -425,6 +445,22 @@ stack_id:
   returned: when the stack exists
   type: str
   sample: arn:aws:cloudformation:us-east-1:123456789012:stack/my-cluster-nodegroup-windows/0a1b2c3d
+subnets:
+  description:
+    - The nodes' subnets the stack is given (or would be, in check mode) with the collection's template and
+      O(state=present), from O(subnets), kept from the stack, or chosen from O(subnet_candidates).
+  returned: with the collection's template and O(state=present)
+  type: list
+  elements: str
+  sample: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+input_checks:
+  description:
+    - What was done about each input checked before a write, by name (V(subnets), V(instance_type)).
+    - V(checked) means it would be written and passed; V(unchanged), that the stack has it already, so it was not
+      read again; V(kept), that O(subnets) is unset and the stack keeps its own.
+  returned: with the collection's template and O(state=present)
+  type: dict
+  sample: {"subnets": "kept", "instance_type": "unchanged"}
 stack_status:
   description: The stack status at the end of the task.
   returned: when the stack exists or existed
@@ -773,10 +809,11 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import get_parameter_value
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import changes as change_logic
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import inputs as input_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import UNREAD, DesiredStack, NodegroupStack, StackOperationError
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
@@ -811,6 +848,8 @@ def argument_spec():
         vpc_id=dict(type="str"),
         security_groups=dict(type="list", elements="str"),
         subnets=dict(type="list", elements="str"),
+        subnet_candidates=dict(type="list", elements="str"),
+        endpoint_private_access=dict(type="bool"),
         template=dict(type="str"),
         template_url=dict(type="str"),
         template_parameters=dict(type="dict"),
@@ -868,6 +907,18 @@ def with_chosen_ami(module, params, stack):
     if not params.get("image_ssm_parameter") and ami["resolved_by"] == "ssm":
         chosen["image_ssm_parameter"] = ami["ssm_parameter"]
     return chosen, ami
+
+
+def with_checked_inputs(module, params, stack):
+    """The options with the nodes' subnets (given, kept or chosen), once the subnets and the instance type the stack
+    would be given are checked; and what was done about each."""
+    try:
+        subnets, checked, warnings = input_logic.choose_and_check(module.client("ec2"), params, stack, module.region)
+    except input_logic.InputError as error:
+        module.fail_json(msg=f"{error.message} Nothing was changed.")
+    for warning in warnings:
+        warn(warning)
+    return dict(params, subnets=subnets), checked
 
 
 def fill_image_id(module, params):
@@ -960,15 +1011,17 @@ def main():
     started = time.monotonic()
     try:
         if params["state"] == "present":
-            stack, ami = UNREAD, None
+            stack, ami, checked = manager.read_owned(), None, {}
             if params["ami"]:
-                stack = manager.read_owned()
                 params, ami = with_chosen_ami(module, params, stack)
             if params["builtin_template"]:
+                params, checked = with_checked_inputs(module, params, stack)
                 params = fill_cluster_access(module, fill_image_id(module, params))
             result = manager.present(desired_stack(module, cloudformation, params), stack)
             if ami:
                 result["ami"] = ami
+            if params["builtin_template"]:
+                result.update(subnets=params["subnets"], input_checks=checked)
         else:
             result = manager.absent()
     except StackOperationError as error:

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.long
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
                "node_ami_family": "WindowsServer2022CoreContainer", "cni_identity": "irsa", "disable_pod_imds": True}
 CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+PLAN_TASK = "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)"
+# What checking the node group's subnets and instance type reads.
+INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
 PROGRESS = re.compile(r"\d/2 Windows nodes Ready")
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 
@@ -150,7 +153,7 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
                             for p in aws_node if not p.metadata.deletion_timestamp)
     assert all(is_ready(node) for node in core.list_node().items)
 
-    # The nodes went to the private subnets, as preflight classified them (the route tables were not read twice).
+    # The nodes went to the cluster's private subnets, chosen and checked with the instance type by the plan.
     stack = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]
     subnets = next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "Subnets")
     assert sorted(subnets.split(",")) == sorted(lab.facts["private_subnet_ids"])
@@ -169,13 +172,17 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     # disable_pod_imds leaves without credentials, and not the one with its own role.
     # A share-0 rule fails nothing and counts the calls: the cluster is described once, by preflight, whose facts the
     # later modules are given.
+    # The node group keeps its subnets and instance type, so neither is read again.
     lab.control.aws_fault_share(0.0, service="eks", action="DescribeCluster")
+    for action in INPUT_READS:
+        lab.control.aws_fault_share(0.0, service="ec2", action=action)
     second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert (second.stats["changed"], second.stats["failures"]) == (0, 0), second.stats
-    assert [rule["seen"] for rule in lab.control.aws.share_faults() if rule["action"] == "DescribeCluster"] == [1]
+    seen = {rule["action"]: rule["seen"] for rule in lab.control.aws.share_faults()}
+    assert seen == {"DescribeCluster": 1, **{action: 0 for action in INPUT_READS}}, seen
+    assert second.result(PLAN_TASK)["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
     for task in ("eksnodes.windows.prerequisites : Enable Windows support on the data plane",
-                 "eksnodes.windows.nodegroup : Read the route tables of the cluster's VPC",
                  "eksnodes.windows.nodegroup : Create or update the node group stack",
                  "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template, draining each first",
                  "eksnodes.windows.node_auth : Authorize the Windows node role"):

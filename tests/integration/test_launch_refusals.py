@@ -99,6 +99,10 @@ CASES = {
     "bootstrap arguments set the cluster": ({"bootstrap_arguments": "-EKSClusterName other"},
                                             ["bootstrap_arguments must not set -EKSClusterName"]),
     "disable_pod_imds that is no boolean": ({"disable_pod_imds": "sometimes"}, ["disable_pod_imds", "sometimes"]),
+    "instance type that does not exist": ({"node_type": "m5.nope"}, [
+        "instance_type: the instance type m5.nope does not exist", "(node_type)"]),
+    "subnet that does not exist": ({"subnets": ["subnet-0000000000000dead"]}, [
+        "subnets: subnet subnet-0000000000000dead does not exist in us-east-1", "subnets in the launch playbook"]),
     "AMI that does not exist": ({"nodegroup_ami_id": "ami-0000000000000dead"}, ["nodegroup_ami_id", "ami-0000000000000dead does not exist"]),
 }
 

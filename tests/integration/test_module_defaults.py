@@ -16,7 +16,7 @@ AWS_ENVIRONMENT = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS
                    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
 # A region where the lab's cluster is not: a module that used it would not find the cluster, its AMIs or its stack.
 OTHER_REGION = "eu-west-3"
-ROUTE_TABLES_TASK = "eksnodes.windows.nodegroup : Read the route tables of the cluster's VPC"
+ROUTE_TABLES_TASK = "Read the route tables with amazon.aws"
 
 
 def connection_defaults(lab, region):
@@ -71,11 +71,12 @@ def test_four_roles_reach_ready_with_the_connection_from_module_defaults_only(la
         "tasks": [
             include("prerequisites", prerequisites_cluster_name=lab.cluster_name, prerequisites_nodegroup_name=name,
                     prerequisites_windows_release="2022", prerequisites_instance_type="m5.large"),
-            # Without preflight's classified subnets, the role reads the route tables with amazon.aws.
             include("nodegroup", nodegroup_name=name, nodegroup_nodes=2, nodegroup_nodes_min=2, nodegroup_nodes_max=3,
-                    nodegroup_node_type="m5.large", nodegroup_wait_timeout=300, nodegroup_cluster_subnets=[]),
+                    nodegroup_node_type="m5.large", nodegroup_wait_timeout=300),
             include("node_auth"),
             include("node_readiness", node_readiness_wait_timeout=300, node_readiness_progress_interval=5),
+            # The group extends amazon.aws's: its modules in the same play get the same connection.
+            {"name": ROUTE_TABLES_TASK, "amazon.aws.ec2_vpc_route_table_info": {"filters": {"vpc-id": lab.facts["vpc_id"]}}},
         ],
     }
     run = run_without_aws_environment(ansible, tmp_path, [play])
@@ -117,7 +118,7 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
             {"name": "Check the cluster", "ansible.builtin.include_role": {"name": "eksnodes.windows.prerequisites", "tasks_from": "check"},
              "vars": {"prerequisites_cluster_name": lab.cluster_name, "prerequisites_region": lab.region}},
             {"name": "Plan the node group", "ansible.builtin.include_role": {"name": "eksnodes.windows.nodegroup", "tasks_from": "check"},
-             "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region, "nodegroup_cluster_subnets": []}},
+             "vars": {"nodegroup_name": "md-check", "nodegroup_region": lab.region}},
             {"name": "Check the authorization", "ansible.builtin.include_role": {"name": "eksnodes.windows.node_auth", "tasks_from": "check"},
              "vars": {"node_auth_region": lab.region,
                       "node_auth_windows_role_arn": f"arn:aws:iam::{lab.facts['account_id']}:role/md-check-NodeInstanceRole"}},
@@ -130,7 +131,6 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     ran = {task for task, _result in results}
     assert {"eksnodes.windows.prerequisites : Wait until the cluster is ACTIVE, then check it and the planned node group",
             "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)",
-            ROUTE_TABLES_TASK,
             "eksnodes.windows.node_auth : Check that aws-auth can take the Windows node role"} <= ran
     for task, item in results:
         arguments = item["invocation"]["module_args"]

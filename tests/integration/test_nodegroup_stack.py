@@ -235,6 +235,57 @@ def test_failed_create_reports_the_root_cause_and_recovers_only_when_asked(lab, 
     assert any("was deleted and is created again" in warning for warning in recovered.get("warnings", []))
 
 
+INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
+
+
+def stack_parameter(lab, stack_name, key):
+    stack = lab.aws_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    return next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == key)
+
+
+def test_subnets_are_chosen_for_a_new_stack_then_kept_and_inputs_are_read_only_when_written(lab, ansible, cleanup):
+    name = unique("subn")
+    facts = lab.facts
+    args = stack_args(lab, name, subnet_candidates=facts["private_subnet_ids"] + facts["public_subnet_ids"])
+    del args["subnets"]
+    cleanup.append(args["stack_name"])
+    ec2 = lab.aws_client("ec2")
+    moved = facts["private_subnet_ids"][0]
+    association = next(a["RouteTableAssociationId"] for table in ec2.describe_route_tables(RouteTableIds=[facts["private_route_table_id"]])[
+        "RouteTables"] for a in table["Associations"] if a.get("SubnetId") == moved)
+    created = ansible.task(MODULE, args)
+    assert not created.get("failed"), created
+    assert sorted(created["subnets"]) == sorted(facts["private_subnet_ids"])
+    assert created["input_checks"] == {"subnets": "checked", "instance_type": "checked"}
+
+    # A private subnet becomes public: the nodes stay where they are, and neither input is read again.
+    association = ec2.replace_route_table_association(AssociationId=association, RouteTableId=facts["public_route_table_id"])["NewAssociationId"]
+    try:
+        for action in INPUT_READS:
+            lab.control.aws_fault_share(0.0, service="ec2", action=action)
+        rerun = ansible.task(MODULE, args)
+        seen = {rule["action"]: rule["seen"] for rule in lab.control.aws.share_faults()}
+        # Given again (in another order), the same subnets are not read either; another instance type is checked.
+        given = ansible.task(MODULE, dict(args, subnets=list(reversed(facts["private_subnet_ids"]))), check=True)
+        other_type = ansible.task(MODULE, dict(args, instance_type="m5.xlarge"), check=True)
+        # A subnet that does not exist is refused before any change.
+        before = lab.aws_client("cloudformation").describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+        refused = ansible.task(MODULE, dict(args, subnets=facts["private_subnet_ids"][:1] + ["subnet-0000000000000dead"]))
+        after = lab.aws_client("cloudformation").describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+    finally:
+        lab.control.aws.clear_faults()
+        ec2.replace_route_table_association(AssociationId=association, RouteTableId=facts["private_route_table_id"])
+    assert not rerun.get("failed"), rerun
+    assert (rerun["changed"], rerun["operation"], rerun["input_checks"]) == (False, "none", {"subnets": "kept", "instance_type": "unchanged"})
+    assert sorted(rerun["subnets"]) == sorted(facts["private_subnet_ids"]) == sorted(stack_parameter(lab, args["stack_name"], "Subnets").split(","))
+    assert seen == {action: 0 for action in INPUT_READS}, seen
+    assert (given["operation"], given["input_checks"]) == ("none", {"subnets": "unchanged", "instance_type": "unchanged"})
+    assert (other_type["operation"], other_type["input_checks"]) == ("update", {"subnets": "kept", "instance_type": "checked"})
+    assert refused["failed"] and "subnets: subnet subnet-0000000000000dead does not exist" in refused["msg"], refused
+    assert refused["msg"].endswith("Nothing was changed.")
+    assert after == before
+
+
 def test_invalid_options_fail_before_any_aws_call(lab, ansible):
     bad = stack_args(lab, "bad", subnets=["private-a"], security_groups=[], desired_capacity=4, max_size=3, volume_size=30,
                      bootstrap_arguments="-EKSClusterName other", api_server_endpoint="https://x")

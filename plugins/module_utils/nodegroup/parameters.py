@@ -84,6 +84,7 @@ RESOURCE_IDS = {
     "control_plane_security_group": ("sg-", "a security group ID", re.compile(r"^sg-[0-9a-f]{8,17}$")),
     "security_groups": ("sg-", "a security group ID", re.compile(r"^sg-[0-9a-f]{8,17}$")),
     "subnets": ("subnet-", "a subnet ID", re.compile(r"^subnet-[0-9a-f]{8,17}$")),
+    "subnet_candidates": ("subnet-", "a subnet ID", re.compile(r"^subnet-[0-9a-f]{8,17}$")),
 }
 SSM_PARAMETER = re.compile(r"^/?[A-Za-z0-9_.\-/]+$")
 # Start-EKSBootstrap.ps1 arguments the template sets from other options.
@@ -214,7 +215,8 @@ def validate(params: Mapping[str, Any]) -> List[str]:
     """Every problem with the options of state=present, before any AWS call."""
     errors = validate_names(params)
     if params.get("builtin_template", True):
-        missing = [option for option in REQUIRED_FOR_BUILTIN if not _is_set(params.get(option))]
+        missing = [option for option in REQUIRED_FOR_BUILTIN if not _is_set(params.get(option))
+                   and not (option == "subnets" and _is_set(params.get("subnet_candidates")))]
         for option in missing:
             errors.append(f"{option} is required with the collection's template: {_REQUIRED_HINTS[option]}")
         if not any(_is_set(params.get(option)) for option in IMAGE_OPTIONS) and not params.get("ami"):
@@ -237,7 +239,8 @@ _REQUIRED_HINTS = {
     "control_plane_security_group": "give the cluster's control plane security group ID (its additional security group)",
     "vpc_id": "give the cluster's VPC ID",
     "security_groups": "give at least one security group ID, usually the Linux nodes' security group",
-    "subnets": "give at least one subnet ID, preferably private subnets with a NAT gateway",
+    "subnets": "give at least one subnet ID, preferably private subnets with a NAT gateway, or the cluster's subnets in "
+               "subnet_candidates to choose from",
 }
 
 

@@ -11,11 +11,7 @@ checks were skipped and why (a check whose input cannot be read is skipped with 
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_availability_zones
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_key_pairs
-from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_route_tables
-from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_subnets
-from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_vpc_endpoints
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 
@@ -27,10 +23,11 @@ from ..ipam.kube import KubeApiError, find_legacy_objects, list_deployments, rea
 from ..ipam.settings import ADDON_NAME, CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, windows_ipam_enabled
 from ..kube.client import KubeClientError
 from . import checks
-from .aws import caller_arn, describe_access_entry, describe_instance_type, instance_type_offered, is_unauthorized, list_access_entries, short_reason
+from .aws import caller_arn, describe_access_entry, is_unauthorized, list_access_entries, short_reason
 from .findings import Finding, error, status_of, warning
 from .kube import aws_auth_map_roles, list_nodes, list_pods, read_deployment
-from .network import check_subnets, classify_subnet, node_subnets, route_table_for
+from .network import node_subnets
+from .subnets import instance_type_findings, read_subnets, subnet_findings
 
 CHECKS = (
     "cluster_name",
@@ -242,43 +239,11 @@ class Preflight:
             self.skip([check], f"{what} could not be read")
 
     # subnets ------------------------------------------------------------------------------------
-    def _describe_subnets(self, ids: List[str]):
-        ec2 = self.clients["ec2"]
-        if not ids:
-            return [], []
-        found = describe_subnets(ec2, SubnetIds=ids)
-        if len(found) == len(ids):
-            return found, []
-        found, missing = [], []
-        for subnet_id in ids:
-            one = describe_subnets(ec2, SubnetIds=[subnet_id])
-            if one:
-                found.extend(one)
-            else:
-                missing.append(subnet_id)
-        return found, missing
-
     def subnet_check(self) -> None:
-        ec2 = self.clients["ec2"]
         cluster = self.cluster
         requested = list(self.params.get("subnets") or [])
+        reports, missing = read_subnets(self.clients["ec2"], requested + cluster.get("subnet_ids", []))
         ids = list(dict.fromkeys(requested + cluster.get("subnet_ids", [])))
-        found, missing = self._describe_subnets(ids)
-        vpc_ids = sorted({subnet["VpcId"] for subnet in found})
-        tables = describe_route_tables(ec2, Filters=[{"Name": "vpc-id", "Values": vpc_ids}]) if vpc_ids else []
-        zone_names = sorted({subnet["AvailabilityZone"] for subnet in found if subnet.get("AvailabilityZone")})
-        zones = {}
-        if zone_names:
-            try:
-                described = describe_availability_zones(ec2, ZoneNames=zone_names, AllAvailabilityZones=True)
-                zones = {zone["ZoneName"]: zone.get("ZoneType") for zone in described}
-            except Exception:  # pylint: disable=broad-exception-caught
-                # Zone types only label Local Zone and Wavelength subnets; without them every zone counts as a regular one.
-                zones = {}
-        reports = {}
-        for subnet in found:
-            table = route_table_for(subnet["SubnetId"], subnet["VpcId"], tables)
-            reports[subnet["SubnetId"]] = classify_subnet(subnet, table, zones.get(subnet.get("AvailabilityZone")))
         self.subnets = [reports[subnet_id] for subnet_id in ids if subnet_id in reports]
         if requested:
             checked = [reports[subnet_id] for subnet_id in requested if subnet_id in reports]
@@ -287,10 +252,7 @@ class Preflight:
             checked = node_subnets([reports[subnet_id] for subnet_id in cluster.get("subnet_ids", []) if subnet_id in reports])
             checked_missing = [subnet_id for subnet_id in cluster.get("subnet_ids", []) if subnet_id in missing]
         self.node_subnet_ids = [report["subnet_id"] for report in checked]
-        endpoints = []
-        if any(report["kind"] == "isolated" and not report["blackhole"] for report in checked) and cluster.get("vpc_id"):
-            endpoints = describe_vpc_endpoints(ec2, Filters=[{"Name": "vpc-id", "Values": [cluster["vpc_id"]]}])
-        self.add(check_subnets(checked, checked_missing, cluster, endpoints, self.region))
+        self.add(subnet_findings(self.clients["ec2"], checked, checked_missing, cluster, self.region))
 
     # EC2 and IAM inputs -------------------------------------------------------------------------
     def key_pair_check(self) -> None:
@@ -304,10 +266,7 @@ class Preflight:
         instance_type = self.params.get("instance_type")
         if instance_type is None:
             return
-        ec2 = self.clients["ec2"]
-        info = describe_instance_type(ec2, instance_type)
-        offered = instance_type_offered(ec2, instance_type) if info else False
-        self.add(checks.check_instance_type(instance_type, info, offered, self.region))
+        self.add(instance_type_findings(self.clients["ec2"], instance_type, self.region))
 
     def node_role_check(self) -> None:
         windows_role = self.params.get("windows_node_role")

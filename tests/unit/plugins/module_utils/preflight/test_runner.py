@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import runner
+from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import subnets
 
 DESCRIBED = {
     "name": "prod", "arn": "arn:aws:eks:us-east-1:1:cluster/prod", "version": "1.31", "platformVersion": "eks.20", "status": "ACTIVE",
@@ -62,14 +63,15 @@ def world(monkeypatch):
         "ipam", {"data": {"enable-windows-ipam": "true" if state["ipam_on"] else "false"}}))
     monkeypatch.setattr(runner, "list_addons", lambda client, cluster: record("addons", state["addons"]))
     monkeypatch.setattr(runner, "aws_auth_map_roles", lambda api: record("aws-auth", state["map_roles"]))
-    monkeypatch.setattr(runner, "describe_subnets", lambda client, SubnetIds: [s for s in SUBNETS if s["SubnetId"] in SubnetIds])
-    monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: TABLES)
-    monkeypatch.setattr(runner, "describe_availability_zones", lambda client, **kw: [{"ZoneName": z, "ZoneType": "availability-zone"} for z in kw["ZoneNames"]])
-    monkeypatch.setattr(runner, "describe_vpc_endpoints", lambda client, Filters: record("endpoints", []))
+    monkeypatch.setattr(subnets, "describe_subnets", lambda client, SubnetIds: [s for s in SUBNETS if s["SubnetId"] in SubnetIds])
+    monkeypatch.setattr(subnets, "describe_route_tables", lambda client, Filters: TABLES)
+    monkeypatch.setattr(subnets, "describe_availability_zones",
+                        lambda client, **kw: [{"ZoneName": z, "ZoneType": "availability-zone"} for z in kw["ZoneNames"]])
+    monkeypatch.setattr(subnets, "describe_vpc_endpoints", lambda client, Filters: record("endpoints", []))
     monkeypatch.setattr(runner, "describe_key_pairs", lambda client, KeyNames: [{"KeyName": k} for k in KeyNames if k == "ops"])
-    monkeypatch.setattr(runner, "describe_instance_type", lambda client, name: {
+    monkeypatch.setattr(subnets, "describe_instance_type", lambda client, name: {
         "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]}, "NetworkInfo": {"Ipv4AddressesPerInterface": 10}, "MemoryInfo": {"SizeInMiB": 8192}})
-    monkeypatch.setattr(runner, "instance_type_offered", lambda client, name: True)
+    monkeypatch.setattr(subnets, "instance_type_offered", lambda client, name: True)
     monkeypatch.setattr(runner, "list_nodegroups", lambda client, cluster: list(state["nodegroups"]))
     monkeypatch.setattr(runner, "describe_nodegroup", lambda client, cluster, name: state["nodegroups"][name])
     monkeypatch.setattr(runner, "list_access_entries", lambda client, cluster: list(state["entries"]))
@@ -163,7 +165,7 @@ def test_the_windows_role_is_compared_with_every_linux_role_source(world):
 
 
 def test_isolated_subnets_read_the_vpc_endpoints(world, monkeypatch):
-    monkeypatch.setattr(runner, "describe_route_tables", lambda client, Filters: [dict(TABLES[0], Routes=[])])
+    monkeypatch.setattr(subnets, "describe_route_tables", lambda client, Filters: [dict(TABLES[0], Routes=[])])
     result = run(subnets=["subnet-a"])
     assert "endpoints" in world["calls"]
     [item] = result["findings"]

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the eksnodes.windows project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The node group's own inputs that AWS would refuse only halfway through a stack operation: its subnets and its
+instance type. They are checked where they are written, before a stack is created or updated to other subnets or
+another instance type; a run that writes neither reads neither (an unchanged node group's rerun makes none of these
+calls). Without subnets, a stack keeps the subnets it runs in, and a new one gets those of subnet_candidates whose
+default route does not lead to an internet gateway."""
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..preflight.findings import Finding, errors, warnings
+from ..preflight.subnets import instance_type_findings, read_subnets, subnet_findings
+from . import changes as change_logic
+from .parameters import OPTION_DEFAULTS
+from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES
+
+KEPT, UNCHANGED, CHECKED = "kept", "unchanged", "checked"
+
+
+class InputError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def deployed_parameters(stack: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """The parameters the stack runs with: none for a stack to be created, or created again after a failure."""
+    if not stack or stack.get("StackStatus") in UNUSABLE_STATUSES + (REVIEW_STATUS,):
+        return {}
+    return change_logic.stack_parameters(stack)
+
+
+def deployed_subnets(deployed: Mapping[str, str]) -> List[str]:
+    return [item for item in (deployed.get("Subnets") or "").split(",") if item]
+
+
+def private_subnets(reports: Mapping[str, Mapping[str, Any]], candidates: Sequence[str]) -> List[str]:
+    """The candidates whose default route does not lead to an internet (or carrier) gateway, in their order."""
+    return [subnet_id for subnet_id in candidates if subnet_id in reports and reports[subnet_id]["kind"] != "public"]
+
+
+def describe(found: Sequence[Finding]) -> str:
+    return " ".join(f"{item['check']}: {item['message']} {item['fix']}" for item in found)
+
+
+def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str) -> Tuple[List[str], Dict[str, str], List[str]]:
+    """The node subnets, what was done about each input (kept, unchanged or checked) and the warnings.
+    Raises InputError, before any write, when an input that would be written is refused."""
+    deployed = deployed_parameters(stack)
+    subnets, done, found = list(params.get("subnets") or []), {}, []
+    if not subnets and deployed_subnets(deployed):
+        subnets, done["subnets"] = deployed_subnets(deployed), KEPT
+    elif subnets and sorted(subnets) == sorted(deployed_subnets(deployed)):
+        done["subnets"] = UNCHANGED
+    else:
+        candidates = list(params.get("subnet_candidates") or [])
+        reports, missing = read_subnets(ec2, subnets or candidates)
+        if not subnets:
+            subnets = private_subnets(reports, candidates)
+            if not subnets:
+                raise InputError(f"subnet_candidates: none of {', '.join(candidates)} is a private subnet (each routes 0.0.0.0/0 to an "
+                                 "internet gateway, or does not exist): give the nodes' subnets in subnets.")
+        cluster = {"vpc_id": params.get("vpc_id"), "name": params.get("cluster_name"),
+                   "endpoint_private_access": params.get("endpoint_private_access")}
+        found += subnet_findings(ec2, [reports[item] for item in subnets if item in reports], [item for item in subnets if item in missing],
+                                 cluster, region)
+        done["subnets"] = CHECKED
+    instance_type = params.get("instance_type") or OPTION_DEFAULTS["instance_type"]
+    if deployed.get("NodeInstanceType") == instance_type:
+        done["instance_type"] = UNCHANGED
+    else:
+        found += instance_type_findings(ec2, instance_type, region)
+        done["instance_type"] = CHECKED
+    if errors(found):
+        raise InputError(describe(errors(found)))
+    return subnets, done, [describe([item]) for item in warnings(found)]

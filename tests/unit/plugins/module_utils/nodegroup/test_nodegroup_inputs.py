@@ -1,0 +1,94 @@
+"""The node group's subnets and instance type: chosen, kept or checked, and read only when they would be written."""
+
+import pytest
+
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import inputs
+from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import subnets
+
+SUBNETS = {
+    "subnet-a": {"SubnetId": "subnet-a", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1a", "MapPublicIpOnLaunch": False},
+    "subnet-b": {"SubnetId": "subnet-b", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1b", "MapPublicIpOnLaunch": False},
+    "subnet-c": {"SubnetId": "subnet-c", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1c", "MapPublicIpOnLaunch": True},
+}
+TABLES = [
+    {"RouteTableId": "rtb-private", "VpcId": "vpc-1", "Associations": [{"SubnetId": "subnet-a"}, {"SubnetId": "subnet-b"}],
+     "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1", "State": "active"}]},
+    {"RouteTableId": "rtb-public", "VpcId": "vpc-1", "Associations": [{"SubnetId": "subnet-c"}],
+     "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"}]},
+]
+PARAMS = {"cluster_name": "prod", "vpc_id": "vpc-1", "instance_type": "m5.large", "subnets": [], "subnet_candidates": ["subnet-a", "subnet-b", "subnet-c"]}
+
+
+def stack(status="UPDATE_COMPLETE", subnets="subnet-a,subnet-b", instance_type="m5.large"):
+    return {"StackStatus": status, "Parameters": [{"ParameterKey": "Subnets", "ParameterValue": subnets},
+                                                  {"ParameterKey": "NodeInstanceType", "ParameterValue": instance_type}]}
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The EC2 reads, answered as a VPC with two private subnets and a public one; returns the calls made."""
+    calls = []
+
+    def call(name, value):
+        calls.append(name)
+        return value
+
+    monkeypatch.setattr(subnets, "describe_subnets", lambda client, SubnetIds: call("subnets", [SUBNETS[i] for i in SubnetIds if i in SUBNETS]))
+    monkeypatch.setattr(subnets, "describe_route_tables", lambda client, Filters: call("route_tables", TABLES))
+    monkeypatch.setattr(subnets, "describe_availability_zones", lambda client, **kw: call("zones", []))
+    monkeypatch.setattr(subnets, "describe_vpc_endpoints", lambda client, Filters: call("endpoints", []))
+    monkeypatch.setattr(subnets, "describe_instance_type", lambda client, name: call("instance_type", None if name == "m5.nope" else {
+        "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]}, "NetworkInfo": {"Ipv4AddressesPerInterface": 10},
+        "MemoryInfo": {"SizeInMiB": 8192}}))
+    monkeypatch.setattr(subnets, "instance_type_offered", lambda client, name: call("offered", True))
+    return calls
+
+
+def test_a_new_stack_gets_the_private_candidates_and_both_inputs_are_checked(reads):
+    chosen, done, warnings = inputs.choose_and_check(None, PARAMS, None, "us-east-1")
+    assert chosen == ["subnet-a", "subnet-b"]
+    assert done == {"subnets": "checked", "instance_type": "checked"} and warnings == []
+    assert reads == ["subnets", "route_tables", "zones", "instance_type", "offered"]
+
+
+def test_an_unchanged_stack_keeps_its_subnets_and_reads_nothing(reads):
+    chosen, done, _warnings = inputs.choose_and_check(None, PARAMS, stack(), "us-east-1")
+    assert chosen == ["subnet-a", "subnet-b"] and done == {"subnets": "kept", "instance_type": "unchanged"}
+    assert reads == []
+    # The same subnets given in another order are the stack's: not read either.
+    chosen, done, _warnings = inputs.choose_and_check(None, dict(PARAMS, subnets=["subnet-b", "subnet-a"]), stack(), "us-east-1")
+    assert done["subnets"] == "unchanged" and reads == []
+
+
+def test_only_what_changes_is_checked(reads):
+    _chosen, done, _warnings = inputs.choose_and_check(None, dict(PARAMS, instance_type="m5.xlarge"), stack(), "us-east-1")
+    assert done == {"subnets": "kept", "instance_type": "checked"} and reads == ["instance_type", "offered"]
+    reads.clear()
+    chosen, done, _warnings = inputs.choose_and_check(None, dict(PARAMS, subnets=["subnet-a"]), stack(), "us-east-1")
+    assert chosen == ["subnet-a"] and done == {"subnets": "checked", "instance_type": "unchanged"}
+    assert reads == ["subnets", "route_tables", "zones"]
+
+
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "CREATE_FAILED", "REVIEW_IN_PROGRESS"])
+def test_a_stack_to_be_created_again_has_its_inputs_checked(reads, status):
+    chosen, done, _warnings = inputs.choose_and_check(None, PARAMS, stack(status), "us-east-1")
+    assert chosen == ["subnet-a", "subnet-b"] and done == {"subnets": "checked", "instance_type": "checked"}
+
+
+def test_refusals_name_the_option_and_the_fix(reads):
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.choose_and_check(None, dict(PARAMS, subnet_candidates=["subnet-c"]), None, "us-east-1")
+    assert refused.value.message.startswith("subnet_candidates: none of subnet-c is a private subnet")
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.choose_and_check(None, dict(PARAMS, subnets=["subnet-a", "subnet-0000000f"], instance_type="m5.nope"), stack(), "us-east-1")
+    message = refused.value.message
+    assert "subnets: subnet subnet-0000000f does not exist in us-east-1." in message
+    assert "instance_type: the instance type m5.nope does not exist." in message
+    # A public subnet that gives no public address cannot take nodes.
+    SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = False
+    try:
+        with pytest.raises(inputs.InputError) as refused:
+            inputs.choose_and_check(None, dict(PARAMS, subnets=["subnet-c"]), None, "us-east-1")
+    finally:
+        SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = True
+    assert "subnet subnet-c is public" in refused.value.message
