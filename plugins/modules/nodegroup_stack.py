@@ -344,8 +344,10 @@ notes:
   - With the collection's template, the subnets and the instance type the stack would be given are checked first,
     when the stack is created or they change (C(ec2:DescribeSubnets), C(DescribeRouteTables),
     C(DescribeAvailabilityZones), C(DescribeVpcEndpoints), C(DescribeInstanceTypes), C(DescribeInstanceTypeOfferings)).
-  - With the default template, a re-run with the same options costs a describe of the stack, one of its
-    template and one of its Auto Scaling group, and writes nothing.
+  - With the default template, a re-run with the same options costs a describe of the stack and one of its Auto
+    Scaling group, and writes nothing. A stack whose description names the collection's template version is taken
+    to run that template, which is not read (C(GetTemplate)); an edit of the stack's template that keeps the
+    description is not undone.
   - AWS throttling is retried with jittered backoff.
   - The progress lines come from the action plugin of the same name. With O(wait=true) outside check mode
     it runs the module with O(wait=false) (after waiting, with progress, for an operation already running),
@@ -814,7 +816,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_MARK
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
 CLUSTER_ACCESS_OPTIONS = ("api_server_endpoint", "certificate_authority_data", "service_cidr")
@@ -963,6 +965,7 @@ def desired_stack(module, cloudformation, params):
         list_parameters=list_names,
         marker=ownership_logic.marker_tags(**expected_owner(params)),
         keep_deployed=parameter_logic.KEEP_DEPLOYED if builtin else (),
+        template_mark=TEMPLATE_MARK if builtin else None,
     )
 
 

@@ -172,15 +172,17 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     # disable_pod_imds leaves without credentials, and not the one with its own role.
     # A share-0 rule fails nothing and counts the calls: the cluster is described once, by preflight, whose facts the
     # later modules are given.
-    # The node group keeps its subnets and instance type, so neither is read again.
+    # The node group keeps its subnets and instance type, so neither is read again; the stack's description names
+    # the collection's template version, so its template is not read either.
     lab.control.aws_fault_share(0.0, service="eks", action="DescribeCluster")
+    lab.control.aws_fault_share(0.0, service="cloudformation", action="GetTemplate")
     for action in INPUT_READS:
         lab.control.aws_fault_share(0.0, service="ec2", action=action)
     second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert (second.stats["changed"], second.stats["failures"]) == (0, 0), second.stats
     seen = {rule["action"]: rule["seen"] for rule in lab.control.aws.share_faults()}
-    assert seen == {"DescribeCluster": 1, **{action: 0 for action in INPUT_READS}}, seen
+    assert seen == {"DescribeCluster": 1, "GetTemplate": 0, **{action: 0 for action in INPUT_READS}}, seen
     assert second.result(PLAN_TASK)["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
     for task in ("eksnodes.windows.prerequisites : Enable Windows support on the data plane",
                  "eksnodes.windows.nodegroup : Create or update the node group stack",

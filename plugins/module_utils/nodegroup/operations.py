@@ -75,8 +75,10 @@ class DesiredStack:
         list_parameters: tuple = (),
         marker: Optional[Mapping[str, str]] = None,
         keep_deployed: tuple = (),
+        template_mark: Optional[str] = None,
     ):
-        """keep_deployed: parameters that keep the deployed stack's value when they are desired empty."""
+        """keep_deployed: parameters that keep the deployed stack's value when they are desired empty.
+        template_mark: how the Description of a stack that runs template_body begins (its template is not read then)."""
         self.parameters = dict(parameters)
         self.keep_deployed = tuple(keep_deployed)
         self.marker = dict(marker or {})
@@ -86,6 +88,11 @@ class DesiredStack:
         self.purge_tags = purge_tags
         self.capabilities = list(capabilities or ["CAPABILITY_IAM"])
         self.list_parameters = tuple(list_parameters)
+        self.template_mark = template_mark
+
+    def runs_template(self, stack: Mapping[str, Any]) -> bool:
+        """Whether the stack's Description says it runs template_body (template_mark)."""
+        return bool(self.template_mark) and str(stack.get("Description") or "").startswith(self.template_mark)
 
     def keep(self, deployed: Mapping[str, str]) -> None:
         """Take the deployed value of the keep_deployed parameters that are desired empty."""
@@ -304,7 +311,7 @@ class NodegroupStack:
             operation = "update"
             desired.keep(change_logic.stack_parameters(stack))
             if desired.template_body is not None:
-                deployed = stacks.get_template_body(self.cloudformation, stack["StackId"])
+                deployed = desired.template_body if desired.runs_template(stack) else stacks.get_template_body(self.cloudformation, stack["StackId"])
                 wanted_tags = desired.stack_tags(change_logic.stack_tags(stack))
                 if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
                     return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})

@@ -38,6 +38,10 @@ version 1 keeps its launch template version and its instances (see the comment o
 """
 
 TEMPLATE_VERSION = "2"
+# How the Description of a stack of this template begins (CloudFormation returns it with the stack). A version names
+# one body: test_nodegroup_template.py pins the body's digest per version, so an edit of TEMPLATE needs a new
+# version. A stack so described is taken to run TEMPLATE, and a rerun does not read its template (GetTemplate).
+TEMPLATE_MARK = f"eksnodes.windows self-managed Windows node group for Amazon EKS (template version {TEMPLATE_VERSION})"
 
 # Parameters that take a list; CloudFormation stores their value comma-joined.
 LIST_PARAMETERS = ("NodeSecurityGroups", "Subnets")

@@ -113,6 +113,30 @@ def test_no_op_costs_three_describes_and_writes_nothing(clients):
     assert result["outputs"]["node_instance_role_arn"] == "arn:aws:iam::123456789012:role/r"
 
 
+def test_a_stack_described_as_running_the_template_is_not_read_again(clients):
+    cfn, asg = clients.cfn, clients.asg
+
+    def described(description):
+        response = stack("UPDATE_COMPLETE")
+        response["Stacks"][0]["Description"] = description
+        return response
+
+    cfn.add_response("describe_stacks", described("eksnodes.windows nodes (template version 9): IAM role"), {"StackName": NAME})
+    asg_instances(asg, "i-1")
+    wanted = ops.DesiredStack(PARAMETERS, template_body=TEMPLATE, list_parameters=("Subnets",),
+                              template_mark="eksnodes.windows nodes (template version 9)")
+    result = manager(clients).present(wanted)
+    assert result["changed"] is False and result["operation"] == "none"
+    cfn.assert_no_pending_responses()  # and no get_template: the stubber fails on any call it was not given
+    # Another version's description: the template is read, and found different.
+    cfn.add_response("describe_stacks", described("eksnodes.windows nodes (template version 1): IAM role"), {"StackName": NAME})
+    cfn.add_response("get_template", {"TemplateBody": "older template"}, {"StackName": STACK_ID, "TemplateStage": "Original"})
+    asg_instances(asg, "i-1")
+    result = manager(clients, check_mode=True, preview_changes=False).present(wanted)
+    assert result["changed"] is True and result["operation"] == "update"
+    cfn.assert_no_pending_responses()
+
+
 def test_an_unset_recorded_parameter_keeps_the_deployed_value_and_stays_a_no_op(clients):
     cfn, asg = clients.cfn, clients.asg
     deployed = dict(PARAMETERS, NodeImageIdSSMParam="/aws/service/ami-windows-latest/x/image_id")

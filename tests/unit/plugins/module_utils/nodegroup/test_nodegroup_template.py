@@ -5,6 +5,7 @@ functions (!Ref, !If, ...) as CloudFormation does.
 """
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from cfnlint.decode import decode_str
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import transformations
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_VERSION
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_MARK, TEMPLATE_VERSION
 
 OLD_TEMPLATE = Path(__file__).resolve().parents[4] / "integration" / "fixtures" / "nodegroup-template-0.1.0.template"
 AWS_TEMPLATE_PARAMETERS = (
@@ -52,8 +53,20 @@ def test_cfn_lint_reports_nothing_not_even_warnings_or_informational(template_fi
     assert result.stdout.strip() == ""
 
 
+# The body of each template version. A stack whose description names a version is taken to run its body (its template is
+# not read on a rerun), so a version names one body only: an edit of TEMPLATE fails here until TEMPLATE_VERSION is
+# raised (and the new version's digest recorded).
+TEMPLATE_DIGESTS = {"2": "9247ed6d1a28447475068c6fcf1b5c43ea048d3962637f51c0a0f116351b2dd5"}
+
+
 def test_description_carries_the_template_version(template):
     assert f"template version {TEMPLATE_VERSION}" in template["Description"]
+    assert " ".join(template["Description"].split()).startswith(TEMPLATE_MARK)
+
+
+def test_each_template_version_names_one_body():
+    assert hashlib.sha256(TEMPLATE.encode()).hexdigest() == TEMPLATE_DIGESTS.get(TEMPLATE_VERSION), (
+        "TEMPLATE changed: raise TEMPLATE_VERSION and record the new body's digest in TEMPLATE_DIGESTS")
 
 
 def test_keeps_every_parameter_name_of_the_aws_template(template):
