@@ -218,6 +218,13 @@ options:
       - A stack that exists keeps its subnets; RV(subnets) returns those chosen or kept.
     type: list
     elements: str
+  check_inputs:
+    description:
+      - Check the subnets and the instance type before they are written (see O(subnets)).
+      - V(false) only where a plan made moments before with the same options checked them, as the nodegroup role's
+        change after its plan (this module in check mode).
+    type: bool
+    default: true
   endpoint_private_access:
     description:
       - Whether the cluster's private API server endpoint is on (the cluster's C(endpointPrivateAccess)).
@@ -459,7 +466,8 @@ input_checks:
   description:
     - What was done about each input checked before a write, by name (V(subnets), V(instance_type)).
     - V(checked) means it would be written and passed; V(unchanged), that the stack has it already, so it was not
-      read again; V(kept), that O(subnets) is unset and the stack keeps its own.
+      read again; V(kept), that O(subnets) is unset and the stack keeps its own; V(not checked), that it would be
+      written but O(check_inputs) is false.
   returned: with the collection's template and O(state=present)
   type: dict
   sample: {"subnets": "kept", "instance_type": "unchanged"}
@@ -851,6 +859,7 @@ def argument_spec():
         security_groups=dict(type="list", elements="str"),
         subnets=dict(type="list", elements="str"),
         subnet_candidates=dict(type="list", elements="str"),
+        check_inputs=dict(type="bool", default=True),
         endpoint_private_access=dict(type="bool"),
         template=dict(type="str"),
         template_url=dict(type="str"),
@@ -915,7 +924,7 @@ def with_checked_inputs(module, params, stack):
     """The options with the nodes' subnets (given, kept or chosen), once the subnets and the instance type the stack
     would be given are checked; and what was done about each."""
     try:
-        subnets, checked, warnings = input_logic.choose_and_check(module.client("ec2"), params, stack, module.region)
+        subnets, checked, warnings = input_logic.choose_and_check(module.client("ec2"), params, stack, module.region, params["check_inputs"])
     except input_logic.InputError as error:
         module.fail_json(msg=f"{error.message} Nothing was changed.")
     for warning in warnings:

@@ -101,6 +101,10 @@ def test_launches_the_node_group_whose_nodes_join_once_mapped(lab, ansible, clus
     assert planned_create["operation"] == "create" and planned_create["ami"]["resolved_by"] == "ssm"
     assert planned_rerun["operation"] == "none" and planned_rerun["changed"] is False and planned_rerun["ami"]["resolved_by"] == "current"
     assert rerun.get("skipped"), rerun
+    # The plan chose and checked the subnets and the instance type; the change wrote what the plan checked.
+    assert planned_create["input_checks"] == {"subnets": "checked", "instance_type": "checked"}
+    assert created["input_checks"] == {"subnets": "not checked", "instance_type": "not checked"}
+    assert planned_rerun["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
 
     parameters = created["parameters"]
     facts = lab.facts

@@ -17,7 +17,7 @@ from . import changes as change_logic
 from .parameters import OPTION_DEFAULTS
 from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES
 
-KEPT, UNCHANGED, CHECKED = "kept", "unchanged", "checked"
+KEPT, UNCHANGED, CHECKED, NOT_CHECKED = "kept", "unchanged", "checked", "not checked"
 
 
 class InputError(Exception):
@@ -46,15 +46,18 @@ def describe(found: Sequence[Finding]) -> str:
     return " ".join(f"{item['check']}: {item['message']} {item['fix']}" for item in found)
 
 
-def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str) -> Tuple[List[str], Dict[str, str], List[str]]:
-    """The node subnets, what was done about each input (kept, unchanged or checked) and the warnings.
-    Raises InputError, before any write, when an input that would be written is refused."""
+def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str,
+                     check: bool = True) -> Tuple[List[str], Dict[str, str], List[str]]:
+    """The node subnets, what was done about each input (kept, unchanged, checked, or not checked when check is false)
+    and the warnings. Raises InputError, before any write, when an input that would be written is refused."""
     deployed = deployed_parameters(stack)
     subnets, done, found = list(params.get("subnets") or []), {}, []
     if not subnets and deployed_subnets(deployed):
         subnets, done["subnets"] = deployed_subnets(deployed), KEPT
     elif subnets and sorted(subnets) == sorted(deployed_subnets(deployed)):
         done["subnets"] = UNCHANGED
+    elif subnets and not check:
+        done["subnets"] = NOT_CHECKED
     else:
         candidates = list(params.get("subnet_candidates") or [])
         reports, missing = read_subnets(ec2, subnets or candidates)
@@ -71,6 +74,8 @@ def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str
     instance_type = params.get("instance_type") or OPTION_DEFAULTS["instance_type"]
     if deployed.get("NodeInstanceType") == instance_type:
         done["instance_type"] = UNCHANGED
+    elif not check:
+        done["instance_type"] = NOT_CHECKED
     else:
         found += instance_type_findings(ec2, instance_type, region)
         done["instance_type"] = CHECKED

@@ -69,6 +69,12 @@ def test_only_what_changes_is_checked(reads):
     assert reads == ["subnets", "route_tables", "zones"]
 
 
+def test_without_checks_given_inputs_are_taken_as_they_are(reads):
+    chosen, done, _warnings = inputs.choose_and_check(None, dict(PARAMS, subnets=["subnet-a"], instance_type="m5.nope"), None, "us-east-1",
+                                                      check=False)
+    assert chosen == ["subnet-a"] and done == {"subnets": "not checked", "instance_type": "not checked"} and reads == []
+
+
 @pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "CREATE_FAILED", "REVIEW_IN_PROGRESS"])
 def test_a_stack_to_be_created_again_has_its_inputs_checked(reads, status):
     chosen, done, _warnings = inputs.choose_and_check(None, PARAMS, stack(status), "us-east-1")
