@@ -924,7 +924,7 @@ def with_checked_inputs(module, params, stack):
     """The options with the nodes' subnets (given, kept or chosen), once the subnets and the instance type the stack
     would be given are checked; and what was done about each."""
     try:
-        subnets, checked, warnings = input_logic.choose_and_check(module.client("ec2"), params, stack, module.region, params["check_inputs"])
+        subnets, checked, warnings = input_logic.choose_and_check(lambda: module.client("ec2"), params, stack, module.region, params["check_inputs"])
     except input_logic.InputError as error:
         module.fail_json(msg=f"{error.message} Nothing was changed.")
     for warning in warnings:

@@ -9,7 +9,8 @@ another instance type; a run that writes neither reads neither (an unchanged nod
 calls). Without subnets, a stack keeps the subnets it runs in, and a new one gets those of subnet_candidates whose
 default route does not lead to an internet gateway."""
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import functools
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..preflight.findings import Finding, errors, warnings
 from ..preflight.subnets import instance_type_findings, read_subnets, subnet_findings
@@ -46,10 +47,12 @@ def describe(found: Sequence[Finding]) -> str:
     return " ".join(f"{item['check']}: {item['message']} {item['fix']}" for item in found)
 
 
-def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str,
+def choose_and_check(make_ec2: Callable[[], Any], params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str,
                      check: bool = True) -> Tuple[List[str], Dict[str, str], List[str]]:
     """The node subnets, what was done about each input (kept, unchanged, checked, or not checked when check is false)
-    and the warnings. Raises InputError, before any write, when an input that would be written is refused."""
+    and the warnings. Raises InputError, before any write, when an input that would be written is refused.
+    make_ec2 is called only when something is read: an EC2 client costs a module run about 0.1 CPU-s."""
+    ec2 = functools.lru_cache(maxsize=None)(make_ec2)
     deployed = deployed_parameters(stack)
     subnets, done, found = list(params.get("subnets") or []), {}, []
     if not subnets and deployed_subnets(deployed):
@@ -60,7 +63,7 @@ def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str
         done["subnets"] = NOT_CHECKED
     else:
         candidates = list(params.get("subnet_candidates") or [])
-        reports, missing = read_subnets(ec2, subnets or candidates)
+        reports, missing = read_subnets(ec2(), subnets or candidates)
         if not subnets:
             subnets = private_subnets(reports, candidates)
             if not subnets:
@@ -68,7 +71,7 @@ def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str
                                  "internet gateway, or does not exist): give the nodes' subnets in subnets.")
         cluster = {"vpc_id": params.get("vpc_id"), "name": params.get("cluster_name"),
                    "endpoint_private_access": params.get("endpoint_private_access")}
-        found += subnet_findings(ec2, [reports[item] for item in subnets if item in reports], [item for item in subnets if item in missing],
+        found += subnet_findings(ec2(), [reports[item] for item in subnets if item in reports], [item for item in subnets if item in missing],
                                  cluster, region)
         done["subnets"] = CHECKED
     instance_type = params.get("instance_type") or OPTION_DEFAULTS["instance_type"]
@@ -77,7 +80,7 @@ def choose_and_check(ec2, params: Mapping[str, Any], stack: Optional[Mapping[str
     elif not check:
         done["instance_type"] = NOT_CHECKED
     else:
-        found += instance_type_findings(ec2, instance_type, region)
+        found += instance_type_findings(ec2(), instance_type, region)
         done["instance_type"] = CHECKED
     if errors(found):
         raise InputError(describe(errors(found)))
