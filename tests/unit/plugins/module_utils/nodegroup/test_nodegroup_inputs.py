@@ -24,6 +24,11 @@ def stack(status="UPDATE_COMPLETE", subnets="subnet-a,subnet-b", instance_type="
                                                   {"ParameterKey": "NodeInstanceType", "ParameterValue": instance_type}]}
 
 
+def client_of(reads):
+    """An EC2 client factory that records that it was called."""
+    return lambda: reads.append("client")
+
+
 @pytest.fixture
 def reads(monkeypatch):
     """The EC2 reads, answered as a VPC with two private subnets and a public one; returns the calls made."""
@@ -45,48 +50,48 @@ def reads(monkeypatch):
 
 
 def test_a_new_stack_gets_the_private_candidates_and_both_inputs_are_checked(reads):
-    chosen, done, warnings = inputs.choose_and_check(lambda: reads.append("client"), PARAMS, None, "us-east-1")
+    chosen, done, warnings = inputs.choose_and_check(client_of(reads), PARAMS, None, "us-east-1")
     assert chosen == ["subnet-a", "subnet-b"]
     assert done == {"subnets": "checked", "instance_type": "checked"} and warnings == []
     assert reads == ["client", "subnets", "route_tables", "zones", "instance_type", "offered"]
 
 
 def test_an_unchanged_stack_keeps_its_subnets_and_reads_nothing(reads):
-    chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), PARAMS, stack(), "us-east-1")
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), PARAMS, stack(), "us-east-1")
     assert chosen == ["subnet-a", "subnet-b"] and done == {"subnets": "kept", "instance_type": "unchanged"}
     assert reads == []
     # The same subnets given in another order are the stack's: not read either.
-    chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnets=["subnet-b", "subnet-a"]), stack(), "us-east-1")
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-b", "subnet-a"]), stack(), "us-east-1")
     assert done["subnets"] == "unchanged" and reads == []
 
 
 def test_only_what_changes_is_checked(reads):
-    _chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, instance_type="m5.xlarge"), stack(), "us-east-1")
+    _chosen, done, _warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, instance_type="m5.xlarge"), stack(), "us-east-1")
     assert done == {"subnets": "kept", "instance_type": "checked"} and reads == ["client", "instance_type", "offered"]
     reads.clear()
-    chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnets=["subnet-a"]), stack(), "us-east-1")
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-a"]), stack(), "us-east-1")
     assert chosen == ["subnet-a"] and done == {"subnets": "checked", "instance_type": "unchanged"}
     assert reads == ["client", "subnets", "route_tables", "zones"]
 
 
 def test_without_checks_given_inputs_are_taken_as_they_are(reads):
-    chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnets=["subnet-a"], instance_type="m5.nope"), None, "us-east-1",
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-a"], instance_type="m5.nope"), None, "us-east-1",
                                                       check=False)
     assert chosen == ["subnet-a"] and done == {"subnets": "not checked", "instance_type": "not checked"} and reads == []
 
 
 @pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "CREATE_FAILED", "REVIEW_IN_PROGRESS"])
 def test_a_stack_to_be_created_again_has_its_inputs_checked(reads, status):
-    chosen, done, _warnings = inputs.choose_and_check(lambda: reads.append("client"), PARAMS, stack(status), "us-east-1")
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), PARAMS, stack(status), "us-east-1")
     assert chosen == ["subnet-a", "subnet-b"] and done == {"subnets": "checked", "instance_type": "checked"}
 
 
 def test_refusals_name_the_option_and_the_fix(reads):
     with pytest.raises(inputs.InputError) as refused:
-        inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnet_candidates=["subnet-c"]), None, "us-east-1")
+        inputs.choose_and_check(client_of(reads), dict(PARAMS, subnet_candidates=["subnet-c"]), None, "us-east-1")
     assert refused.value.message.startswith("subnet_candidates: none of subnet-c is a private subnet")
     with pytest.raises(inputs.InputError) as refused:
-        inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnets=["subnet-a", "subnet-0000000f"], instance_type="m5.nope"), stack(), "us-east-1")
+        inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-a", "subnet-0000000f"], instance_type="m5.nope"), stack(), "us-east-1")
     message = refused.value.message
     assert "subnets: subnet subnet-0000000f does not exist in us-east-1." in message
     assert "instance_type: the instance type m5.nope does not exist." in message
@@ -94,7 +99,7 @@ def test_refusals_name_the_option_and_the_fix(reads):
     SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = False
     try:
         with pytest.raises(inputs.InputError) as refused:
-            inputs.choose_and_check(lambda: reads.append("client"), dict(PARAMS, subnets=["subnet-c"]), None, "us-east-1")
+            inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-c"]), None, "us-east-1")
     finally:
         SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = True
     assert "subnet subnet-c is public" in refused.value.message
