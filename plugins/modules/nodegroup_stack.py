@@ -213,11 +213,18 @@ options:
     elements: str
   subnet_candidates:
     description:
-      - Without O(subnets), the subnets to choose from when the stack is created (usually the cluster's). Those
-        whose default route does not lead to an internet gateway are chosen; none of them being private is an error.
+      - Without O(subnets), the subnets to choose from when the stack is created (usually the cluster's), as
+        O(subnet_choice) says. None of them fitting is an error.
       - A stack that exists keeps its subnets; RV(subnets) returns those chosen or kept.
     type: list
     elements: str
+  subnet_choice:
+    description:
+      - Which of O(subnet_candidates) a new stack gets; V(private), those whose default route does not lead to an
+        internet gateway, or V(all).
+    type: str
+    choices: [private, all]
+    default: private
   check_inputs:
     description:
       - Check the subnets and the instance type before they are written (see O(subnets)).
@@ -248,6 +255,8 @@ options:
   template_parameters:
     description:
       - Template parameters by their template names, set as given; they override the options above.
+      - With the collection's template, not C(Subnets) or C(NodeInstanceType), which are checked before they are
+        written; set O(subnets) and O(instance_type).
       - Lists are joined with commas, booleans become V(true) or V(false).
     type: dict
   capabilities:
@@ -859,6 +868,7 @@ def argument_spec():
         security_groups=dict(type="list", elements="str"),
         subnets=dict(type="list", elements="str"),
         subnet_candidates=dict(type="list", elements="str"),
+        subnet_choice=dict(type="str", choices=["private", "all"], default="private"),
         check_inputs=dict(type="bool", default=True),
         endpoint_private_access=dict(type="bool"),
         template=dict(type="str"),
@@ -953,6 +963,10 @@ def desired_stack(module, cloudformation, params):
         values = parameter_logic.with_extra(values, extra)
     else:
         summary = stacks.get_template_summary(cloudformation, params["template"], params["template_url"])
+        if str(summary.get("Description") or "").startswith(TEMPLATE_MARK) and params["template"] != TEMPLATE:
+            # Such a stack would be taken to run the collection's template, and never read again (see TEMPLATE_MARK).
+            module.fail_json(msg=f"template: its Description names the collection's template ({TEMPLATE_MARK}) but its body is "
+                                 "another: change the Description of a template you edit. Nothing was changed.")
         declared = parameter_logic.declared_parameters(summary)
         values, ignored, unknown = parameter_logic.select_declared(values, declared, extra)
         if unknown:
@@ -1023,7 +1037,8 @@ def main():
     started = time.monotonic()
     try:
         if params["state"] == "present":
-            stack, ami, checked = manager.read_owned(), None, {}
+            # Once no operation runs on it: what it runs decides what is checked.
+            stack, ami, checked = manager.settled(manager.read_owned()), None, {}
             if params["ami"]:
                 params, ami = with_chosen_ami(module, params, stack)
             if params["builtin_template"]:

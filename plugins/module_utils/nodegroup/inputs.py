@@ -7,12 +7,15 @@
 instance type. They are checked where they are written, before a stack is created or updated to other subnets or
 another instance type; a run that writes neither reads neither (an unchanged node group's rerun makes none of these
 calls). Without subnets, a stack keeps the subnets it runs in, and a new one gets those of subnet_candidates whose
-default route does not lead to an internet gateway."""
+default route does not lead to an internet gateway (all of them with subnet_choice all)."""
 
 import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..preflight.findings import Finding, errors, warnings
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
+from ..preflight.aws import is_unauthorized, short_reason
+from ..preflight.findings import Finding, errors, warning, warnings
 from ..preflight.subnets import instance_type_findings, read_subnets, subnet_findings
 from . import changes as change_logic
 from .parameters import OPTION_DEFAULTS
@@ -38,9 +41,10 @@ def deployed_subnets(deployed: Mapping[str, str]) -> List[str]:
     return [item for item in (deployed.get("Subnets") or "").split(",") if item]
 
 
-def private_subnets(reports: Mapping[str, Mapping[str, Any]], candidates: Sequence[str]) -> List[str]:
-    """The candidates whose default route does not lead to an internet (or carrier) gateway, in their order."""
-    return [subnet_id for subnet_id in candidates if subnet_id in reports and reports[subnet_id]["kind"] != "public"]
+def chosen_subnets(reports: Mapping[str, Mapping[str, Any]], candidates: Sequence[str], choice: str) -> List[str]:
+    """The candidates that exist, in their order; with choice private, only those whose default route does not lead
+    to an internet (or carrier) gateway."""
+    return [subnet_id for subnet_id in candidates if subnet_id in reports and (choice == "all" or reports[subnet_id]["kind"] != "public")]
 
 
 def describe(found: Sequence[Finding]) -> str:
@@ -49,10 +53,15 @@ def describe(found: Sequence[Finding]) -> str:
 
 def choose_and_check(make_ec2: Callable[[], Any], params: Mapping[str, Any], stack: Optional[Mapping[str, Any]], region: str,
                      check: bool = True) -> Tuple[List[str], Dict[str, str], List[str]]:
-    """The node subnets, what was done about each input (kept, unchanged, checked, or not checked when check is false)
-    and the warnings. Raises InputError, before any write, when an input that would be written is refused.
-    make_ec2 is called only when something is read: an EC2 client costs a module run about 0.1 CPU-s."""
+    """The node subnets, what was done about each input (kept, unchanged, checked, or not checked when check is false
+    or when the caller may not read it) and the warnings. Raises InputError, before any write, when an input that would
+    be written is refused. make_ec2 is called only when something is read: an EC2 client costs a module run about
+    0.1 CPU-s."""
     ec2 = functools.lru_cache(maxsize=None)(make_ec2)
+    overridden = sorted(set(params.get("template_parameters") or {}) & {"Subnets", "NodeInstanceType"})
+    if overridden:
+        raise InputError(f"template_parameters: {', '.join(overridden)} would bypass the checks of the collection's template; set "
+                         "subnets and instance_type instead.")
     deployed = deployed_parameters(stack)
     subnets, done, found = list(params.get("subnets") or []), {}, []
     if not subnets and deployed_subnets(deployed):
@@ -62,26 +71,57 @@ def choose_and_check(make_ec2: Callable[[], Any], params: Mapping[str, Any], sta
     elif subnets and not check:
         done["subnets"] = NOT_CHECKED
     else:
-        candidates = list(params.get("subnet_candidates") or [])
-        reports, missing = read_subnets(ec2(), subnets or candidates)
-        if not subnets:
-            subnets = private_subnets(reports, candidates)
-            if not subnets:
-                raise InputError(f"subnet_candidates: none of {', '.join(candidates)} is a private subnet (each routes 0.0.0.0/0 to an "
-                                 "internet gateway, or does not exist): give the nodes' subnets in subnets.")
-        cluster = {"vpc_id": params.get("vpc_id"), "name": params.get("cluster_name"),
-                   "endpoint_private_access": params.get("endpoint_private_access")}
-        found += subnet_findings(ec2(), [reports[item] for item in subnets if item in reports], [item for item in subnets if item in missing],
-                                 cluster, region)
-        done["subnets"] = CHECKED
+        subnets, done["subnets"], found = _subnets(ec2, params, subnets, region)
     instance_type = params.get("instance_type") or OPTION_DEFAULTS["instance_type"]
     if deployed.get("NodeInstanceType") == instance_type:
         done["instance_type"] = UNCHANGED
     elif not check:
         done["instance_type"] = NOT_CHECKED
     else:
-        found += instance_type_findings(ec2(), instance_type, region)
-        done["instance_type"] = CHECKED
+        done["instance_type"], checked = _unless_unauthorized(lambda: instance_type_findings(ec2(), instance_type, region),
+                                                              "instance_type", "the instance type")
+        found += checked
     if errors(found):
         raise InputError(describe(errors(found)))
     return subnets, done, [describe([item]) for item in warnings(found)]
+
+
+def _subnets(ec2: Callable[[], Any], params: Mapping[str, Any], given: List[str], region: str) -> Tuple[List[str], str, List[Finding]]:
+    """The given subnets, or those chosen among subnet_candidates, checked; what was done; the findings."""
+    candidates = list(params.get("subnet_candidates") or [])
+    try:
+        reports, missing = read_subnets(ec2(), given or candidates)
+    except AnsibleAWSError as aws_error:
+        if given and is_unauthorized(aws_error):
+            return given, NOT_CHECKED, [unread("subnets", "the subnets and route tables", aws_error)]
+        if is_unauthorized(aws_error):
+            raise InputError(f"subnet_candidates: the subnets could not be read to choose among them ({short_reason(aws_error)}): "
+                             "allow ec2:DescribeSubnets and ec2:DescribeRouteTables, or give the nodes' subnets in subnets.") from aws_error
+        raise
+    subnets = given
+    if not given:
+        choice = params.get("subnet_choice") or "private"
+        subnets = chosen_subnets(reports, candidates, choice)
+        if not subnets:
+            kind = "a private subnet (each routes 0.0.0.0/0 to an internet gateway, or does not exist)" if choice == "private" else "a subnet"
+            raise InputError(f"subnet_candidates: none of {', '.join(candidates)} is {kind}: give the nodes' subnets in subnets.")
+    cluster = {"vpc_id": params.get("vpc_id"), "name": params.get("cluster_name"), "endpoint_private_access": params.get("endpoint_private_access")}
+    checked = [reports[item] for item in subnets if item in reports]
+    done, found = _unless_unauthorized(lambda: subnet_findings(ec2(), checked, [item for item in subnets if item in missing], cluster, region),
+                                       "subnets", "the VPC endpoints")
+    return subnets, done, found
+
+
+def _unless_unauthorized(check: Callable[[], List[Finding]], name: str, what: str) -> Tuple[str, List[Finding]]:
+    """A check's findings; when the caller may not read what it needs, a warning instead, as preflight does."""
+    try:
+        return CHECKED, check()
+    except AnsibleAWSError as aws_error:
+        if not is_unauthorized(aws_error):
+            raise
+        return NOT_CHECKED, [unread(name, what, aws_error)]
+
+
+def unread(name: str, what: str, aws_error: AnsibleAWSError) -> Finding:
+    return warning(name, f"{what} could not be read ({short_reason(aws_error)}), so this check was skipped.",
+                   "Run with credentials that may read it, or check it by hand.")

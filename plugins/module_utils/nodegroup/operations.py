@@ -282,15 +282,20 @@ class NodegroupStack:
         self._require_owned(stack, "changed")
         return stack
 
-    def present(self, desired: DesiredStack, stack: Any = UNREAD) -> Dict[str, Any]:
-        """Create or update the stack; stack is what read_owned() returned when the caller read it first."""
-        if stack is UNREAD:
-            stack = self.read_owned()
+    def settled(self, stack: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        """The stack read by read_owned() once no operation runs on it (None if it went away), refused when it is not
+        the node group's or cannot be changed (a failed stack without recover_failed)."""
+        if stack is None:
+            return None
+        stack = self._settle(stack)
         if stack is not None:
-            stack = self._settle(stack)
             self._require_owned(stack, "changed")
-        operation = "create"
-        if stack is not None and stack.get("StackStatus") == "UPDATE_ROLLBACK_FAILED":
+            self._refuse_unchangeable(stack)
+        return stack
+
+    def _refuse_unchangeable(self, stack: Dict[str, Any]) -> None:
+        status = stack.get("StackStatus")
+        if status == "UPDATE_ROLLBACK_FAILED":
             previous = self._previous_operation_events(stack["StackId"])
             cause = event_logic.root_cause(previous)
             raise StackOperationError(
@@ -301,6 +306,26 @@ class NodegroupStack:
                 failure_events=event_logic.failed_events(previous),
                 root_cause=cause,
             )
+        if status in UNUSABLE_STATUSES and not self.recover_failed:
+            previous = self._previous_operation_events(stack["StackId"])
+            cause = event_logic.root_cause(previous)
+            raise StackOperationError(
+                f"Stack {self.stack_name} is {status} after an earlier failed operation (root cause: "
+                f"{event_logic.describe_cause(cause)}). A stack in this state cannot be updated: fix the cause, then "
+                "set recover_failed=true to delete it and create it again, or delete it yourself",
+                stack_status=status, failure_events=event_logic.failed_events(previous), root_cause=cause,
+            )
+
+    def present(self, desired: DesiredStack, stack: Any = UNREAD) -> Dict[str, Any]:
+        """Create or update the stack; stack is what read_owned() returned when the caller read it first."""
+        if stack is UNREAD:
+            stack = self.read_owned()
+        if stack is not None:
+            stack = self._settle(stack)
+            self._require_owned(stack, "changed")
+        operation = "create"
+        if stack is not None:
+            self._refuse_unchangeable(stack)
         if stack is not None and stack.get("StackStatus") in UNUSABLE_STATUSES:
             recovered = self._recover(stack, desired)
             if isinstance(recovered, dict) and "changed" in recovered:
@@ -344,13 +369,6 @@ class NodegroupStack:
             "failure_events": event_logic.failed_events(previous),
             "root_cause": cause,
         }
-        if not self.recover_failed:
-            raise StackOperationError(
-                f"Stack {self.stack_name} is {status} after an earlier failed operation (root cause: "
-                f"{event_logic.describe_cause(cause)}). A stack in this state cannot be updated: fix the cause, then "
-                "set recover_failed=true to delete it and create it again, or delete it yourself",
-                **facts,
-            )
         if self.check_mode:
             return self.result(stack, True, "recreate", change_set_id=None, previous_failure=facts, **self._details(stack, desired, [], None, None))
         self._delete(stack, "deletion of the failed stack")

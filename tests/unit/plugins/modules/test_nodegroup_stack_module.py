@@ -75,3 +75,15 @@ def test_another_template_gets_only_its_parameters(monkeypatch):
     assert desired.parameters == {"ClusterName": "lab", "Subnets": "subnet-a,subnet-b", "KeyName": "k", "Extra": "e"}
     assert desired.list_parameters == ("Subnets",) and desired.template_body == "body"
     assert warnings == ["The template declares no parameter for these options, which are ignored: metadata_hop_limit"]
+
+
+def test_another_template_that_claims_the_collection_template_version_is_refused(monkeypatch):
+    summary = {"Description": nodegroup_stack.TEMPLATE_MARK + ": IAM role and instance profile", "Parameters": []}
+    monkeypatch.setattr(nodegroup_stack.stacks, "get_template_summary", lambda client, body, url: summary)
+    params = dict(nodegroup_stack.parameter_logic.OPTION_DEFAULTS, stack_name="s", cluster_name="lab", template="edited body",
+                  template_url=None, template_parameters=None, tags=None, purge_tags=True, capabilities=["CAPABILITY_IAM"])
+    with pytest.raises(AssertionError, match="template: its Description names the collection's template"):
+        nodegroup_stack.desired_stack(FakeModule(), None, params)
+    # The collection's own template passed as template is the same body: taken as it is.
+    desired = nodegroup_stack.desired_stack(FakeModule(), None, dict(params, template=nodegroup_stack.TEMPLATE))
+    assert desired.template_body == nodegroup_stack.TEMPLATE

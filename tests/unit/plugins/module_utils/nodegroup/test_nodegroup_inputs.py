@@ -1,7 +1,9 @@
 """The node group's subnets and instance type: chosen, kept or checked, and read only when they would be written."""
 
 import pytest
+from botocore.exceptions import ClientError
 
+from ansible_collections.amazon.aws.plugins.module_utils.ec2 import AnsibleEC2Error
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import inputs
 from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import subnets
 
@@ -103,3 +105,32 @@ def test_refusals_name_the_option_and_the_fix(reads):
     finally:
         SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = True
     assert "subnet subnet-c is public" in refused.value.message
+
+
+def test_without_private_networking_every_candidate_is_chosen(reads):
+    chosen, done, _warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, subnet_choice="all"), None, "us-east-1")
+    assert chosen == ["subnet-a", "subnet-b", "subnet-c"] and done["subnets"] == "checked"
+
+
+def test_template_parameters_cannot_bypass_the_checks(reads):
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.choose_and_check(client_of(reads), dict(PARAMS, template_parameters={"NodeInstanceType": "x1.nope", "Subnets": "subnet-z"}),
+                                stack(), "us-east-1")
+    assert refused.value.message.startswith("template_parameters: NodeInstanceType, Subnets would bypass the checks")
+    assert reads == []
+
+
+def denied(*_args, **_kwargs):
+    raise AnsibleEC2Error(message="Failed to describe", exception=ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "Describe"))
+
+
+def test_what_the_caller_may_not_read_is_not_checked_with_a_warning_unless_it_must_be_chosen(reads, monkeypatch):
+    monkeypatch.setattr(subnets, "describe_instance_type", denied)
+    monkeypatch.setattr(subnets, "describe_subnets", denied)
+    chosen, done, warnings = inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-a"]), None, "us-east-1")
+    assert chosen == ["subnet-a"] and done == {"subnets": "not checked", "instance_type": "not checked"}
+    assert [warning.split(":")[0] for warning in warnings] == ["subnets", "instance_type"]
+    assert "UnauthorizedOperation: no" in warnings[1]
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.choose_and_check(client_of(reads), PARAMS, None, "us-east-1")
+    assert "allow ec2:DescribeSubnets and ec2:DescribeRouteTables, or give the nodes' subnets in subnets" in refused.value.message

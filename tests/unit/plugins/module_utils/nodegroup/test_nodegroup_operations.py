@@ -470,3 +470,22 @@ def test_failure_and_timeout_errors_are_pure_and_name_the_root_cause():
     assert error.facts["root_cause"] == failed[0] and error.facts["failure_events"] == failed and len(error.facts["events"]) == 2
     error = ops.timeout_error(NAME, "update", 60, {"StackStatus": "UPDATE_IN_PROGRESS"}, [])
     assert "the update did not finish within wait_timeout (60 s)" in error.message and error.facts["stack_status"] == "UPDATE_IN_PROGRESS"
+
+
+def test_a_stack_being_deleted_is_waited_for_before_anything_is_judged_from_it(clients):
+    cfn = clients.cfn
+    cfn.add_response("describe_stack_events", {"StackEvents": [event(1, NAME, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS")]}, {"StackName": STACK_ID})
+    cfn.add_response("describe_stacks", stack("DELETE_COMPLETE", outputs=False), {"StackName": STACK_ID})
+    cfn.add_response("describe_stack_events", {"StackEvents": [event(2, NAME, "AWS::CloudFormation::Stack", "DELETE_COMPLETE"),
+                                                               event(1, NAME, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS")]},
+                     {"StackName": STACK_ID})
+    assert manager(clients).settled(stack("DELETE_IN_PROGRESS", outputs=False)["Stacks"][0]) is None
+    cfn.assert_no_pending_responses()
+
+
+def test_a_failed_stack_without_recover_failed_is_refused_as_soon_as_it_is_read(clients):
+    rollback_complete_history(clients.cfn)
+    stack_manager = manager(clients)
+    with pytest.raises(ops.StackOperationError) as raised:
+        stack_manager.settled(stack_manager.read_owned())
+    assert "set recover_failed=true" in raised.value.message

@@ -55,7 +55,7 @@ def test_cfn_lint_reports_nothing_not_even_warnings_or_informational(template_fi
 
 # The body of each template version. A stack whose description names a version is taken to run its body (its template is
 # not read on a rerun), so a version names one body only: an edit of TEMPLATE fails here until TEMPLATE_VERSION is
-# raised (and the new version's digest recorded).
+# raised and the new version's digest recorded. A recorded digest is never changed: stacks of that version run its body.
 TEMPLATE_DIGESTS = {"2": "9247ed6d1a28447475068c6fcf1b5c43ea048d3962637f51c0a0f116351b2dd5"}
 
 
