@@ -48,8 +48,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from ansible import constants as C
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.action.normal import ActionModule as NormalActionModule
 from ansible.utils.display import Display
-from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 
@@ -246,17 +246,5 @@ class InProcessActionBase(ActionBase):
             return None
 
 
-class ActionModule(InProcessActionBase):
+class ActionModule(InProcessActionBase, NormalActionModule):
     """The action of the modules that print no progress: ansible.builtin.normal's, with the module run as above."""
-
-    _supports_check_mode = True
-    _supports_async = True
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        wrap_async = self._task.async_val and not self._connection.has_native_async
-        result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
-        if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
