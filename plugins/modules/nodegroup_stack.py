@@ -827,13 +827,12 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.ami.choose import
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import AmiLookupError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ami.lookup import get_parameter_value
 from ansible_collections.eksnodes.windows.plugins.module_utils.eks.clusters import describe_cluster
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import changes as change_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import inputs as input_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership as ownership_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import parameters as parameter_logic
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import DesiredStack, NodegroupStack, StackOperationError
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_MARK
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import LIST_PARAMETERS, TEMPLATE, TEMPLATE_MARK, names_this_template
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
 CLUSTER_ACCESS_OPTIONS = ("api_server_endpoint", "certificate_authority_data", "service_cidr")
@@ -915,7 +914,7 @@ def fill_cluster_access(module, params):
 def with_chosen_ami(module, params, stack):
     """The options with image_id (and image_ssm_parameter, unless given) from the AMI chosen as windows_ami_info chooses
     it, keeping the one the stack runs unless ami.update; and that choice, for the result."""
-    current = change_logic.stack_parameters(stack).get("NodeImageId") if stack else None
+    current = input_logic.deployed_parameters(stack).get("NodeImageId")
     try:
         release, edition = families.select(None, None, params["ami"]["family"])
         ami = choose(module.client, release, edition, params["ami"]["kubernetes_version"],
@@ -963,7 +962,7 @@ def desired_stack(module, cloudformation, params):
         values = parameter_logic.with_extra(values, extra)
     else:
         summary = stacks.get_template_summary(cloudformation, params["template"], params["template_url"])
-        if str(summary.get("Description") or "").startswith(TEMPLATE_MARK) and params["template"] != TEMPLATE:
+        if names_this_template(summary.get("Description")) and params["template"] != TEMPLATE:
             # Such a stack would be taken to run the collection's template, and never read again (see TEMPLATE_MARK).
             module.fail_json(msg=f"template: its Description names the collection's template ({TEMPLATE_MARK}) but its body is "
                                  "another: change the Description of a template you edit. Nothing was changed.")
@@ -988,7 +987,7 @@ def desired_stack(module, cloudformation, params):
         list_parameters=list_names,
         marker=ownership_logic.marker_tags(**expected_owner(params)),
         keep_deployed=parameter_logic.KEEP_DEPLOYED if builtin else (),
-        template_mark=TEMPLATE_MARK if builtin else None,
+        builtin_template=builtin,
     )
 
 

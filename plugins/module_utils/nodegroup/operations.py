@@ -36,6 +36,7 @@ from . import stacks
 from . import transformations
 from .common import CloudFormationError, error_code, error_message
 from .failures import StackOperationError, failure_error, timeout_error
+from .template import names_this_template
 from .waiters import REVIEW_STATUS, UNUSABLE_STATUSES, Deadline, WaitTimeout, is_settled, wait_for_change_set, wait_for_stack
 
 
@@ -75,10 +76,10 @@ class DesiredStack:
         list_parameters: tuple = (),
         marker: Optional[Mapping[str, str]] = None,
         keep_deployed: tuple = (),
-        template_mark: Optional[str] = None,
+        builtin_template: bool = False,
     ):
         """keep_deployed: parameters that keep the deployed stack's value when they are desired empty.
-        template_mark: how the Description of a stack that runs template_body begins (its template is not read then)."""
+        builtin_template: template_body is the collection's TEMPLATE (a stack described as running it is not read)."""
         self.parameters = dict(parameters)
         self.keep_deployed = tuple(keep_deployed)
         self.marker = dict(marker or {})
@@ -88,11 +89,11 @@ class DesiredStack:
         self.purge_tags = purge_tags
         self.capabilities = list(capabilities or ["CAPABILITY_IAM"])
         self.list_parameters = tuple(list_parameters)
-        self.template_mark = template_mark
+        self.builtin_template = builtin_template
 
     def runs_template(self, stack: Mapping[str, Any]) -> bool:
-        """Whether the stack's Description says it runs template_body (template_mark)."""
-        return bool(self.template_mark) and str(stack.get("Description") or "").startswith(self.template_mark)
+        """Whether the stack's Description says it runs the collection's template, which template_body is."""
+        return self.builtin_template and names_this_template(stack.get("Description"))
 
     def keep(self, deployed: Mapping[str, str]) -> None:
         """Take the deployed value of the keep_deployed parameters that are desired empty."""
@@ -211,9 +212,12 @@ class NodegroupStack:
     def _failure(self, stack: Optional[Dict[str, Any]], operation: str, events: List[Dict[str, Any]]) -> StackOperationError:
         return failure_error(self.stack_name, operation, stack, events, self.events)
 
-    def _previous_operation_events(self, stack_id: str) -> List[Dict[str, Any]]:
-        raw = stacks.stack_events_since(self.cloudformation, stack_id, None, limit=500)
-        return event_logic.last_operation([event_logic.event_facts(event) for event in raw])
+    def _previous_failure(self, stack: Dict[str, Any]) -> Dict[str, Any]:
+        """The status of a failed stack, the failed events of its last operation and their root cause."""
+        raw = stacks.stack_events_since(self.cloudformation, stack["StackId"], None, limit=500)
+        previous = event_logic.last_operation([event_logic.event_facts(event) for event in raw])
+        return {"stack_status": stack["StackStatus"], "failure_events": event_logic.failed_events(previous),
+                "root_cause": event_logic.root_cause(previous)}
 
     # ownership and other runs -------------------------------------------------------------------------
     def _require_owned(self, stack: Optional[Dict[str, Any]], action: str) -> None:
@@ -296,36 +300,27 @@ class NodegroupStack:
     def _refuse_unchangeable(self, stack: Dict[str, Any]) -> None:
         status = stack.get("StackStatus")
         if status == "UPDATE_ROLLBACK_FAILED":
-            previous = self._previous_operation_events(stack["StackId"])
-            cause = event_logic.root_cause(previous)
+            facts = self._previous_failure(stack)
             raise StackOperationError(
-                f"Stack {self.stack_name} is UPDATE_ROLLBACK_FAILED (root cause: {event_logic.describe_cause(cause)}): "
+                f"Stack {self.stack_name} is UPDATE_ROLLBACK_FAILED (root cause: {event_logic.describe_cause(facts['root_cause'])}): "
                 "CloudFormation cannot update it until the rollback is continued. Fix what blocks the rollback, then run "
                 f"'aws cloudformation continue-update-rollback --stack-name {self.stack_name}' and this task again",
-                stack_status="UPDATE_ROLLBACK_FAILED",
-                failure_events=event_logic.failed_events(previous),
-                root_cause=cause,
+                **facts,
             )
         if status in UNUSABLE_STATUSES and not self.recover_failed:
-            previous = self._previous_operation_events(stack["StackId"])
-            cause = event_logic.root_cause(previous)
+            facts = self._previous_failure(stack)
             raise StackOperationError(
                 f"Stack {self.stack_name} is {status} after an earlier failed operation (root cause: "
-                f"{event_logic.describe_cause(cause)}). A stack in this state cannot be updated: fix the cause, then "
+                f"{event_logic.describe_cause(facts['root_cause'])}). A stack in this state cannot be updated: fix the cause, then "
                 "set recover_failed=true to delete it and create it again, or delete it yourself",
-                stack_status=status, failure_events=event_logic.failed_events(previous), root_cause=cause,
+                **facts,
             )
 
     def present(self, desired: DesiredStack, stack: Any = UNREAD) -> Dict[str, Any]:
-        """Create or update the stack; stack is what read_owned() returned when the caller read it first."""
+        """Create or update the stack; stack is what settled(read_owned()) returned when the caller read it first."""
         if stack is UNREAD:
-            stack = self.read_owned()
-        if stack is not None:
-            stack = self._settle(stack)
-            self._require_owned(stack, "changed")
+            stack = self.settled(self.read_owned())
         operation = "create"
-        if stack is not None:
-            self._refuse_unchangeable(stack)
         if stack is not None and stack.get("StackStatus") in UNUSABLE_STATUSES:
             recovered = self._recover(stack, desired)
             if isinstance(recovered, dict) and "changed" in recovered:
@@ -362,13 +357,8 @@ class NodegroupStack:
 
     def _recover(self, stack: Dict[str, Any], desired: DesiredStack) -> Optional[Dict[str, Any]]:
         status = stack["StackStatus"]
-        previous = self._previous_operation_events(stack["StackId"])
-        cause = event_logic.root_cause(previous)
-        facts = {
-            "stack_status": status,
-            "failure_events": event_logic.failed_events(previous),
-            "root_cause": cause,
-        }
+        facts = self._previous_failure(stack)
+        cause = facts["root_cause"]
         if self.check_mode:
             return self.result(stack, True, "recreate", change_set_id=None, previous_failure=facts, **self._details(stack, desired, [], None, None))
         self._delete(stack, "deletion of the failed stack")

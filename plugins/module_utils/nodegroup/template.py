@@ -43,6 +43,12 @@ TEMPLATE_VERSION = "2"
 # version. A stack so described is taken to run TEMPLATE, and a rerun does not read its template (GetTemplate).
 TEMPLATE_MARK = f"eksnodes.windows self-managed Windows node group for Amazon EKS (template version {TEMPLATE_VERSION})"
 
+
+def names_this_template(description: object) -> bool:
+    """Whether a stack's or a template's Description claims TEMPLATE (see TEMPLATE_MARK)."""
+    return str(description or "").startswith(TEMPLATE_MARK)
+
+
 # Parameters that take a list; CloudFormation stores their value comma-joined.
 LIST_PARAMETERS = ("NodeSecurityGroups", "Subnets")
 

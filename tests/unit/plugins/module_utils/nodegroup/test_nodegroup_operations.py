@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import ANY
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import operations as ops
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.template import TEMPLATE, TEMPLATE_MARK, TEMPLATE_VERSION
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 
 NAME = "lab-nodegroup-windows"
@@ -121,15 +121,14 @@ def test_a_stack_described_as_running_the_template_is_not_read_again(clients):
         response["Stacks"][0]["Description"] = description
         return response
 
-    cfn.add_response("describe_stacks", described("eksnodes.windows nodes (template version 9): IAM role"), {"StackName": NAME})
+    cfn.add_response("describe_stacks", described(TEMPLATE_MARK + ": IAM role"), {"StackName": NAME})
     asg_instances(asg, "i-1")
-    wanted = ops.DesiredStack(PARAMETERS, template_body=TEMPLATE, list_parameters=("Subnets",),
-                              template_mark="eksnodes.windows nodes (template version 9)")
+    wanted = ops.DesiredStack(PARAMETERS, template_body=TEMPLATE, list_parameters=("Subnets",), builtin_template=True)
     result = manager(clients).present(wanted)
     assert result["changed"] is False and result["operation"] == "none"
     cfn.assert_no_pending_responses()  # and no get_template: the stubber fails on any call it was not given
     # Another version's description: the template is read, and found different.
-    cfn.add_response("describe_stacks", described("eksnodes.windows nodes (template version 1): IAM role"), {"StackName": NAME})
+    cfn.add_response("describe_stacks", described(TEMPLATE_MARK.replace(f"version {TEMPLATE_VERSION})", "version 1)") + ": IAM role"), {"StackName": NAME})
     cfn.add_response("get_template", {"TemplateBody": "older template"}, {"StackName": STACK_ID, "TemplateStage": "Original"})
     asg_instances(asg, "i-1")
     result = manager(clients, check_mode=True, preview_changes=False).present(wanted)
