@@ -34,11 +34,15 @@ def resolved_parameters(stack: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     return {item["ParameterKey"]: item["ResolvedValue"] for item in stack.get("Parameters") or [] if item.get("ResolvedValue")}
 
 
+def list_items(value: Any) -> List[str]:
+    """The items of a list parameter as CloudFormation stores it, comma-joined."""
+    return [item.strip() for item in ("" if value is None else str(value)).split(",") if item.strip()]
+
+
 def _normalized(name: str, value: Any, list_names: Iterable[str]) -> Any:
-    text = "" if value is None else str(value)
     if name in list_names:
-        return sorted(item.strip() for item in text.split(",") if item.strip())
-    return text
+        return sorted(list_items(value))
+    return "" if value is None else str(value)
 
 
 def parameter_changes(

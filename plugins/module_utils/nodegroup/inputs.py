@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ..preflight.aws import is_unauthorized, short_reason
-from ..preflight.findings import Finding, errors, warning, warnings
+from ..preflight.findings import Finding, errors, unreadable, warnings
 from ..preflight.subnets import instance_type_findings, read_subnets, subnet_findings
 from . import changes as change_logic
 from .parameters import OPTION_DEFAULTS
@@ -38,7 +38,7 @@ def deployed_parameters(stack: Optional[Mapping[str, Any]]) -> Dict[str, str]:
 
 
 def deployed_subnets(deployed: Mapping[str, str]) -> List[str]:
-    return [item for item in (deployed.get("Subnets") or "").split(",") if item]
+    return change_logic.list_items(deployed.get("Subnets"))
 
 
 def chosen_subnets(reports: Mapping[str, Mapping[str, Any]], candidates: Sequence[str], choice: str) -> List[str]:
@@ -93,7 +93,7 @@ def _subnets(ec2: Callable[[], Any], params: Mapping[str, Any], given: List[str]
         reports, missing = read_subnets(ec2(), given or candidates)
     except AnsibleAWSError as aws_error:
         if given and is_unauthorized(aws_error):
-            return given, NOT_CHECKED, [unread("subnets", "the subnets and route tables", aws_error)]
+            return given, NOT_CHECKED, [unreadable("subnets", "the subnets and route tables", short_reason(aws_error))]
         if is_unauthorized(aws_error):
             raise InputError(f"subnet_candidates: the subnets could not be read to choose among them ({short_reason(aws_error)}): "
                              "allow ec2:DescribeSubnets and ec2:DescribeRouteTables, or give the nodes' subnets in subnets.") from aws_error
@@ -119,9 +119,4 @@ def _unless_unauthorized(check: Callable[[], List[Finding]], name: str, what: st
     except AnsibleAWSError as aws_error:
         if not is_unauthorized(aws_error):
             raise
-        return NOT_CHECKED, [unread(name, what, aws_error)]
-
-
-def unread(name: str, what: str, aws_error: AnsibleAWSError) -> Finding:
-    return warning(name, f"{what} could not be read ({short_reason(aws_error)}), so this check was skipped.",
-                   "Run with credentials that may read it, or check it by hand.")
+        return NOT_CHECKED, [unreadable(name, what, short_reason(aws_error))]

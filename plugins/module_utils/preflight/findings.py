@@ -32,6 +32,11 @@ def warning(check: str, message: str, fix: str) -> Finding:
     return finding(check, WARNING, message, fix)
 
 
+def unreadable(check: str, what: str, reason: str, fix: str = "Run the checks with credentials that may read it, or check it by hand.") -> Finding:
+    """The warning of a check skipped because the caller may not read its input."""
+    return warning(check, f"{what} could not be read ({reason}), so this check was skipped.", fix)
+
+
 def errors(findings: Sequence[Finding]) -> List[Finding]:
     return [item for item in findings if item["severity"] == ERROR]
 

@@ -24,7 +24,7 @@ from ..ipam.settings import ADDON_NAME, CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, w
 from ..kube.client import KubeClientError
 from . import checks
 from .aws import caller_arn, describe_access_entry, is_unauthorized, list_access_entries, short_reason
-from .findings import Finding, error, status_of, warning
+from .findings import Finding, error, status_of, unreadable
 from .kube import aws_auth_map_roles, list_nodes, list_pods, read_deployment
 from .network import node_subnets
 from .subnets import instance_type_findings, read_subnets, subnet_findings
@@ -92,8 +92,7 @@ class Preflight:
         except AnsibleAWSError as aws_error:
             if not is_unauthorized(aws_error):
                 raise
-            self.add([warning(check, f"{what} could not be read ({short_reason(aws_error)}), so this check was skipped.",
-                              "Run the checks with credentials that may read it, or check it by hand.")])
+            self.add([unreadable(check, what, short_reason(aws_error))])
             self.skip([check], f"{what} could not be read")
             return False
         return True
@@ -234,16 +233,15 @@ class Preflight:
         except KubeApiError as kube_error:
             if kube_error.status != 403:
                 raise
-            self.add([warning(check, f"{what} could not be read ({kube_error}), so this check was skipped.",
-                              "Run the checks as a Kubernetes user that may read it, or check it by hand.")])
+            self.add([unreadable(check, what, str(kube_error), "Run the checks as a Kubernetes user that may read it, or check it by hand.")])
             self.skip([check], f"{what} could not be read")
 
     # subnets ------------------------------------------------------------------------------------
     def subnet_check(self) -> None:
         cluster = self.cluster
         requested = list(self.params.get("subnets") or [])
-        reports, missing = read_subnets(self.clients["ec2"], requested + cluster.get("subnet_ids", []))
         ids = list(dict.fromkeys(requested + cluster.get("subnet_ids", [])))
+        reports, missing = read_subnets(self.clients["ec2"], ids)
         self.subnets = [reports[subnet_id] for subnet_id in ids if subnet_id in reports]
         if requested:
             checked = [reports[subnet_id] for subnet_id in requested if subnet_id in reports]

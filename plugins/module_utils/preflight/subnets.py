@@ -49,8 +49,8 @@ def _zone_types(ec2, subnets: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 
 
 def read_subnets(ec2, ids: Sequence[str]) -> Tuple[Dict[str, Dict[str, Any]], List[str]]:
-    """Each existing subnet of ids as classify_subnet() reports it, by ID; and the IDs that do not exist."""
-    found, missing = _describe(ec2, list(dict.fromkeys(ids)))
+    """Each existing subnet of ids (no ID twice) as classify_subnet() reports it, by ID; and the IDs that do not exist."""
+    found, missing = _describe(ec2, list(ids))
     vpc_ids = sorted({subnet["VpcId"] for subnet in found})
     tables = describe_route_tables(ec2, Filters=[{"Name": "vpc-id", "Values": vpc_ids}]) if vpc_ids else []
     zones = _zone_types(ec2, found)
