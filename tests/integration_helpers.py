@@ -17,6 +17,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COLLECTIONS_PATH = REPO / ".collections"
+# The EC2 reads that checking a node group's subnets and instance type makes (nodegroup_stack, when it would write them).
+NODE_INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
 
 
 @dataclass

@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from integration_helpers import AnsibleRunner, ReadinessSampler
+from integration_helpers import NODE_INPUT_READS, AnsibleRunner, ReadinessSampler
 
 pytestmark = pytest.mark.long
 
@@ -24,8 +24,6 @@ LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.
                "node_ami_family": "WindowsServer2022CoreContainer", "cni_identity": "irsa", "disable_pod_imds": True}
 CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 PLAN_TASK = "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)"
-# What checking the node group's subnets and instance type reads.
-INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
 PROGRESS = re.compile(r"\d/2 Windows nodes Ready")
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 
@@ -176,13 +174,13 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     # the collection's template version, so its template is not read either.
     lab.control.aws_fault_share(0.0, service="eks", action="DescribeCluster")
     lab.control.aws_fault_share(0.0, service="cloudformation", action="GetTemplate")
-    for action in INPUT_READS:
+    for action in NODE_INPUT_READS:
         lab.control.aws_fault_share(0.0, service="ec2", action=action)
     second = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH_VARS)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert (second.stats["changed"], second.stats["failures"]) == (0, 0), second.stats
     seen = {rule["action"]: rule["seen"] for rule in lab.control.aws.share_faults()}
-    assert seen == {"DescribeCluster": 1, "GetTemplate": 0, **{action: 0 for action in INPUT_READS}}, seen
+    assert seen == {"DescribeCluster": 1, "GetTemplate": 0, **{action: 0 for action in NODE_INPUT_READS}}, seen
     assert second.result(PLAN_TASK)["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
     for task in ("eksnodes.windows.prerequisites : Enable Windows support on the data plane",
                  "eksnodes.windows.nodegroup : Create or update the node group stack",

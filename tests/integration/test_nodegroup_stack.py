@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 
+from integration_helpers import NODE_INPUT_READS
+
 MODULE = "eksnodes.windows.nodegroup_stack"
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized-1.31"
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]
@@ -235,9 +237,6 @@ def test_failed_create_reports_the_root_cause_and_recovers_only_when_asked(lab, 
     assert any("was deleted and is created again" in warning for warning in recovered.get("warnings", []))
 
 
-INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
-
-
 def stack_parameter(lab, stack_name, key):
     stack = lab.aws_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == key)
@@ -261,7 +260,7 @@ def test_subnets_are_chosen_for_a_new_stack_then_kept_and_inputs_are_read_only_w
     # A private subnet becomes public: the nodes stay where they are, and neither input is read again.
     association = ec2.replace_route_table_association(AssociationId=association, RouteTableId=facts["public_route_table_id"])["NewAssociationId"]
     try:
-        for action in INPUT_READS:
+        for action in NODE_INPUT_READS:
             lab.control.aws_fault_share(0.0, service="ec2", action=action)
         rerun = ansible.task(MODULE, args)
         seen = {rule["action"]: rule["seen"] for rule in lab.control.aws.share_faults()}
@@ -278,7 +277,7 @@ def test_subnets_are_chosen_for_a_new_stack_then_kept_and_inputs_are_read_only_w
     assert not rerun.get("failed"), rerun
     assert (rerun["changed"], rerun["operation"], rerun["input_checks"]) == (False, "none", {"subnets": "kept", "instance_type": "unchanged"})
     assert sorted(rerun["subnets"]) == sorted(facts["private_subnet_ids"]) == sorted(stack_parameter(lab, args["stack_name"], "Subnets").split(","))
-    assert seen == {action: 0 for action in INPUT_READS}, seen
+    assert seen == {action: 0 for action in NODE_INPUT_READS}, seen
     assert (given["operation"], given["input_checks"]) == ("none", {"subnets": "unchanged", "instance_type": "unchanged"})
     assert (other_type["operation"], other_type["input_checks"]) == ("update", {"subnets": "kept", "instance_type": "checked"})
     assert refused["failed"] and "subnets: subnet subnet-0000000000000dead does not exist" in refused["msg"], refused

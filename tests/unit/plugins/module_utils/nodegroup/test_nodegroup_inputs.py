@@ -88,7 +88,7 @@ def test_a_stack_to_be_created_again_has_its_inputs_checked(reads, status):
     assert chosen == ["subnet-a", "subnet-b"] and done == {"subnets": "checked", "instance_type": "checked"}
 
 
-def test_refusals_name_the_option_and_the_fix(reads):
+def test_refusals_name_the_option_and_the_fix(reads, monkeypatch):
     with pytest.raises(inputs.InputError) as refused:
         inputs.choose_and_check(client_of(reads), dict(PARAMS, subnet_candidates=["subnet-c"]), None, "us-east-1")
     assert refused.value.message.startswith("subnet_candidates: none of subnet-c is a private subnet")
@@ -98,12 +98,9 @@ def test_refusals_name_the_option_and_the_fix(reads):
     assert "subnets: subnet subnet-0000000f does not exist in us-east-1." in message
     assert "instance_type: the instance type m5.nope does not exist." in message
     # A public subnet that gives no public address cannot take nodes.
-    SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = False
-    try:
-        with pytest.raises(inputs.InputError) as refused:
-            inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-c"]), None, "us-east-1")
-    finally:
-        SUBNETS["subnet-c"]["MapPublicIpOnLaunch"] = True
+    monkeypatch.setitem(SUBNETS, "subnet-c", dict(SUBNETS["subnet-c"], MapPublicIpOnLaunch=False))
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.choose_and_check(client_of(reads), dict(PARAMS, subnets=["subnet-c"]), None, "us-east-1")
     assert "subnet subnet-c is public" in refused.value.message
 
 
