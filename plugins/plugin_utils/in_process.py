@@ -26,6 +26,10 @@ environment. So a module runs this way only when all of these hold, and as a mod
 - ``ANSIBLE_KEEP_REMOTE_FILES`` is off (it is for debugging a module process), and the task variable
   ``eksnodes_windows_in_process`` is not false.
 
+The libraries every module run would import again (boto3, requests, PyYAML, amazon.aws's module base) are imported
+once, in ansible-playbook itself, when it first loads one of this collection's action plugins: the workers of the
+tasks that follow are forks of it, and start with them.
+
 The fork starts as a module process does: module-side Ansible (warnings go into the result), no logging handler (the
 controller's ``log_path`` handler would otherwise write the libraries' debug records), no exit function of the
 controller's. The arguments go through the same encoder, and the result through the same parser, as a module
@@ -43,6 +47,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 
 from ansible import constants as C
@@ -78,6 +83,30 @@ LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy
 PROFILE = "legacy"
 # How long an interrupted run has to run its exit functions (the Kubernetes client's CA file) and leave.
 TERMINATION_GRACE_SECONDS = 2
+
+
+# What each task's worker would otherwise import for its module run: the AWS SDK, the HTTP library of the Kubernetes
+# client, PyYAML, and amazon.aws's module base with ansible.module_utils.basic.
+# Not kubernetes: the modules import it name by name (module_utils/kube/lazy.py), which must stay within their runs and
+# not reach the other plugins of the play.
+SHARED_LIBRARIES = ("boto3", "requests", "yaml", "ansible_collections.amazon.aws.plugins.module_utils.modules")
+
+
+def import_shared_libraries():
+    """Import SHARED_LIBRARIES here, where the modules will run in forks of this process's forks.
+
+    Called when this file is imported: the strategy imports an action plugin in ansible-playbook itself before it
+    forks the worker of the task (to read BYPASS_HOST_LOOP), so the workers of this collection's tasks inherit them.
+    """
+    if not INTERNALS_AS_EXPECTED or C.DEFAULT_KEEP_REMOTE_FILES:
+        return
+    for name in SHARED_LIBRARIES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a library's import warnings were never ansible-playbook's output
+                importlib.import_module(name)
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass  # missing for the module too, which reports it as it always has
 
 
 def is_this_python(path):
@@ -195,6 +224,9 @@ def run_module(fqcn, arguments):
     except ValueError:
         code, stdout, stderr = 1, "", f"{fqcn} ended without a result ({how_it_ended(status)})"
     return code, stdout, stderr
+
+
+import_shared_libraries()
 
 
 class InProcessActionBase(ActionBase):

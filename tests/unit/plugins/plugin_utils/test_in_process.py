@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from unittest.mock import MagicMock
@@ -204,3 +205,42 @@ def test_the_task_variable_and_keep_remote_files_choose_module_processes(value, 
     assert not action._runs_in_process(dict(task_vars, eksnodes_windows_in_process=value))
     monkeypatch.setattr(C, "DEFAULT_KEEP_REMOTE_FILES", True)
     assert not action._runs_in_process(task_vars)
+
+
+LOADED_BY_THE_PLUGIN = """
+import sys
+import ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process
+# Those that ansible-playbook does not import for itself (it does import PyYAML and ansible.module_utils.basic).
+names = ("boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules", "kubernetes")
+print(" ".join(name for name in names if name in sys.modules))
+"""
+
+
+def libraries_after_loading_the_plugin(**environment):
+    """Which libraries a fresh interpreter holds once it has imported the plugin, as ansible-playbook does when its
+    strategy first loads one of the collection's action plugins."""
+    env = {key: value for key, value in os.environ.items() if key != "ANSIBLE_KEEP_REMOTE_FILES"}
+    env.update(PYTHONPATH=os.pathsep.join(sys.path), **environment)
+    proc = subprocess.run([THIS_PYTHON, "-c", LOADED_BY_THE_PLUGIN], env=env, capture_output=True, text=True, check=True)
+    return proc.stdout.split()
+
+
+def test_ansible_playbook_imports_the_modules_libraries_once_for_every_worker_but_not_kubernetes():
+    assert libraries_after_loading_the_plugin() == ["boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules"]
+
+
+def test_with_keep_remote_files_modules_run_as_processes_and_nothing_is_imported_for_them():
+    assert libraries_after_loading_the_plugin(ANSIBLE_KEEP_REMOTE_FILES="1") == []
+
+
+def test_a_library_that_fails_to_import_leaves_the_others_and_the_plugin_working(monkeypatch):
+    imported = []
+
+    def import_module(name):
+        if name == "requests":
+            raise ImportError(name)
+        imported.append(name)
+
+    monkeypatch.setattr(in_process.importlib, "import_module", import_module)
+    in_process.import_shared_libraries()
+    assert imported == ["boto3", "yaml", "ansible_collections.amazon.aws.plugins.module_utils.modules"]
