@@ -5,10 +5,14 @@
 
 """AnsibleAWSModule whose AWS clients come from one boto3 session per profile."""
 
+import os
+
 try:
     import boto3
     import botocore.config
     import botocore.exceptions
+    import botocore.loaders
+    import botocore.session
 except ImportError:
     pass  # AnsibleAWSModule reports the missing libraries
 
@@ -18,6 +22,27 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import enable_
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+
+# What botocore reads for any client (which services it has data for, the endpoints and partitions), read once in
+# ansible-playbook before it forks the workers of the collection's tasks (plugin_utils/in_process.py), so that the
+# module runs in their forks find it read: botocore keeps it per loader, and each session makes its own loader.
+SHARED_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
+SHARED_LISTINGS = ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2")
+_shared_loader = None  # pylint: disable=invalid-name
+_shared_data_path = None  # pylint: disable=invalid-name
+
+
+def share_botocore_data():
+    """Make and fill the loader that the sessions of later module runs in forks of this process use."""
+    global _shared_loader, _shared_data_path  # pylint: disable=global-statement
+    data_path = os.environ.get("AWS_DATA_PATH")
+    loader = botocore.loaders.create_loader(data_path)
+    for type_name in SHARED_LISTINGS:
+        loader.list_available_services(type_name)
+    for name in SHARED_DATA:
+        loader.load_data(name)
+    _shared_loader, _shared_data_path = loader, data_path
 
 
 class AWSModule(AnsibleAWSModule):
@@ -50,7 +75,11 @@ class AWSModule(AnsibleAWSModule):
     def session(self, profile=None):
         """The run's boto3 session for the profile (None: the default credential chain)."""
         if profile not in self._sessions:
-            session = boto3.session.Session(profile_name=profile)
+            core = botocore.session.Session(profile=profile)
+            # Only where it is the loader the session would make: the same data path (from AWS_DATA_PATH or the profile).
+            if _shared_loader is not None and core.get_config_variable("data_path") == _shared_data_path:
+                core.register_component("data_loader", _shared_loader)
+            session = boto3.session.Session(botocore_session=core, profile_name=profile)
             enable_placebo(session)
             self._sessions[profile] = session
         return self._sessions[profile]

@@ -28,7 +28,7 @@ environment. So a module runs this way only when all of these hold, and as a mod
 
 The libraries every module run would import again (boto3, requests, PyYAML, amazon.aws's module base) are imported
 once, in ansible-playbook itself, when it first loads one of this collection's action plugins: the workers of the
-tasks that follow are forks of it, and start with them.
+tasks that follow are forks of it, and start with them. So is what botocore reads for any client (module_utils/aws_module.py).
 
 The fork starts as a module process does: module-side Ansible (warnings go into the result), no logging handler (the
 controller's ``log_path`` handler would otherwise write the libraries' debug records), no exit function of the
@@ -90,6 +90,8 @@ TERMINATION_GRACE_SECONDS = 2
 # Not kubernetes: the modules import it name by name (module_utils/kube/lazy.py), which must stay within their runs and
 # not reach the other plugins of the play.
 SHARED_LIBRARIES = ("boto3", "requests", "yaml", "ansible_collections.amazon.aws.plugins.module_utils.modules")
+# Its share_botocore_data() reads what botocore reads for any client, once for all module runs.
+AWS_MODULE_BASE = "ansible_collections.eksnodes.windows.plugins.module_utils.aws_module"
 
 
 def import_shared_libraries():
@@ -101,12 +103,18 @@ def import_shared_libraries():
     if not INTERNALS_AS_EXPECTED or C.DEFAULT_KEEP_REMOTE_FILES:
         return
     for name in SHARED_LIBRARIES:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a library's import warnings were never ansible-playbook's output
-                importlib.import_module(name)
-        except Exception:  # pylint: disable=broad-exception-caught
-            pass  # missing for the module too, which reports it as it always has
+        quietly(importlib.import_module, name)
+    quietly(lambda: importlib.import_module(AWS_MODULE_BASE).share_botocore_data())
+
+
+def quietly(action, *arguments):
+    """Run action; what fails here fails the same way in the module run, which reports it as it always has."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a library's import warnings were never ansible-playbook's output
+            action(*arguments)
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass
 
 
 def is_this_python(path):

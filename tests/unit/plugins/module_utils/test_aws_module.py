@@ -7,6 +7,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.eksnodes.windows.plugins.module_utils import aws_module
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 
 CONNECTION = {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:9", "access_key": "AKIDEXAMPLE", "secret_key": "secret"}
@@ -62,3 +63,33 @@ def test_an_unknown_profile_fails_as_amazon_aws_fails(capsys):
         AWSModule(argument_spec={}).client("eks")
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] and result["msg"].startswith("Couldn't connect to AWS") and "nowhere" in result["msg"]
+
+
+@pytest.fixture
+def shared_data(monkeypatch):
+    """What ansible-playbook does before it forks the workers (plugin_utils/in_process.py), undone after the test."""
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    monkeypatch.setattr(aws_module, "_shared_loader", None)
+    monkeypatch.setattr(aws_module, "_shared_data_path", None)
+    aws_module.share_botocore_data()
+    return aws_module._shared_loader  # pylint: disable=protected-access
+
+
+def test_with_the_shared_data_a_run_reads_only_its_service_model(shared_data, files_read):
+    client = make(AWSModule).client("ec2")
+    assert files_read and all("/ec2/" in path for path in files_read)
+    assert client.meta.endpoint_url == "http://127.0.0.1:9" and client.meta.region_name == "eu-west-1"
+
+
+def test_without_the_shared_data_a_run_reads_endpoints_and_partitions(files_read, monkeypatch):
+    monkeypatch.setattr(aws_module, "_shared_loader", None)  # importing the action plugins' base shares it in this process too
+    make(AWSModule).client("ec2")
+    assert any("endpoints" in path for path in files_read) and any("partitions" in path for path in files_read)
+
+
+def test_a_session_with_another_data_path_makes_its_own_loader(shared_data, files_read, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    module = make(AWSModule)
+    module.client("ec2")
+    assert module.session()._session.get_component("data_loader") is not shared_data  # pylint: disable=protected-access
+    assert any("endpoints" in path for path in files_read)

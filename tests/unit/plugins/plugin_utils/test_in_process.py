@@ -212,7 +212,9 @@ import sys
 import ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process
 # Those that ansible-playbook does not import for itself (it does import PyYAML and ansible.module_utils.basic).
 names = ("boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules", "kubernetes")
-print(" ".join(name for name in names if name in sys.modules))
+loaded = [name for name in names if name in sys.modules]
+aws_module = sys.modules.get("ansible_collections.eksnodes.windows.plugins.module_utils.aws_module")
+print(" ".join(loaded + (["botocore-data"] if aws_module and aws_module._shared_loader else [])))
 """
 
 
@@ -226,7 +228,8 @@ def libraries_after_loading_the_plugin(**environment):
 
 
 def test_ansible_playbook_imports_the_modules_libraries_once_for_every_worker_but_not_kubernetes():
-    assert libraries_after_loading_the_plugin() == ["boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules"]
+    assert libraries_after_loading_the_plugin() == ["boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules",
+                                                    "botocore-data"]
 
 
 def test_with_keep_remote_files_modules_run_as_processes_and_nothing_is_imported_for_them():
@@ -237,7 +240,7 @@ def test_a_library_that_fails_to_import_leaves_the_others_and_the_plugin_working
     imported = []
 
     def import_module(name):
-        if name == "requests":
+        if name in ("requests", in_process.AWS_MODULE_BASE):
             raise ImportError(name)
         imported.append(name)
 
