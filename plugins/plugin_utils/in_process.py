@@ -29,6 +29,8 @@ environment. So a module runs this way only when all of these hold, and as a mod
 The libraries every module run would import again (boto3, requests, PyYAML, amazon.aws's module base) are imported
 once, in ansible-playbook itself, when it first loads one of this collection's action plugins: the workers of the
 tasks that follow are forks of it, and start with them. So is what botocore reads for any client (module_utils/aws_module.py).
+The worker of a task of this collection freezes what it inherited (gc.freeze), so that neither its collector nor that of
+a module run walks, and copies, ansible-playbook's heap.
 
 The fork starts as a module process does: module-side Ansible (warnings go into the result), no logging handler (the
 controller's ``log_path`` handler would otherwise write the libraries' debug records), no exit function of the
@@ -37,6 +39,7 @@ process's.
 """
 
 import atexit
+import gc
 import importlib
 import inspect
 import io
@@ -239,6 +242,14 @@ import_shared_libraries()
 
 class InProcessActionBase(ActionBase):
     """ActionBase whose _execute_module runs this collection's modules in a fork of the worker when that is the same."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # This worker is a fork of ansible-playbook made for this task (so is each module run in it). A full collection
+        # in either walks every object inherited from ansible-playbook, which copies every page it touches: 0.1 to 0.15
+        # CPU-s a task (tests/benchmarks/nodegroups.py). Frozen, they stay out of the collector's reach and shared; what
+        # the task allocates is collected as usual, and the worker ends with the task.
+        gc.freeze()
 
     def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False, delete_remote_tmp=None,
                         wrap_async=False, ignore_unknown_opts=False):

@@ -1,4 +1,5 @@
 import atexit
+import gc
 import json
 import logging
 import os
@@ -247,3 +248,12 @@ def test_a_library_that_fails_to_import_leaves_the_others_and_the_plugin_working
     monkeypatch.setattr(in_process.importlib, "import_module", import_module)
     in_process.import_shared_libraries()
     assert imported == ["boto3", "yaml", "ansible_collections.amazon.aws.plugins.module_utils.modules"]
+
+
+def test_the_tasks_worker_keeps_what_it_inherited_from_ansible_playbook_out_of_the_collectors_reach():
+    gc.unfreeze()
+    try:
+        make_action()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
