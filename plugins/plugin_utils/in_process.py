@@ -248,8 +248,10 @@ class InProcessActionBase(ActionBase):
         # This worker is a fork of ansible-playbook made for this task (so is each module run in it). A full collection
         # in either walks every object inherited from ansible-playbook, which copies every page it touches: 0.1 to 0.15
         # CPU-s a task (tests/benchmarks/nodegroups.py). Frozen, they stay out of the collector's reach and shared; what
-        # the task allocates is collected as usual, and the worker ends with the task.
-        gc.freeze()
+        # the task allocates is collected as usual (once frozen, later loop items do not freeze again), and the worker
+        # ends with the task.
+        if not gc.get_freeze_count():
+            gc.freeze()
 
     def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False, delete_remote_tmp=None,
                         wrap_async=False, ignore_unknown_opts=False):
