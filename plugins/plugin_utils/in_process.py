@@ -45,6 +45,7 @@ import inspect
 import io
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -97,6 +98,11 @@ SHARED_LIBRARIES = ("boto3", "requests", "yaml", "ansible_collections.amazon.aws
 AWS_MODULE_BASE = "ansible_collections.eksnodes.windows.plugins.module_utils.aws_module"
 
 
+# The warning filters the shared libraries set as they are imported (urllib3's and requests' own). The plugin loader
+# imports this file within warnings.catch_warnings(), which takes them back; each module run puts them back.
+LIBRARY_WARNING_FILTERS = []
+
+
 def import_shared_libraries():
     """Import SHARED_LIBRARIES here, where the modules will run in forks of this process's forks.
 
@@ -105,19 +111,26 @@ def import_shared_libraries():
     """
     if not INTERNALS_AS_EXPECTED or C.DEFAULT_KEEP_REMOTE_FILES:
         return
-    for name in SHARED_LIBRARIES:
-        quietly(importlib.import_module, name)
-    quietly(lambda: importlib.import_module(AWS_MODULE_BASE).share_botocore_data())
+    before = list(warnings.filters)
+    # Recorded, not shown: a library's import warnings went to a module run's stderr, never to ansible-playbook's output.
+    with warnings.catch_warnings(record=True):
+        for name in SHARED_LIBRARIES:
+            quietly(importlib.import_module, name)
+        quietly(lambda: importlib.import_module(AWS_MODULE_BASE).share_botocore_data())
+        LIBRARY_WARNING_FILTERS[:] = [entry for entry in warnings.filters if entry not in before]
 
 
 def quietly(action, *arguments):
     """Run action; what fails here fails the same way in the module run, which reports it as it always has."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a library's import warnings were never ansible-playbook's output
-            action(*arguments)
+        action(*arguments)
     except Exception:  # pylint: disable=broad-exception-caught
         pass
+
+
+def restore_library_warning_filters():
+    for action, message, category, module, lineno in reversed(LIBRARY_WARNING_FILTERS):
+        warnings.filterwarnings(action, message.pattern if message else "", category, module.pattern if module else "", lineno)
 
 
 def is_this_python(path):
@@ -164,6 +177,7 @@ def run_as_module_process(fqcn, params):
         Display()._final_q = None  # pylint: disable=protected-access  # never the worker's queue to ansible-playbook
         logging.root.handlers.clear()
         logging.root.setLevel(logging.WARNING)
+        restore_library_warning_filters()
         atexit._clear()  # pylint: disable=protected-access
         # Not ansible-playbook's command line (extra variables included), and the module run afresh as __main__ (the
         # worker imported it, for its libraries).
@@ -245,12 +259,12 @@ class InProcessActionBase(ActionBase):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # This worker is a fork of ansible-playbook made for this task (so is each module run in it). A full collection
-        # in either walks every object inherited from ansible-playbook, which copies every page it touches: 0.1 to 0.15
-        # CPU-s a task (tests/benchmarks/nodegroups.py). Frozen, they stay out of the collector's reach and shared; what
-        # the task allocates is collected as usual (once frozen, later loop items do not freeze again), and the worker
-        # ends with the task.
-        if not gc.get_freeze_count():
+        # In a worker: a fork of ansible-playbook (a multiprocessing process) made for this task, which ends with it;
+        # so is each module run in it, a fork of the worker. A full collection in either walks every object inherited
+        # from ansible-playbook, which copies every page it touches: 0.1 to 0.15 CPU-s a task
+        # (tests/benchmarks/nodegroups.py). Frozen, they stay out of the collector's reach and shared. What the task
+        # allocates is collected as usual: once frozen, the next items of a loop do not freeze again.
+        if multiprocessing.parent_process() is not None and not gc.get_freeze_count():
             gc.freeze()
 
     def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False, delete_remote_tmp=None,

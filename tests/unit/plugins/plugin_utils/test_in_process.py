@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from unittest.mock import MagicMock
 
 import pytest
@@ -216,6 +217,8 @@ names = ("boto3", "requests", "ansible_collections.amazon.aws.plugins.module_uti
 loaded = [name for name in names if name in sys.modules]
 aws_module = sys.modules.get("ansible_collections.eksnodes.windows.plugins.module_utils.aws_module")
 print(" ".join(loaded + (["botocore-data"] if aws_module and aws_module._shared_loader else [])))
+# The libraries' own warning filters, kept for the module runs.
+print(" ".join(f"{entry[0]}:{entry[2].__name__}" for entry in ansible_collections.eksnodes.windows.plugins.plugin_utils.in_process.LIBRARY_WARNING_FILTERS))
 """
 
 
@@ -225,19 +228,21 @@ def libraries_after_loading_the_plugin(**environment):
     env = {key: value for key, value in os.environ.items() if key != "ANSIBLE_KEEP_REMOTE_FILES"}
     env.update(PYTHONPATH=os.pathsep.join(sys.path), **environment)
     proc = subprocess.run([THIS_PYTHON, "-c", LOADED_BY_THE_PLUGIN], env=env, capture_output=True, text=True, check=True)
-    return proc.stdout.split()
+    libraries, filters = proc.stdout.split("\n")[:2]
+    return libraries.split(), filters.split()
 
 
 def test_ansible_playbook_imports_the_modules_libraries_once_for_every_worker_but_not_kubernetes():
-    assert libraries_after_loading_the_plugin() == ["boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules",
-                                                    "botocore-data"]
+    libraries, filters = libraries_after_loading_the_plugin()
+    assert libraries == ["boto3", "requests", "ansible_collections.amazon.aws.plugins.module_utils.modules", "botocore-data"]
+    assert {"always:SecurityWarning", "ignore:DependencyWarning"} <= set(filters)  # urllib3's and requests' own
 
 
 def test_with_keep_remote_files_modules_run_as_processes_and_nothing_is_imported_for_them():
-    assert libraries_after_loading_the_plugin(ANSIBLE_KEEP_REMOTE_FILES="1") == []
+    assert libraries_after_loading_the_plugin(ANSIBLE_KEEP_REMOTE_FILES="1") == ([], [])
 
 
-def test_a_library_that_fails_to_import_leaves_the_others_and_the_plugin_working(monkeypatch):
+def test_a_library_that_fails_to_import_leaves_the_others_imported(monkeypatch):
     imported = []
 
     def import_module(name):
@@ -246,11 +251,13 @@ def test_a_library_that_fails_to_import_leaves_the_others_and_the_plugin_working
         imported.append(name)
 
     monkeypatch.setattr(in_process.importlib, "import_module", import_module)
+    monkeypatch.setattr(in_process, "LIBRARY_WARNING_FILTERS", [])
     in_process.import_shared_libraries()
     assert imported == ["boto3", "yaml", "ansible_collections.amazon.aws.plugins.module_utils.modules"]
 
 
-def test_the_tasks_worker_keeps_what_it_inherited_from_ansible_playbook_out_of_the_collectors_reach():
+def test_the_tasks_worker_keeps_what_it_inherited_from_ansible_playbook_out_of_the_collectors_reach(monkeypatch):
+    monkeypatch.setattr(in_process.multiprocessing, "parent_process", lambda: "ansible-playbook")  # as in a worker
     gc.unfreeze()
     try:
         make_action()
@@ -259,3 +266,26 @@ def test_the_tasks_worker_keeps_what_it_inherited_from_ansible_playbook_out_of_t
         assert inherited > 0 and gc.get_freeze_count() == inherited
     finally:
         gc.unfreeze()
+
+
+def test_outside_a_worker_nothing_is_frozen():
+    gc.unfreeze()
+    make_action()  # here, in the test process: no parent process of multiprocessing's
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_module_run_has_the_warning_filters_its_libraries_set_on_import(monkeypatch):
+    def module(**kwargs):
+        print(json.dumps([[action, category.__name__] for action, _message, category, _module, _line in warnings.filters]))
+        sys.exit(0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportWarning)
+        warnings.simplefilter("always", ResourceWarning)
+        set_on_import = warnings.filters[:2]
+    monkeypatch.setattr(in_process, "LIBRARY_WARNING_FILTERS", set_on_import)
+    monkeypatch.setattr(in_process._loader, "run_module", module)
+    with warnings.catch_warnings():
+        warnings.resetwarnings()  # as the plugin loader's catch_warnings() leaves ansible-playbook: without the libraries' filters
+        seen = json.loads(in_process.run_module(MODULE, arguments())[1])
+    assert seen == [["always", "ResourceWarning"], ["ignore", "ImportWarning"]]
