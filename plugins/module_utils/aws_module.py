@@ -80,6 +80,10 @@ class AWSModule(AnsibleAWSModule):
             if _shared_loader is not None and core.get_config_variable("data_path") == _shared_data_path:
                 core.register_component("data_loader", _shared_loader)
             session = boto3.session.Session(botocore_session=core, profile_name=profile)
+            if core.get_component("data_loader") is _shared_loader:
+                # boto3 adds its own data directory to the loader of each session it makes: once is enough.
+                paths = _shared_loader.search_paths
+                paths[:] = list(dict.fromkeys(paths))
             enable_placebo(session)
             self._sessions[profile] = session
         return self._sessions[profile]

@@ -58,7 +58,12 @@ def test_the_client_is_the_one_amazon_aws_would_make():
     assert ours._request_signer._credentials.access_key == "AKIDEXAMPLE"  # pylint: disable=protected-access
 
 
-def test_an_unknown_profile_fails_as_amazon_aws_fails(capsys):
+@pytest.mark.parametrize("shared", [True, False], ids=["shared botocore data", "a loader of its own"])
+def test_an_unknown_profile_fails_as_amazon_aws_fails(capsys, monkeypatch, request, shared):
+    if shared:
+        request.getfixturevalue("shared_data")
+    else:
+        monkeypatch.setattr(aws_module, "_shared_loader", None)
     with patch_module_args(dict(CONNECTION, access_key=None, secret_key=None, profile="nowhere")), pytest.raises(SystemExit):
         AWSModule(argument_spec={}).client("eks")
     result = json.loads(capsys.readouterr().out)
@@ -93,3 +98,10 @@ def test_a_session_with_another_data_path_makes_its_own_loader(shared_data, file
     module.client("ec2")
     assert module.session()._session.get_component("data_loader") is not shared_data  # pylint: disable=protected-access
     assert any("endpoints" in path for path in files_read)
+
+
+def test_sessions_sharing_the_loader_leave_one_entry_per_data_directory(shared_data):
+    for _run in range(3):
+        make(AWSModule).client("sts")
+    assert len(shared_data.search_paths) == len(set(shared_data.search_paths))
+    assert any(path.endswith("/boto3/data") for path in shared_data.search_paths)
