@@ -1,15 +1,17 @@
 """Kubernetes API clients: kubernetes.core's client module is imported only for the kubernetes.core options."""
 
 import json
+import os
 import subprocess
 import sys
-from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import yaml
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as core_client
 
-from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import api_client
+from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError, api_client
 
-COLLECTIONS = Path(__file__).resolve().parents[5] / ".collections"
 CORE_CLIENT = "ansible_collections.kubernetes.core.plugins.module_utils.k8s.client"
 
 
@@ -19,20 +21,44 @@ import json, sys
 import ansible_collections.eksnodes.windows.plugins.module_utils.kube.client
 print(json.dumps([name for name in ("kubernetes.dynamic", {CORE_CLIENT!r}) if name in sys.modules]))
 """
-    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(COLLECTIONS)}, capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == []
 
 
-def test_a_kubeconfig_builds_the_client_kubernetes_core_would_configure_with_the_retry_policy(tmp_path, monkeypatch):
+@pytest.fixture
+def kubeconfig(tmp_path, monkeypatch):
     for name in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(yaml.safe_dump({
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "lab",
         "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
         "users": [{"name": "lab", "user": {"token": "secret-token"}}],
         "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab"}}]}))
-    client = api_client({"kubeconfig": str(kubeconfig)})
+    return str(path)
+
+
+def test_a_kubeconfig_builds_the_client_kubernetes_core_would_configure_with_the_retry_policy(kubeconfig):
+    client = api_client({"kubeconfig": kubeconfig})
     assert client.configuration.host == "https://127.0.0.1:6443"
     assert client.configuration.api_key == {"BearerToken": "Bearer secret-token"}
     assert client.rest_client.eksnodes_retry is not None
+
+
+def test_a_kubernetes_core_without_the_builders_gives_get_api_clients_configuration(kubeconfig, monkeypatch):
+    from kubernetes.client import Configuration  # pylint: disable=import-outside-toplevel
+
+    configuration = Configuration()
+    configuration.host = "https://from-get-api-client.example"
+    asked = []
+    monkeypatch.delattr(core_client, "_create_headers")
+    monkeypatch.setattr(core_client, "get_api_client", lambda **options: asked.append(options) or SimpleNamespace(configuration=configuration))
+    client = api_client({"kubeconfig": kubeconfig})
+    assert asked == [{"kubeconfig": kubeconfig}]
+    assert client.configuration.host == "https://from-get-api-client.example"
+    assert client.rest_client.eksnodes_retry is not None
+
+
+def test_a_client_the_options_describe_but_that_cannot_be_built_names_where_they_came_from(kubeconfig):
+    with pytest.raises(KubeClientError, match=r"^cannot build a Kubernetes client \(from the host option\): .*\[bad"):
+        api_client({"host": "https://127.0.0.1:6443", "api_key": "token", "proxy": "http://[bad"})
