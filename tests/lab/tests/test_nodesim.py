@@ -265,9 +265,11 @@ def test_managed_vpc_cni_addon_configuration_reaches_the_config_map(fast_lab, ku
 
 def test_managed_vpc_cni_addon_update_preserves_or_overwrites_hand_changes(fast_lab, kube: Kube):
     eks = fast_lab.aws_client("eks")
-    eks.create_addon(clusterName="lab", addonName="vpc-cni")
+    # A value no earlier test leaves in the ConfigMap: seeing it proves the creation was rendered, so the hand change
+    # below cannot be overwritten by a creation rendered after it.
+    eks.create_addon(clusterName="lab", addonName="vpc-cni", configurationValues=json.dumps({"warmWindowsIPTarget": 5}))
     try:
-        kube.wait("add-on rendered", lambda: (kube.config_map("amazon-vpc-cni").data or {}).get("warm-ip-target") == "1")
+        kube.wait("add-on rendered", lambda: (kube.config_map("amazon-vpc-cni").data or {}).get("warm-ip-target") == "5")
         kube.core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"warm-ip-target": "7"}})
         for resolve, enabled, kept in (("PRESERVE", "true", "7"), ("NONE", "false", "7"), ("OVERWRITE", "true", "1")):
             eks.update_addon(clusterName="lab", addonName="vpc-cni", resolveConflicts=resolve,
