@@ -4,8 +4,9 @@ one, every aws-auth entry kept).
 ``many-nodegroups.yml`` treats each inventory host as one node group of the lab's cluster: the cluster is checked once,
 then each host launches its group (one node), maps its node role in aws-auth, and waits for its node. It is run on a
 fresh lab with one host, then with ``--groups`` hosts and ``-f --forks``, ``--repeat`` times in turn. Printed: the ratio
-of each such pair; for the pair of the median ratio, wall and CPU (the ansible-playbook process tree) of both, how many of the node roles aws-auth maps, how many Windows nodes are Ready, and how
-the many groups' CPU divides between ansible-playbook itself (read from /proc until it exits) and its workers. Then
+of each such pair; for the pair of the median ratio, wall and CPU (the ansible-playbook process tree) of both, how many
+of the node roles aws-auth maps, how many Windows nodes are Ready, and how the many groups' CPU divides between
+ansible-playbook itself (read from /proc until it exits) and its workers. Then
 the many groups once more, untimed, through an interpreter that records each module process: the CPU per group of each
 module, and what is left for ansible-playbook itself. That interpreter is not ansible-playbook's Python, so there every
 module runs as a process, as it does wherever the modules cannot run in a fork of the task's worker (timed runs run them so:
