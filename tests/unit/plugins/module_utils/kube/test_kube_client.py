@@ -7,7 +7,6 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-import yaml
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as core_client
 
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError, api_client
@@ -25,22 +24,9 @@ print(json.dumps([name for name in ("kubernetes.dynamic", {CORE_CLIENT!r}) if na
     assert json.loads(proc.stdout) == []
 
 
-@pytest.fixture
-def kubeconfig(tmp_path, monkeypatch):
-    for name in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "KUBECONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "config"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
-        "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "lab", "user": {"token": "secret-token"}}],
-        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab"}}]}))
-    return str(path)
-
-
-def test_a_kubeconfig_builds_the_client_kubernetes_core_would_configure_with_the_retry_policy(kubeconfig):
+def test_a_kubeconfig_builds_the_client_kubernetes_core_would_configure_with_the_retry_policy(kubeconfig, kubeconfig_server):
     client = api_client({"kubeconfig": kubeconfig})
-    assert client.configuration.host == "https://127.0.0.1:6443"
+    assert client.configuration.host == kubeconfig_server
     assert client.configuration.api_key == {"BearerToken": "Bearer secret-token"}
     assert client.rest_client.eksnodes_retry is not None
 
@@ -59,6 +45,6 @@ def test_a_kubernetes_core_without_the_builders_gives_get_api_clients_configurat
     assert client.rest_client.eksnodes_retry is not None
 
 
-def test_a_client_the_options_describe_but_that_cannot_be_built_names_where_they_came_from(kubeconfig):
+def test_a_client_the_options_describe_but_that_cannot_be_built_names_where_they_came_from(no_kube_auth_env):
     with pytest.raises(KubeClientError, match=r"^cannot build a Kubernetes client \(from the host option\): .*\[bad"):
         api_client({"host": "https://127.0.0.1:6443", "api_key": "token", "proxy": "http://[bad"})

@@ -252,9 +252,7 @@ def test_which_requests_are_safe_to_repeat(request_, safe):
     assert safe_to_repeat(request_) is safe
 
 
-def test_a_missing_kubeconfig_is_named_with_the_variable_that_set_it(monkeypatch, tmp_path):
-    for name in ("K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "KUBECONFIG"):
-        monkeypatch.delenv(name, raising=False)
+def test_a_missing_kubeconfig_is_named_with_the_variable_that_set_it(monkeypatch, tmp_path, no_kube_auth_env):
     missing = tmp_path / "nowhere" / "config"
     monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(missing))
     with pytest.raises(Exception) as raised:
@@ -265,17 +263,8 @@ def test_a_missing_kubeconfig_is_named_with_the_variable_that_set_it(monkeypatch
     assert str(raised.value).startswith(f"kubeconfig: the kubeconfig file {missing} does not exist")
 
 
-def test_clients_built_from_a_kubeconfig_retry(monkeypatch, tmp_path):
-    for name in ("K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": HOST, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-    }))
-    client = api_client({"kubeconfig": str(kubeconfig)})
+def test_clients_built_from_a_kubeconfig_retry(monkeypatch, kubeconfig):
+    client = api_client({"kubeconfig": kubeconfig})
     pool = Pool((503, status(503)))
     client.rest_client.pool_manager = pool
     monkeypatch.setattr(client.rest_client.eksnodes_retry, "sleep", lambda seconds: None)
@@ -283,9 +272,7 @@ def test_clients_built_from_a_kubeconfig_retry(monkeypatch, tmp_path):
     assert len(pool.requests) == 2, "building the client asked the server nothing, and the list was retried"
 
 
-def test_an_in_memory_kubeconfig_is_not_mistaken_for_a_missing_file_and_an_unreachable_server_names_it(monkeypatch):
-    for name in ("K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
-        monkeypatch.delenv(name, raising=False)
+def test_an_in_memory_kubeconfig_is_not_mistaken_for_a_missing_file_and_an_unreachable_server_names_it(monkeypatch, no_kube_auth_env):
     client = api_client({"kubeconfig": {
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "clusters": [{"name": "k", "cluster": {"server": HOST, "insecure-skip-tls-verify": True}}],
