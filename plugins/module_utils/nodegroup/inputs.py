@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
-from ..preflight.aws import is_unauthorized, short_reason
+from ..preflight.aws import is_unauthorized, short_reason, unless_unauthorized
 from ..preflight.findings import Finding, errors, unreadable, warnings
 from ..preflight.subnets import instance_type_findings, read_subnets, subnet_findings
 from . import changes as change_logic
@@ -113,10 +113,6 @@ def _subnets(ec2: Callable[[], Any], params: Mapping[str, Any], given: List[str]
 
 
 def _unless_unauthorized(check: Callable[[], List[Finding]], name: str, what: str) -> Tuple[str, List[Finding]]:
-    """A check's findings; when the caller may not read what it needs, a warning instead, as preflight does."""
-    try:
-        return CHECKED, check()
-    except AnsibleAWSError as aws_error:
-        if not is_unauthorized(aws_error):
-            raise
-        return NOT_CHECKED, [unreadable(name, what, short_reason(aws_error))]
+    """What was done about an input, and its findings (a warning instead when the caller may not read it, as preflight does)."""
+    read, found = unless_unauthorized(name, what, check)
+    return (CHECKED if read else NOT_CHECKED), found

@@ -5,7 +5,7 @@
 
 """Thin, retrying wrappers for the read-only AWS calls of the preflight checks that amazon.aws does not wrap."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
@@ -13,6 +13,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
 from ..eks.common import EksErrorHandler
+from .findings import Finding, unreadable
 
 # Error codes meaning "the caller may not read this", for checks that are skipped with a warning then.
 UNAUTHORIZED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthorizationError")
@@ -89,3 +90,14 @@ def short_reason(error: AnsibleAWSError) -> str:
     if details:
         return f"{details.get('Code')}: {details.get('Message')}"
     return str(error)
+
+
+def unless_unauthorized(check: str, what: str, call: Callable[[], List[Finding]]) -> Tuple[bool, List[Finding]]:
+    """(True, a check's findings), or (False, a warning that it was skipped) when AWS does not let the caller read what
+    the check needs; any other AWS error is raised."""
+    try:
+        return True, call()
+    except AnsibleAWSError as aws_error:
+        if not is_unauthorized(aws_error):
+            raise
+        return False, [unreadable(check, what, short_reason(aws_error))]

@@ -23,7 +23,7 @@ from ..ipam.kube import KubeApiError, find_legacy_objects, list_deployments, rea
 from ..ipam.settings import ADDON_NAME, CONFIG_MAP_NAME, CONFIG_MAP_NAMESPACE, windows_ipam_enabled
 from ..kube.client import KubeClientError
 from . import checks
-from .aws import caller_arn, describe_access_entry, is_unauthorized, list_access_entries, short_reason
+from .aws import caller_arn, describe_access_entry, is_unauthorized, list_access_entries, short_reason, unless_unauthorized
 from .findings import Finding, error, status_of, unreadable
 from .kube import aws_auth_map_roles, list_nodes, list_pods, read_deployment
 from .network import node_subnets
@@ -87,15 +87,11 @@ class Preflight:
 
     def guarded(self, check: str, what: str, call: Callable[[], Any]) -> bool:
         """Run one check's reads and decision; an AWS refusal to let the caller read skips it with a warning."""
-        try:
-            call()
-        except AnsibleAWSError as aws_error:
-            if not is_unauthorized(aws_error):
-                raise
-            self.add([unreadable(check, what, short_reason(aws_error))])
+        read, skipped = unless_unauthorized(check, what, lambda: call() or [])
+        if not read:
+            self.add(skipped)
             self.skip([check], f"{what} could not be read")
-            return False
-        return True
+        return read
 
     # the run ------------------------------------------------------------------------------------
     def run(self) -> Dict[str, Any]:
