@@ -3,6 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 from ansible_collections.eksnodes.windows.plugins.module_utils.ipam.kube import KubeApiError
 from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import runner
@@ -125,6 +126,26 @@ def test_iam_that_cannot_be_read_is_a_skip_with_a_warning(world):
     result = run()
     assert result["checks"]["cluster_role_policy"] == "skipped"
     assert [(f["check"], f["severity"]) for f in result["findings"]] == [("cluster_role_policy", "warning")]
+
+
+def test_ec2_inputs_that_cannot_be_read_are_skipped_with_a_warning_and_other_errors_still_fail(world, monkeypatch):
+    def refused(client, KeyNames):
+        raise denied("describe key pairs")
+
+    monkeypatch.setattr(runner, "describe_key_pairs", refused)
+    result = run(key_name="ops", instance_type="m5.large")
+    assert result["checks"]["key_pair"] == "skipped" and result["skip_reasons"]["key_pair"] == "the key pairs could not be read"
+    assert result["checks"]["instance_type"] == "passed"
+    [finding] = result["findings"]
+    assert (finding["check"], finding["severity"]) == ("key_pair", "warning")
+    assert finding["message"] == "the key pairs could not be read (AccessDenied: not allowed), so this check was skipped."
+
+    def throttled(client, KeyNames):
+        raise AnsibleAWSError(message="Failed", exception=ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "x"))
+
+    monkeypatch.setattr(runner, "describe_key_pairs", throttled)
+    with pytest.raises(AnsibleAWSError):
+        run(key_name="ops")
 
 
 def test_other_aws_errors_are_not_hidden(world):
