@@ -522,6 +522,23 @@ def test_template_validation(client: Callable[[str], Any], facts: dict[str, Any]
     assert "Unrecognized resource types: [AWS::Nope::Thing]" in error_message(error)
 
 
+def test_templates_are_parsed_with_libyaml_into_what_the_pure_python_loader_makes() -> None:
+    """The lab's CPU is the machine's: moto's CloudFormation code parses with libyaml, to the same documents."""
+    import moto.cloudformation.models  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+    from moto.cloudformation.utils import yaml_tag_constructor  # pylint: disable=import-outside-toplevel
+
+    from lab.aws.patches import install_all  # pylint: disable=import-outside-toplevel
+    install_all()
+    assert moto.cloudformation.models.yaml.Loader is yaml.CLoader
+    parsed = moto.cloudformation.models.Stack.parse_template(NODEGROUP_TEMPLATE)
+    loader = type("PurePythonLoader", (yaml.Loader,), {})
+    yaml.add_multi_constructor("", yaml_tag_constructor, Loader=loader)
+    assert parsed == yaml.load(NODEGROUP_TEMPLATE, Loader=loader)  # noqa: S506  # the short-form tags (!Ref, !Sub) included
+    assert parsed["Resources"]["NodeInstanceProfile"]["Properties"]["Roles"] == [{"Ref": "NodeInstanceRole"}]
+    assert moto.cloudformation.models.Stack.parse_template(json.dumps({"Resources": {}})) == {"Resources": {}}
+
+
 def test_missing_ssm_parameter_is_a_validation_error(client: Callable[[str], Any], facts: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as error:
         client("cloudformation").create_stack(StackName="no-ssm", TemplateBody=NODEGROUP_TEMPLATE, Capabilities=["CAPABILITY_IAM"],
