@@ -94,17 +94,16 @@ def test_launches_the_node_group_whose_nodes_join_once_mapped(lab, ansible, clus
                  "nodegroup_tags": {"team": "windows"}, "nodegroup_wait_timeout": 300}
     run = ansible.playbook(role_play(cluster, dict(variables), dict(variables)))
     assert run.returncode == 0, run.stdout[-3000:]
+    # On its own, the role plans and changes the stack in one module run each time: no separate plan runs.
+    assert results(run, PLAN_TASK) == []
     created, rerun = results(run, STACK_TASK)
     assert created["changed"] is True and created["stack_status"] == "CREATE_COMPLETE"
-    # The second run's plan (check mode, before any change) found nothing to change, so the change did not run.
-    planned_create, planned_rerun = results(run, PLAN_TASK)
-    assert planned_create["operation"] == "create" and planned_create["ami"]["resolved_by"] == "ssm"
-    assert planned_rerun["operation"] == "none" and planned_rerun["changed"] is False and planned_rerun["ami"]["resolved_by"] == "current"
-    assert rerun.get("skipped"), rerun
-    # The plan chose and checked the subnets and the instance type; the change wrote what the plan checked.
-    assert planned_create["input_checks"] == {"subnets": "checked", "instance_type": "checked"}
-    assert created["input_checks"] == {"subnets": "not checked", "instance_type": "not checked"}
-    assert planned_rerun["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
+    assert created["operation"] == "create" and created["ami"]["resolved_by"] == "ssm"
+    # The run chose and checked the subnets and the instance type before it wrote them.
+    assert created["input_checks"] == {"subnets": "checked", "instance_type": "checked"}
+    # The rerun found nothing to change, and read neither the subnets nor the instance type.
+    assert rerun["operation"] == "none" and rerun["changed"] is False and rerun["ami"]["resolved_by"] == "current"
+    assert rerun["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
 
     parameters = created["parameters"]
     facts = lab.facts
@@ -170,6 +169,23 @@ def test_check_mode_leaves_nothing_behind(lab, ansible, cluster):
     assert [s for s in stacks if s["StackName"] == f"lab-nodegroup-{name}" and s["StackStatus"] != "DELETE_COMPLETE"] == []
 
 
+def test_on_its_own_the_role_refuses_an_input_in_its_own_words_before_any_write(lab, ansible, cluster):
+    """The one module run that plans and changes checks the instance type before it writes; the message names the role's
+    variable behind the module's option."""
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    client = lab.aws_client("cloudformation")
+
+    run = ansible.playbook(role_play(cluster, {"nodegroup_name": name, "nodegroup_node_type": "m5.nope"}))
+
+    assert run.returncode != 0
+    failed = [task for task in run.tasks if task["result"].get("failed")]
+    assert [task["name"] for task in failed] == [f"{ROLE} : {STACK_TASK}", f"{ROLE} : Say why the node group stack was not created or updated"]
+    message = " ".join(failed[-1]["result"]["msg"].split())
+    assert message.startswith("instance_type: the instance type m5.nope does not exist"), message
+    assert "Nothing was changed" in message and "instance_type is nodegroup_node_type (node_type)" in message, message
+    assert [s for s in client.list_stacks()["StackSummaries"] if s["StackName"] == f"lab-nodegroup-{name}"] == []
+
+
 def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
     run = ansible.playbook(role_play(
         cluster,
@@ -179,7 +195,8 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
         {"nodegroup_stack_name": "1-not_a_stack_name"},
         expect_failure=True,
     ))
-    failures = [task["result"] for task in run.tasks if task["result"].get("failed")]
+    # The module's own refusal of the third is followed by the role's, which is the one that stops the role.
+    failures = [task["result"] for task in run.tasks if task["result"].get("failed") and task["name"] != f"{ROLE} : {STACK_TASK}"]
     assert len(failures) == 4, [task["name"] for task in run.tasks]
     assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 4
     assert "nodegroup_cluster has no cluster name. Run the eksnodes.windows.prerequisites role first" in failures[0]["msg"]
@@ -195,11 +212,10 @@ def test_an_ami_given_in_nodegroup_ami_id_is_the_one_planned(lab, ansible, clust
     image = lab.facts["windows_amis"]["Windows_Server-2019-English-Full-EKS_Optimized-1.31"]["image_id"]
     run = ansible.playbook(role_play(cluster, {"nodegroup_name": name, "nodegroup_ami_id": image}), check=True, diff=True)
     assert run.returncode == 0, run.stdout[-3000:]
-    (plan,) = results(run, PLAN_TASK)
-    arguments = plan["invocation"]["module_args"]
-    # The plan was given the image and chose none of its own (the family's newest 2022 image is another one).
-    assert plan["operation"] == "create" and arguments["image_id"] == image and arguments.get("ami") is None
     (preview,) = results(run, STACK_TASK)
+    arguments = preview["invocation"]["module_args"]
+    # The run was given the image and chose none of its own (the family's newest 2022 image is another one).
+    assert preview["operation"] == "create" and arguments["image_id"] == image and arguments.get("ami") is None
     assert f"NodeImageId: {image}" in preview["diff"][0]["after"]
     stacks = lab.aws_client("cloudformation").list_stacks()["StackSummaries"]
     assert [s for s in stacks if s["StackName"] == f"lab-nodegroup-{name}" and s["StackStatus"] != "DELETE_COMPLETE"] == []

@@ -214,3 +214,26 @@ def test_the_launch_playbook_stops_at_an_unrelated_stack_of_the_node_group_name(
     assert f"Stack {name} exists" in message and "lacks the node group parameters" in message and "Nothing was changed" in message, message
     assert stack_state(lab, name) == stack_before
     assert aws_auth(lab) == auth_before
+
+
+def test_the_nodegroup_role_on_its_own_stops_at_an_unrelated_stack_of_the_node_group_name(lab, ansible, cleanup):
+    """The role's main entry plans and changes in one module run: it refuses before any write, in the role's words."""
+    from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts  # pylint: disable=import-outside-toplevel
+    nodegroup = unique("taken")
+    name = f"lab-nodegroup-{nodegroup}"
+    cleanup.append(name)
+    create_topic_stack(lab, name)
+    before = stack_state(lab, name)
+    cluster = cluster_facts(lab.aws_client("eks").describe_cluster(name=lab.cluster_name)["cluster"])
+
+    run = ansible.playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "the role on its own", "ansible.builtin.include_role": {"name": "eksnodes.windows.nodegroup"},
+         "vars": {"nodegroup_cluster": cluster, "nodegroup_name": nodegroup, "nodegroup_nodes": 1}}]}])
+
+    assert run.returncode != 0
+    failed = [task for task in run.tasks if task["result"].get("failed")]
+    assert [task["name"] for task in failed][-1] == "eksnodes.windows.nodegroup : Say why the node group stack was not created or updated"
+    message = " ".join(failed[-1]["result"]["msg"].split())
+    assert message.startswith(f"Stack {name} exists but is not node group {nodegroup} of cluster lab: "), message
+    assert "lacks the node group parameters" in message and "Nothing was changed. Choose another nodegroup_name" in message, message
+    assert stack_state(lab, name) == before
