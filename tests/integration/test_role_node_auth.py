@@ -130,6 +130,24 @@ def test_api_and_config_map_uses_access_entries_unless_told(mixed_lab):
     assert {e["rolearn"]: e["groups"] for e in handle.roles()}[other] == WINDOWS_GROUPS
 
 
+def test_each_include_reports_what_its_own_mechanism_did(mixed_lab):
+    """The role runs only the chosen mechanism's tasks: an earlier include's registers of the other mechanism (a changed
+    access entry) must not make a later, unchanged aws-auth run report a change."""
+    ansible = AnsibleRunner(mixed_lab.env)
+    cluster = cluster_facts(mixed_lab, "API_AND_CONFIG_MAP")
+    mapped, entered = make_role(mixed_lab, "win"), make_role(mixed_lab, "win")
+    by_aws_auth = {"node_auth_cluster": cluster, "node_auth_windows_role_arn": mapped, "node_auth_mechanism": "aws_auth"}
+    result = ansible.playbook(play(case("aws-auth", by_aws_auth),
+                                   case("entry", {"node_auth_cluster": cluster, "node_auth_windows_role_arn": entered}),
+                                   case("aws-auth again", by_aws_auth)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (outcome(result, "aws-auth")["mechanism"], outcome(result, "aws-auth")["changed"]) == ("aws_auth", True)
+    assert (outcome(result, "entry")["mechanism"], outcome(result, "entry")["changed"]) == ("access_entry", True)
+    assert (outcome(result, "aws-auth again")["mechanism"], outcome(result, "aws-auth again")["changed"]) == ("aws_auth", False)
+    skipped = [task["name"] for task in result.tasks if task["result"].get("skipped") and task["name"].startswith(f"{ROLE} : ")]
+    assert not [name for name in skipped if "access entry" in name or "aws-auth" in name], skipped
+
+
 def test_api_cluster_without_aws_auth(lab_factory):
     api_lab = lab_factory(auth_mode="API")
     ansible = AnsibleRunner(api_lab.env)
