@@ -184,7 +184,7 @@ def test_launch_from_nothing_to_ready_then_nothing_changes_then_remove(lab_facto
     assert second.result(PLAN_TASK)["input_checks"] == {"subnets": "kept", "instance_type": "unchanged"}
     for task in ("eksnodes.windows.prerequisites : Enable Windows support on the data plane",
                  "eksnodes.windows.nodegroup : Create or update the node group stack",
-                 "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template, draining each first",
+                 "eksnodes.windows.nodegroup : Replace the nodes that run an older launch template",
                  "eksnodes.windows.node_auth : Authorize the Windows node role"):
         assert second.result(task).get("skipped"), (task, second.result(task))
     # aws-auth was found in place: the tasks that would map the role are not even included.
