@@ -76,6 +76,15 @@ def create_topic_stack(lab, name):
     return client.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
 
 
+def taken_stack(lab, cleanup):
+    """A node group name whose stack name an unrelated stack already holds: (the node group name, the stack name)."""
+    nodegroup = unique("taken")
+    name = f"lab-nodegroup-{nodegroup}"
+    cleanup.append(name)
+    create_topic_stack(lab, name)
+    return nodegroup, name
+
+
 def stack_state(lab, name):
     """Everything CloudFormation says about one stack, and the list of stacks."""
     client = lab.aws_client("cloudformation")
@@ -113,10 +122,7 @@ def test_launch_onto_an_unrelated_stack_of_the_same_name_is_refused_and_changes_
 
 
 def test_remove_of_an_unrelated_stack_of_the_same_name_is_refused_and_changes_nothing(lab, ansible, cleanup):
-    nodegroup = unique("taken")
-    name = f"lab-nodegroup-{nodegroup}"
-    cleanup.append(name)
-    create_topic_stack(lab, name)
+    nodegroup, name = taken_stack(lab, cleanup)
     before = stack_state(lab, name)
 
     by_name = ansible.task(MODULE, {"stack_name": name, "state": "absent"})
@@ -199,10 +205,7 @@ def test_reserved_marker_tags_are_refused_before_any_call(lab, ansible):
 
 def test_the_launch_playbook_stops_at_an_unrelated_stack_of_the_node_group_name(lab, ansible, cleanup):
     from test_remove_playbook import aws_auth  # pylint: disable=import-outside-toplevel
-    nodegroup = unique("taken")
-    name = f"lab-nodegroup-{nodegroup}"
-    cleanup.append(name)
-    create_topic_stack(lab, name)
+    nodegroup, name = taken_stack(lab, cleanup)
     stack_before, auth_before = stack_state(lab, name), aws_auth(lab)
 
     launched = ansible.playbook("eksnodes.windows.launch", extra_vars={"cluster_name": "lab", "nodegroup_name": nodegroup, "nodes": 1})
@@ -219,10 +222,7 @@ def test_the_launch_playbook_stops_at_an_unrelated_stack_of_the_node_group_name(
 def test_the_nodegroup_role_on_its_own_stops_at_an_unrelated_stack_of_the_node_group_name(lab, ansible, cleanup):
     """The role's main entry plans and changes in one module run: it refuses before any write, in the role's words."""
     from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformations import cluster_facts  # pylint: disable=import-outside-toplevel
-    nodegroup = unique("taken")
-    name = f"lab-nodegroup-{nodegroup}"
-    cleanup.append(name)
-    create_topic_stack(lab, name)
+    nodegroup, name = taken_stack(lab, cleanup)
     before = stack_state(lab, name)
     cluster = cluster_facts(lab.aws_client("eks").describe_cluster(name=lab.cluster_name)["cluster"])
 
