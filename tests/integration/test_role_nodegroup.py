@@ -179,11 +179,28 @@ def test_on_its_own_the_role_refuses_an_input_in_its_own_words_before_any_write(
 
     assert run.returncode != 0
     failed = [task for task in run.tasks if task["result"].get("failed")]
-    assert [task["name"] for task in failed] == [f"{ROLE} : {STACK_TASK}", f"{ROLE} : Say why the node group stack was not created or updated"]
+    assert [task["name"] for task in failed] == [f"{ROLE} : Check that the node group stack can be planned"]
+    (refused,) = results(run, STACK_TASK)
+    assert refused["changed"] is False and "operation" not in refused
     message = " ".join(failed[-1]["result"]["msg"].split())
     assert message.startswith("instance_type: the instance type m5.nope does not exist"), message
     assert "Nothing was changed" in message and "instance_type is nodegroup_node_type (node_type)" in message, message
     assert [s for s in client.list_stacks()["StackSummaries"] if s["StackName"] == f"lab-nodegroup-{name}"] == []
+
+
+def test_on_its_own_the_role_fails_a_stack_change_that_failed_with_the_modules_own_facts(lab, ansible, cluster, node_group_name):
+    """Once the run wrote the stack, its failure is the stack task's: the root cause and status, not a refusal's words."""
+    reason = "lab: not enough capacity"
+    lab.control.aws.fail_next_stack_create(f"lab-nodegroup-{node_group_name}", logical_id="NodeGroup", reason=reason)
+
+    run = ansible.playbook(role_play(cluster, {"nodegroup_name": node_group_name}))
+
+    assert run.returncode != 0
+    failed = [task for task in run.tasks if task["result"].get("failed")]
+    assert [task["name"] for task in failed] == [f"{ROLE} : {STACK_TASK}"]
+    result = failed[0]["result"]
+    assert result["changed"] is True and result["stack_status"] == "ROLLBACK_COMPLETE", result
+    assert result["root_cause"]["logical_resource_id"] == "NodeGroup" and result["root_cause"]["resource_status_reason"] == reason
 
 
 def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
@@ -195,8 +212,7 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
         {"nodegroup_stack_name": "1-not_a_stack_name"},
         expect_failure=True,
     ))
-    # The module's own refusal of the third is followed by the role's, which is the one that stops the role.
-    failures = [task["result"] for task in run.tasks if task["result"].get("failed") and task["name"] != f"{ROLE} : {STACK_TASK}"]
+    failures = [task["result"] for task in run.tasks if task["result"].get("failed")]
     assert len(failures) == 4, [task["name"] for task in run.tasks]
     assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 4
     assert "nodegroup_cluster has no cluster name. Run the eksnodes.windows.prerequisites role first" in failures[0]["msg"]

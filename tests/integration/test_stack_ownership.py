@@ -232,7 +232,7 @@ def test_the_nodegroup_role_on_its_own_stops_at_an_unrelated_stack_of_the_node_g
 
     assert run.returncode != 0
     failed = [task for task in run.tasks if task["result"].get("failed")]
-    assert [task["name"] for task in failed][-1] == "eksnodes.windows.nodegroup : Say why the node group stack was not created or updated"
+    assert [task["name"] for task in failed][-1] == "eksnodes.windows.nodegroup : Check that the node group stack can be planned"
     message = " ".join(failed[-1]["result"]["msg"].split())
     assert message.startswith(f"Stack {name} exists but is not node group {nodegroup} of cluster lab: "), message
     assert "lacks the node group parameters" in message and "Nothing was changed. Choose another nodegroup_name" in message, message
