@@ -210,17 +210,22 @@ def test_missing_cluster_facts_and_bad_arguments_are_refused(ansible, cluster):
         {"nodegroup_node_ami_family": "WindowsServer2016CoreContainer"},
         {"nodegroup_nodes": 4, "nodegroup_nodes_max": 3, "nodegroup_name": "too-small"},
         {"nodegroup_stack_name": "1-not_a_stack_name"},
+        {"nodegroup_cluster": dict(cluster, subnet_ids=[], security_group_ids=[], cluster_security_group_id=None)},
         expect_failure=True,
     ))
     failures = [task["result"] for task in run.tasks if task["result"].get("failed")]
-    assert len(failures) == 4, [task["name"] for task in run.tasks]
-    assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 4
+    assert len(failures) == 5, [task["name"] for task in run.tasks]
+    assert len([task for task in run.tasks if task["name"].startswith("rescued")]) == 5
     assert "nodegroup_cluster has no cluster name. Run the eksnodes.windows.prerequisites role first" in failures[0]["msg"]
     assert "nodegroup_node_ami_family" in failures[1]["msg"] and "WindowsServer2016CoreContainer" in failures[1]["msg"]
     assert "desired_capacity (4) must be at most max_size (3)" in failures[2]["msg"]
     assert " ".join(failures[3]["msg"].split()) == (
         "The stack name 1-not_a_stack_name is not a valid CloudFormation stack name (letters, digits and hyphens, starting with "
         "a letter, at most 128 characters). Set nodegroup_stack_name to a valid name.")
+    assert " ".join(failures[4]["msg"].split()) == (
+        "The cluster facts name no subnet: set nodegroup_subnets. The cluster has no cluster security group: set "
+        "nodegroup_security_groups to the Linux nodes security groups. The cluster has no security group: set "
+        "nodegroup_control_plane_security_group.")
 
 
 def test_an_ami_given_in_nodegroup_ami_id_is_the_one_planned(lab, ansible, cluster):
