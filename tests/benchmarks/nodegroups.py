@@ -28,17 +28,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
-from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
-
 from rerun import module_usage, module_wrapper  # noqa: E402  pylint: disable=wrong-import-position
-from upgrade import ansible_env, fresh_lab  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, aws_auth_roles, fresh_lab, lab_core, ready_windows_nodes  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def own_cpu(pid: int) -> tuple[float, float]:
@@ -76,14 +72,10 @@ def run(hosts: list[str], forks: int, env: dict[str, str], extra: Sequence[str] 
 
 def outcome(state: Path, hosts: list[str]) -> tuple[int, int]:
     """(node roles of these groups that aws-auth maps, Ready Windows nodes)."""
-    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
-    api = config.new_client_from_config(config_file=read_info(state)["kubeconfig"])
-    core = client.CoreV1Api(api)
-    roles = yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"]) or []
+    core = lab_core(state)
+    roles = aws_auth_roles(core)
     mapped = sum(1 for host in hosts if any(f"/lab-nodegroup-{host}-NodeInstanceRole-" in (entry.get("rolearn") or "") for entry in roles))
-    ready = sum(1 for node in core.list_node(label_selector="kubernetes.io/os=windows").items
-                if any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or []))
-    return mapped, ready
+    return mapped, ready_windows_nodes(core)
 
 
 def measure(groups: int, forks: int, collections: str) -> dict[str, float]:

@@ -29,6 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -53,6 +55,22 @@ def fresh_lab(*options: str) -> Iterator[Path]:
             yield Path(state)
         finally:
             subprocess.run([*lab, "down", "--state-dir", state], check=False, capture_output=True, env=env)
+
+
+def lab_core(lab_state: Path) -> Any:
+    """The Kubernetes CoreV1Api of the lab's API server."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    return client.CoreV1Api(config.new_client_from_config(config_file=read_info(lab_state)["kubeconfig"]))
+
+
+def aws_auth_roles(core: Any) -> list[dict[str, Any]]:
+    """The mapRoles entries of kube-system/aws-auth."""
+    return yaml.safe_load((core.read_namespaced_config_map("aws-auth", "kube-system").data or {}).get("mapRoles") or "[]") or []
+
+
+def ready_windows_nodes(core: Any) -> int:
+    return sum(1 for node in core.list_node(label_selector="kubernetes.io/os=windows").items
+               if any(condition.type == "Ready" and condition.status == "True" for condition in node.status.conditions or []))
 
 
 def ansible_env(lab_state: Path) -> dict[str, str]:

@@ -23,9 +23,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-from kubernetes import client, config
-
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -35,7 +32,7 @@ from lab.control import LabControl  # noqa: E402  pylint: disable=wrong-import-p
 from lab.runtime import read_info  # noqa: E402  pylint: disable=wrong-import-position
 
 from rerun import count_calls, counted  # noqa: E402  pylint: disable=wrong-import-position
-from upgrade import ansible_env, fresh_lab, playbook  # noqa: E402  pylint: disable=wrong-import-position
+from upgrade import ansible_env, aws_auth_roles, fresh_lab, lab_core, playbook, ready_windows_nodes  # noqa: E402  pylint: disable=wrong-import-position
 
 NODES = 1
 
@@ -53,9 +50,9 @@ def launch_vars(which: str, facts: dict[str, Any], template: Path) -> tuple[str,
 class Milestones(threading.Thread):
     """Seconds from its start to the Windows node role's mapping in aws-auth, and to the first Ready Windows Node."""
 
-    def __init__(self, kubeconfig: str) -> None:
+    def __init__(self, lab_state: Path) -> None:
         super().__init__(daemon=True)
-        self.core = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+        self.core = lab_core(lab_state)
         self.stopped = threading.Event()
         self.started = time.perf_counter()
         self.mapped: Optional[float] = None
@@ -64,26 +61,17 @@ class Milestones(threading.Thread):
     def run(self) -> None:
         while self.ready is None and not self.stopped.wait(0.05):
             now = time.perf_counter() - self.started
-            if self.mapped is None and self._windows_role_mapped():
+            if self.mapped is None and any("eks:kube-proxy-windows" in (entry.get("groups") or []) for entry in aws_auth_roles(self.core)):
                 self.mapped = now
-            if self.mapped is not None and self._windows_node_ready():
+            if self.mapped is not None and ready_windows_nodes(self.core):
                 self.ready = now
-
-    def _windows_role_mapped(self) -> bool:
-        roles = yaml.safe_load(self.core.read_namespaced_config_map("aws-auth", "kube-system").data.get("mapRoles") or "[]") or []
-        return any("eks:kube-proxy-windows" in (entry.get("groups") or []) for entry in roles)
-
-    def _windows_node_ready(self) -> bool:
-        return any(condition.type == "Ready" and condition.status == "True"
-                   for node in self.core.list_node(label_selector="kubernetes.io/os=windows").items
-                   for condition in node.status.conditions or [])
 
 
 def measure(which: str, collections: str, template: Path) -> dict[str, Any]:
     with fresh_lab() as state:
         env = dict(ansible_env(state), ANSIBLE_COLLECTIONS_PATH=collections)
         name, extra_vars = launch_vars(which, read_info(state)["facts"], template)
-        milestones = Milestones(read_info(state)["kubeconfig"])
+        milestones = Milestones(state)
         milestones.start()
         try:
             _out, first_wall, first_cpu = playbook(name, extra_vars, env)
