@@ -23,7 +23,7 @@ export ANSIBLE_REMOTE_TMP := $(ANSIBLE_HOME)/tmp
 TOOL_HOME := $(ROOT)/.build/home
 LINT_HOME := $(ROOT)/.build/lint-home
 
-.PHONY: help setup test sanity units integration molecule lint lab-up lab-down demo clean benchmarks
+.PHONY: help setup test sanity units integration compat molecule lint lab-up lab-down demo clean benchmarks
 
 help:
 	@echo "make demo   - run the launch sequence on the local lab (sets itself up)"
@@ -76,6 +76,11 @@ units: setup
 
 integration: setup
 	$(BIN)/pytest -q -n 2 --durations=25 tests/lab/tests tests/integration
+
+# The playbooks on the other ansible-core releases the collection supports, each in a virtual environment of its own
+# under .build/compat, built on first use (tests/compat/test_ansible_core_releases.py).
+compat: setup
+	$(BIN)/pytest -q --durations=10 tests/compat
 
 # The lab plays the scenario's instance: started here, its endpoints exported to molecule.
 molecule: setup

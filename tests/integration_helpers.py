@@ -9,6 +9,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -50,10 +51,12 @@ class PlaybookResult:
 
 
 class AnsibleRunner:
-    def __init__(self, lab_env: Dict[str, str], collections_path: Optional[Path] = None):
-        """``collections_path``: where eksnodes.windows is found (default: the checkout, through .collections)."""
+    def __init__(self, lab_env: Dict[str, str], collections_path: Optional[Path] = None, bin_dir: Optional[Path] = None):
+        """``collections_path``: where eksnodes.windows is found (default: the checkout, through .collections);
+        ``bin_dir``: the virtual environment whose ansible-playbook runs, and whose Python runs the modules (default: .venv)."""
         self.lab_env = dict(lab_env)
         self.collections_path = collections_path or COLLECTIONS_PATH
+        self.bin_dir = bin_dir
 
     def environment(self, extra: Optional[Dict[str, str]] = None, drop: tuple = ()) -> Dict[str, str]:
         env = dict(os.environ)
@@ -62,7 +65,7 @@ class AnsibleRunner:
             "ANSIBLE_COLLECTIONS_PATH": str(self.collections_path),
             "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "True",
             "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_PYTHON_INTERPRETER": os.environ.get("ANSIBLE_PYTHON_INTERPRETER", str(REPO / ".venv/bin/python")),
+            "ANSIBLE_PYTHON_INTERPRETER": self.module_python(),
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -72,6 +75,11 @@ class AnsibleRunner:
         for name in drop:
             env.pop(name, None)
         return env
+
+    def module_python(self) -> str:
+        if self.bin_dir:
+            return str(self.bin_dir / "python")
+        return os.environ.get("ANSIBLE_PYTHON_INTERPRETER", str(REPO / ".venv/bin/python"))
 
     def playbook(self, plays: Any, extra_vars: Optional[Dict[str, Any]] = None, check: bool = False, diff: bool = False,
                  env: Optional[Dict[str, str]] = None, drop_env: tuple = (), callback: str = "json", timeout: int = 600) -> PlaybookResult:
@@ -83,7 +91,7 @@ class AnsibleRunner:
                 target = str(path)
             else:
                 target = str(plays)
-            cmd = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", target]
+            cmd = [str((self.bin_dir or REPO / ".venv/bin") / "ansible-playbook"), "-i", "localhost,", "-c", "local", target]
             if extra_vars:
                 vars_file = Path(tmp) / "vars.json"
                 vars_file.write_text(json.dumps(extra_vars))
@@ -114,6 +122,53 @@ class AnsibleRunner:
             return result.result("task under test")
         except KeyError as error:
             raise AssertionError(f"playbook did not run the task:\nstdout={result.stdout}\nstderr={result.stderr}") from error
+
+
+def config_map(core, name):
+    raw = json.loads(core.read_namespaced_config_map(name, "kube-system", _preload_content=False).data)
+    return {"data": raw.get("data"), "resourceVersion": raw["metadata"]["resourceVersion"]}
+
+
+def snapshot(lab, deleted_stacks=True):
+    """What a run may change, to compare before and after: aws-auth and amazon-vpc-cni (data and resourceVersion),
+    the stacks and their templates, the instances, the IAM roles, the access entries and the Nodes."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(lab.kube_api_client())
+    cloudformation, ec2 = lab.aws_client("cloudformation"), lab.aws_client("ec2")
+    stacks = [s for s in cloudformation.list_stacks()["StackSummaries"] if deleted_stacks or s["StackStatus"] != "DELETE_COMPLETE"]
+    return {
+        "aws-auth": config_map(core, "aws-auth"),
+        "amazon-vpc-cni": config_map(core, "amazon-vpc-cni"),
+        "stacks": sorted((s["StackId"], s["StackStatus"], str(s.get("LastUpdatedTime"))) for s in stacks),
+        "templates": {s["StackName"]: cloudformation.get_template(StackName=s["StackId"])["TemplateBody"]
+                      for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"},
+        "instances": sorted((i["InstanceId"], i["State"]["Name"]) for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]),
+        "roles": sorted(r["Arn"] for r in lab.aws_client("iam").list_roles()["Roles"]),
+        "access_entries": access_entries(lab),
+        "nodes": sorted(n.metadata.name for n in core.list_node().items),
+    }
+
+
+def access_entries(lab):
+    eks = lab.aws_client("eks")
+    if eks.describe_cluster(name="lab")["cluster"]["accessConfig"]["authenticationMode"] == "CONFIG_MAP":
+        return []
+    return sorted(eks.list_access_entries(clusterName="lab")["accessEntries"])
+
+
+def settled_snapshot(lab, attempts=20, **options):
+    """The lab's state once the simulator has nothing left to do for an earlier test on the same lab (the Nodes of
+    instances that test terminated go at the next tick): two snapshots a tick apart are equal."""
+    interval = lab.control.nodesim()["knobs"]["interval"]
+    state = snapshot(lab, **options)
+    for _attempt in range(attempts):
+        lab.control.reconcile()
+        time.sleep(interval + 0.1)
+        again = snapshot(lab, **options)
+        if again == state:
+            return state
+        state = again
+    raise AssertionError(f"the lab did not settle before the run: {state}")
 
 
 def unused_octet(ec2: Any, vpc_id: str, first: int = 200, last: int = 254) -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `make test` runs. All of it runs at once, in three streams: integration (two pytest workers), sanity, and
-# units -> lint -> molecule, sharing CI's two cores (which integration alone keeps about 88 % busy).
+# units -> lint -> molecule -> compat, sharing CI's two cores (which integration alone keeps about 88 % busy).
 # The output of integration and sanity is held back in .build/logs and printed when each ends. Each step's wall time
 # is printed, so that a CI log shows where the time goes. A failure ends the run, with the first failing step's code.
 set -uo pipefail
@@ -39,7 +39,7 @@ integration=$!
 step sanity > "$LOGS/sanity.log" 2>&1 &
 sanity=$!
 status=0
-for name in units lint molecule; do
+for name in units lint molecule compat; do
   step "$name" || { status=$?; break; }
 done
 if [ "$status" -ne 0 ]; then

@@ -14,7 +14,9 @@ def _as_the_module_takes_them(params):
     """The options converted as the module's argument spec converts them (variables may hold "false" or "2")."""
     converted = dict(params)
     for option, _key, _value, kind in SETTINGS:
-        if converted.get(option) is not None:
+        if converted.get(option) in ("", None):  # ansible-core before 2.19 renders "{{ none }}" as ""
+            converted[option] = None
+        else:
             converted[option] = check_type_bool(converted[option]) if kind == "bool" else check_type_int(converted[option])
     converted["remove_legacy_controllers"] = check_type_bool(converted.get("remove_legacy_controllers") or False)
     return converted

@@ -22,7 +22,7 @@ environment. So a module runs this way only when all of these hold, and as a mod
 - the Python the module would be given (chosen as ansible-core chooses it, for the delegated host when the task is
   delegated) is ansible-playbook's own: the same file in the same directory, so the same virtual environment. When
   that Python is still to be discovered, the module runs as a process, which discovers it;
-- ansible-core's internals have the shape this code uses (2.19's);
+- ansible-core's internals have the shape this code uses (2.19's, which 2.20 keeps: tests/compat runs it);
 - ``ANSIBLE_KEEP_REMOTE_FILES`` is off (it is for debugging a module process), and the task variable
   ``eksnodes_windows_in_process`` is not false.
 
@@ -59,7 +59,6 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as NormalActionModule
 from ansible.utils.display import Display
-from ansible.vars.clean import remove_internal_keys
 
 
 def takes(function, *parameters):
@@ -71,11 +70,12 @@ try:
     from ansible.module_utils import _internal as module_side
     from ansible.module_utils._internal._ansiballz import _loader
     from ansible.module_utils.common.json import Direction, get_module_encoder
-    # As ansible-core 2.19 has them; another shape (another release) runs modules as processes until this code follows.
+    from ansible.vars.clean import remove_internal_keys  # gone from ansible-core 2.21 (results are objects there)
+    # As ansible-core 2.19 and 2.20 have them; another shape (another release) runs modules as processes until this code follows.
     INTERNALS_AS_EXPECTED = (hasattr(module_side, "is_controller") and takes(_loader.run_module, "json_params", "profile", "module_fqn")
                              and takes(_get_shebang, "interpreter", "task_vars", "templar", "remote_is_local")
                              and takes(ActionBase._parse_returned_data, "profile") and takes(ActionBase._update_module_args, "ignore_unknown_opts"))
-except ImportError:  # ansible-core before 2.19: module processes, as Ansible runs them
+except ImportError:  # ansible-core before 2.19, or 2.21 and later: module processes, as Ansible runs them
     INTERNALS_AS_EXPECTED = False
 
 display = Display()

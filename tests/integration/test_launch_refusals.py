@@ -6,44 +6,13 @@ Windows IPAM is off before each run, so a run that enabled it before refusing wo
 """
 
 import json
-import time
 
 import pytest
 import yaml
 
-from integration_helpers import AnsibleRunner
+from integration_helpers import AnsibleRunner, settled_snapshot, snapshot
 
 BASE_VARS = {"cluster_name": "lab", "node_type": "m5.large", "nodes": 2, "node_ami_family": "WindowsServer2022CoreContainer"}
-
-
-def config_map(core, name):
-    raw = json.loads(core.read_namespaced_config_map(name, "kube-system", _preload_content=False).data)
-    return {"data": raw.get("data"), "resourceVersion": raw["metadata"]["resourceVersion"]}
-
-
-def snapshot(lab, deleted_stacks=True):
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(lab.kube_api_client())
-    cloudformation, ec2 = lab.aws_client("cloudformation"), lab.aws_client("ec2")
-    stacks = [s for s in cloudformation.list_stacks()["StackSummaries"] if deleted_stacks or s["StackStatus"] != "DELETE_COMPLETE"]
-    return {
-        "aws-auth": config_map(core, "aws-auth"),
-        "amazon-vpc-cni": config_map(core, "amazon-vpc-cni"),
-        "stacks": sorted((s["StackId"], s["StackStatus"], str(s.get("LastUpdatedTime"))) for s in stacks),
-        "templates": {s["StackName"]: cloudformation.get_template(StackName=s["StackId"])["TemplateBody"]
-                      for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"},
-        "instances": sorted((i["InstanceId"], i["State"]["Name"]) for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]),
-        "roles": sorted(r["Arn"] for r in lab.aws_client("iam").list_roles()["Roles"]),
-        "access_entries": access_entries(lab),
-        "nodes": sorted(n.metadata.name for n in core.list_node().items),
-    }
-
-
-def access_entries(lab):
-    eks = lab.aws_client("eks")
-    if eks.describe_cluster(name="lab")["cluster"]["accessConfig"]["authenticationMode"] == "CONFIG_MAP":
-        return []
-    return sorted(eks.list_access_entries(clusterName="lab")["accessEntries"])
 
 
 @pytest.fixture
@@ -54,21 +23,6 @@ def ipam_off(lab):
     core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "false"}})
     yield core
     core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": before}})
-
-
-def settled_snapshot(lab, attempts=20, **options):
-    """The lab's state once the simulator has nothing left to do for an earlier test on the same lab (the Nodes of
-    instances that test terminated go at the next tick): two snapshots a tick apart are equal."""
-    interval = lab.control.nodesim()["knobs"]["interval"]
-    state = snapshot(lab, **options)
-    for _attempt in range(attempts):
-        lab.control.reconcile()
-        time.sleep(interval + 0.1)
-        again = snapshot(lab, **options)
-        if again == state:
-            return state
-        state = again
-    raise AssertionError(f"the lab did not settle before the run: {state}")
 
 
 def refused(lab, extra_vars, *fragments):

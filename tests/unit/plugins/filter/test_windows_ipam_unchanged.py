@@ -22,6 +22,14 @@ def test_what_the_config_map_already_has_is_the_modules_no_op_outcome():
     assert outcome["settings"] == {"enabled": True, "prefix_delegation": True, "warm_prefix_target": 2}
 
 
+def test_a_setting_rendered_empty_is_one_not_asked_for():
+    # ansible-core before 2.19 renders the roles' "{{ prerequisites_warm_ip_target | default(none) }}" as "".
+    unset = {"prefix_delegation": "", "warm_prefix_target": "", "warm_ip_target": "", "minimum_ip_target": ""}
+    assert windows_ipam_unchanged(preflight(), {"enabled": True, "method": "auto", **unset}) == \
+        windows_ipam_unchanged(preflight(), {"enabled": True, "method": "auto"})
+    assert windows_ipam_unchanged(preflight(), {"enabled": True, **unset})["settings"] == {"enabled": True}
+
+
 @pytest.mark.parametrize("reading, params", [
     (preflight(data={"enable-windows-ipam": "false"}), {"enabled": True}),                      # a value to change
     (preflight(data={"enable-windows-ipam": "True"}), {"enabled": True}),                       # not the exact value written
