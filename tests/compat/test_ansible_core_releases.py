@@ -6,8 +6,8 @@ with the libraries the modules use at the versions test-requirements.txt pins; a
 .venv has them), which runs ansible-playbook and the modules, on a lab of its own:
 
 launch in check mode with --diff (it would change, and the lab is as it was), launch (the node is Ready and its role
-mapped), launch again (nothing changes), upgrade to a newer AMI (the node that replaced it runs it and is Ready),
-remove (the stack and the mapping are gone).
+mapped), launch again (nothing changes), upgrade to a newer AMI in check mode (likewise), then for real (the node that
+replaced it runs it and is Ready), upgrade again (nothing to do), remove (the stack and the mapping are gone).
 
 On 2.19 and 2.20 the modules run in forks of the task's worker (plugins/plugin_utils/in_process.py); on the others,
 as module processes: each run says which, so a release on which that changes is seen here.
@@ -157,9 +157,14 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
 
     image_id = publish_newer_ami(lab)
     upgrade = {"cluster_name": "lab", "nodegroup_name": "compat", "max_grace_period": 1}
+    before = settled_snapshot(lab, deleted_stacks=False)
+    previewed = ansible.playbook("eksnodes.windows.upgrade", upgrade, check=True, diff=True, env=env, callback="default")
+    assert succeeded(previewed) > 0 and image_id in previewed.stdout
+    assert snapshot(lab, deleted_stacks=False) == before, "check mode changed the lab"
     assert succeeded(ansible.playbook("eksnodes.windows.upgrade", upgrade, env=env, callback="default")) > 0
     assert ready_windows_images(lab) == [image_id]
     assert live_stacks(lab) == ["lab-nodegroup-compat-v2"]
+    assert succeeded(ansible.playbook("eksnodes.windows.upgrade", {**upgrade, "nodegroup_name": "compat-v2"}, env=env, callback="default")) == 0
 
     removed = ansible.playbook("eksnodes.windows.remove", {"cluster_name": "lab", "nodegroup_name": "compat-v2"}, env=env, callback="default")
     assert succeeded(removed) > 0

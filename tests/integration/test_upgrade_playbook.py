@@ -133,6 +133,7 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
                                callback="default")
     assert preview.returncode == 0, preview.stdout[-4000:]
     assert new_image in preview.stdout and "ip-" in preview.stdout
+    assert recap(preview.stdout) == (1, 0), "check mode must report the change the run would make"
     assert group_instances(lab, "lab-nodegroup-win") == old_instances, "check mode replaced nodes"
 
     mark = lab.control.lifecycle_mark()
