@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .decoding import check_decodes
 from .errors import ApiError, already_exists, bad_request, conflict, forbidden, invalid, not_found
 from .patches import apply_patch
 from .resources import NAMESPACES, PODS, ResourceType, for_object
@@ -297,6 +298,7 @@ def _incoming(resource: ResourceType, namespace: Optional[str], body: Any, kind:
     obj = copy.deepcopy(body)
     obj["apiVersion"] = api_version or resource.api_version
     obj["kind"] = kind
+    check_decodes(resource, obj)
     metadata = obj.setdefault("metadata", {})
     if not isinstance(metadata, dict):
         raise bad_request("metadata must be an object")

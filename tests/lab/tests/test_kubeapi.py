@@ -469,6 +469,41 @@ def test_deployment_selector_must_match_template_labels(kubeapi_apps, kubeapi_na
     assert (caught.value.status, _status_of(caught.value)["details"]["causes"][0]["field"]) == (422, "spec.template.metadata.labels")
 
 
+def test_a_field_of_the_wrong_json_type_is_refused_as_kube_apiserver_decodes_it(kubeapi_server, kubeapi_namespace):
+    """What ansible-core before 2.19 makes of "{{ replicas | int }}" in a definition: text where the API takes a number."""
+    deployments = f"/apis/apps/v1/namespaces/{kubeapi_namespace}/deployments"
+    as_text = _deployment("web")
+    as_text["spec"]["replicas"] = "3"
+    status, _headers, body = _raw(kubeapi_server, "POST", deployments, as_text)
+    assert (status, body["reason"]) == (400, "BadRequest")
+    assert body["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct '
+                               'field DeploymentSpec.spec.replicas of type int64')
+    numeric_label = _config_map("numbers", labels={"tier": 3})
+    status, _headers, body = _raw(kubeapi_server, "POST", f"/api/v1/namespaces/{kubeapi_namespace}/configmaps", numeric_label)
+    assert (status, body["message"]) == (400, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number '
+                                              'into Go struct field ObjectMeta.metadata.labels of type string')
+    flag_as_text = _deployment("flag")
+    flag_as_text["spec"]["template"]["spec"]["hostNetwork"] = "true"
+    status, _headers, body = _raw(kubeapi_server, "POST", deployments, flag_as_text)
+    assert (status, body["message"].partition(": json: ")[2]) == (400, "cannot unmarshal string into Go struct field "
+                                                                       "PodSpec.spec.template.spec.hostNetwork of type bool")
+    # A patch is decoded once applied: the same refusal, and the stored object is untouched.
+    status, _headers, created = _raw(kubeapi_server, "POST", deployments, _deployment("patched"))
+    assert status == 201
+    status, _headers, body = _raw(kubeapi_server, "PATCH", f"{deployments}/patched", {"spec": {"replicas": "4"}},
+                                  headers={"Content-Type": "application/merge-patch+json"})
+    assert (status, body["reason"]) == (400, "BadRequest")
+    assert _raw(kubeapi_server, "GET", f"{deployments}/patched")[2] == created
+    # What the schema leaves open takes either (IntOrString), and a Quantity takes a number.
+    open_ended = _deployment("open")
+    container = open_ended["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"limits": {"cpu": 1, "memory": "512Mi"}}
+    container["readinessProbe"] = {"httpGet": {"port": "http", "path": "/"}}
+    open_ended["spec"]["strategy"] = {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}}
+    status, _headers, body = _raw(kubeapi_server, "POST", deployments, open_ended)
+    assert status == 201, body
+
+
 def test_keep_alive_connection_survives_an_early_error_with_a_body(kubeapi_server):
     connection = _connection(kubeapi_server)
     body_to_drain = {"metadata": {"name": "default"}, "padding": "x" * 5000}
