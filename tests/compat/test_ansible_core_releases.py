@@ -5,9 +5,10 @@ environment carries. Each release below gets a virtual environment of its own un
 with the libraries the modules use at the versions test-requirements.txt pins; amazon.aws and kubernetes.core as
 .venv has them), which runs ansible-playbook and the modules, on a lab of its own:
 
-launch in check mode with --diff (it would change, and the lab is as it was), launch (the node is Ready and its role
-mapped), launch again (nothing changes), upgrade to a newer AMI in check mode (likewise), then for real (the node that
-replaced it runs it and is Ready), upgrade again (nothing to do), remove (the stack and the mapping are gone).
+launch with every optional step in check mode with --diff (it would change, and the lab is as it was), launch (the
+node is Ready, its role mapped, the sample application's replicas Ready), launch again (nothing changes), upgrade to a
+newer AMI in check mode (likewise), then for real (the node that replaced it runs it and is Ready), upgrade again
+(nothing to do), remove (the stack and the mapping are gone).
 
 On 2.19 and 2.20 the modules run in forks of the task's worker (plugins/plugin_utils/in_process.py); on the others,
 as module processes: each run says which, so a release on which that changes is seen here.
@@ -36,7 +37,9 @@ IN_PROCESS_LINES = ("2.19", "2.20")
 LIBRARIES = ("boto3", "botocore", "kubernetes", "PyYAML")
 COMPAT = REPO / ".build" / "compat"
 FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
-LAUNCH = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 1, "nodes_min": 1, "nodes_max": 2}
+# Every optional step of the launch too: the VPC CNI's own IAM role, pods kept from IMDS, the sample application.
+LAUNCH = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 1, "nodes_min": 1, "nodes_max": 2, "cni_identity": "irsa",
+          "disable_pod_imds": True, "deploy_sample_app": True}
 RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 IN_PROCESS_SIGN = "in a fork of the task's worker process"
 
@@ -150,6 +153,8 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
 
     assert succeeded(ansible.playbook("eksnodes.windows.launch", LAUNCH, env=env, callback="default")) > 0
     assert len(windows_node_roles(lab)) == 1 and len(ready_windows_images(lab)) == 1
+    sample = kclient.AppsV1Api(lab.kube_api_client()).read_namespaced_deployment("eks-sample-windows-deployment", "eks-sample-app")
+    assert sample.spec.replicas == sample.status.ready_replicas == 3
 
     rerun = ansible.playbook("eksnodes.windows.launch", LAUNCH, env={**env, "ANSIBLE_VERBOSITY": "3"}, callback="default")
     assert succeeded(rerun) == 0
