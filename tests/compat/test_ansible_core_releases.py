@@ -8,7 +8,8 @@ with the libraries the modules use at the versions test-requirements.txt pins; a
 launch with every optional step in check mode with --diff (it would change, and the lab is as it was), launch (the
 node is Ready, its role mapped, the sample application's replicas Ready), launch again (nothing changes), upgrade to a
 newer AMI in check mode (likewise), then for real (the node that replaced it runs it and is Ready), upgrade again
-(nothing to do), remove (the stack and the mapping are gone).
+(nothing to do), remove (the stack and the mapping are gone). On the oldest and the newest release, the same on a
+cluster in API mode (access entries) with a rolling upgrade.
 
 On 2.19 and 2.20 the modules run in forks of the task's worker (plugins/plugin_utils/in_process.py); on the others,
 as module processes: each run says which, so a release on which that changes is seen here.
@@ -32,6 +33,7 @@ from integration_helpers import REPO, AnsibleRunner, settled_snapshot, snapshot
 # ansible-core release -> the Python it runs on as a controller here: the oldest release meta/runtime.yml admits, and
 # the newest of each later line (2.19 is the one everything else runs on).
 RELEASES = {"2.17.14": "3.11", "2.18.19": "3.11", "2.20.10": "3.12", "2.21.5": "3.13"}
+OLDEST, NEWEST = (sorted(RELEASES, key=lambda release: tuple(int(part) for part in release.split(".")))[index] for index in (0, -1))
 IN_PROCESS_LINES = ("2.19", "2.20")
 # What the modules import, at the versions the rest of the tests use.
 LIBRARIES = ("boto3", "botocore", "kubernetes", "PyYAML")
@@ -121,6 +123,12 @@ def live_stacks(lab) -> list[str]:
                   if stack["StackStatus"] != "DELETE_COMPLETE" and stack["StackName"].startswith("lab-nodegroup-compat"))
 
 
+def windows_access_entries(lab) -> list[str]:
+    eks = lab.aws_client("eks")
+    return [arn for arn in eks.list_access_entries(clusterName="lab")["accessEntries"]
+            if eks.describe_access_entry(clusterName="lab", principalArn=arn)["accessEntry"]["type"] == "EC2_WINDOWS"]
+
+
 def publish_newer_ami(lab) -> str:
     image_id = lab.control.aws.add_image(f"{FAMILY}-1.31-2026.12.01", creation_date="2026-12-01T08:00:00.000Z")
     lab.control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{FAMILY}-1.31/image_id", image_id)
@@ -129,8 +137,7 @@ def publish_newer_ami(lab) -> str:
 
 def test_the_oldest_release_tested_is_the_one_the_collection_admits():
     runtime = yaml.safe_load((REPO / "meta/runtime.yml").read_text())
-    oldest = min(RELEASES, key=lambda release: tuple(int(part) for part in release.split(".")))
-    assert runtime["requires_ansible"] == f">={'.'.join(oldest.split('.')[:2])}.0"
+    assert runtime["requires_ansible"] == f">={'.'.join(OLDEST.split('.')[:2])}.0"
 
 
 @pytest.mark.parametrize("release", list(RELEASES))
@@ -174,3 +181,28 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
     removed = ansible.playbook("eksnodes.windows.remove", {"cluster_name": "lab", "nodegroup_name": "compat-v2"}, env=env, callback="default")
     assert succeeded(removed) > 0
     assert live_stacks(lab) == [] and windows_node_roles(lab) == []
+
+
+# The other paths, on the oldest and the newest release: access entries (a cluster in API mode) and a rolling upgrade.
+@pytest.mark.parametrize("release", [OLDEST, NEWEST])
+def test_access_entries_and_a_rolling_upgrade(release, lab_factory):
+    bin_dir = environment_for(release)
+    lab = lab_factory(auth_mode="API", join_delay=0.5, ready_delay=0.3)
+    lab.control.set_nodesim(interval=0.2)
+    ansible = AnsibleRunner(lab.env, bin_dir=bin_dir)
+    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
+    env = {"ANSIBLE_COLLECTIONS_PATH": f"{REPO / '.collections'}:{site_packages}", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    launch = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 2, "nodes_min": 2, "nodes_max": 3}
+
+    assert succeeded(ansible.playbook("eksnodes.windows.launch", launch, env=env, callback="default")) > 0
+    assert len(windows_access_entries(lab)) == 1 and len(ready_windows_images(lab)) == 2
+    assert succeeded(ansible.playbook("eksnodes.windows.launch", launch, env=env, callback="default")) == 0
+
+    image_id = publish_newer_ami(lab)
+    upgrade = {"cluster_name": "lab", "nodegroup_name": "compat", "max_grace_period": 1, "upgrade_strategy": "rolling"}
+    assert succeeded(ansible.playbook("eksnodes.windows.upgrade", upgrade, env=env, callback="default")) > 0
+    assert ready_windows_images(lab) == [image_id, image_id] and live_stacks(lab) == ["lab-nodegroup-compat"]
+    assert succeeded(ansible.playbook("eksnodes.windows.upgrade", upgrade, env=env, callback="default")) == 0
+
+    assert succeeded(ansible.playbook("eksnodes.windows.remove", {"cluster_name": "lab", "nodegroup_name": "compat"}, env=env, callback="default")) > 0
+    assert live_stacks(lab) == [] and windows_access_entries(lab) == []
