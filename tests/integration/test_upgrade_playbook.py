@@ -170,6 +170,13 @@ def test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica(lab_fa
         for name in ("win", "win-v2"):
             again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "nodegroup_name": name}, callback="default")
             assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
+        # A remove by the old name would change nothing and leave win-v2 running: it is refused, naming the new group.
+        before = lab_state(lab)
+        removed = ansible.playbook("eksnodes.windows.remove", extra_vars={"cluster_name": "lab", "nodegroup_name": "win"}, callback="default")
+        assert removed.returncode != 0 and recap(removed.stdout) == (0, 1), removed.stdout[-3000:]
+        assert ("Node group win of cluster lab has no stack: a blue/green upgrade replaced it with node group win-v2" in removed.stdout
+                and "set nodegroup_name=win-v2" in removed.stdout), removed.stdout[-3000:]
+        assert lab_state(lab) == before
     else:
         again = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "upgrade_strategy": strategy}, callback="default")
         assert again.returncode == 0 and recap(again.stdout) == (0, 0), again.stdout[-3000:]
