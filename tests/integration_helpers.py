@@ -18,6 +18,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COLLECTIONS_PATH = REPO / ".collections"
+# A play recap's line for localhost (the default callback): its changed and failed counts.
+RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
+WINDOWS_2022_FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
 # The EC2 reads that checking a node group's subnets and instance type makes (nodegroup_stack, when it would write them).
 NODE_INPUT_READS = ("DescribeSubnets", "DescribeRouteTables", "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings")
 
@@ -169,6 +172,21 @@ def settled_snapshot(lab, attempts=20, **options):
             return state
         state = again
     raise AssertionError(f"the lab did not settle before the run: {state}")
+
+
+def recap(stdout: str) -> tuple:
+    """(changed, failed) of the play recap printed by the default callback."""
+    match = RECAP.search(stdout)
+    assert match, stdout[-3000:]
+    return int(match.group(1)), int(match.group(2))
+
+
+def publish_newer_ami(lab: Any, kubernetes_version: str = "1.31", date: str = "2026.12.01", family: str = WINDOWS_2022_FAMILY) -> str:
+    """What AWS does after Patch Tuesday: a new image, and the SSM parameter pointing at it."""
+    name = f"{family}-{kubernetes_version}-{date}"
+    image_id = lab.control.aws.add_image(name, creation_date=f"{date.replace('.', '-')}T08:00:00.000Z")
+    lab.control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{family}-{kubernetes_version}/image_id", image_id)
+    return image_id
 
 
 def unused_octet(ec2: Any, vpc_id: str, first: int = 200, last: int = 254) -> int:

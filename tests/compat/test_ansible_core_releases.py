@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,7 +27,7 @@ import pytest
 import yaml
 from kubernetes import client as kclient
 
-from integration_helpers import REPO, AnsibleRunner, settled_snapshot, snapshot
+from integration_helpers import REPO, AnsibleRunner, publish_newer_ami, recap, settled_snapshot, snapshot
 
 # ansible-core release -> the Python it runs on as a controller here: the oldest release meta/runtime.yml admits, and
 # the newest of each later line (2.19 is the one everything else runs on).
@@ -38,11 +37,9 @@ IN_PROCESS_LINES = ("2.19", "2.20")
 # What the modules import, at the versions the rest of the tests use.
 LIBRARIES = ("boto3", "botocore", "kubernetes", "PyYAML")
 COMPAT = REPO / ".build" / "compat"
-FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
 # Every optional step of the launch too: the VPC CNI's own IAM role, pods kept from IMDS, the sample application.
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 1, "nodes_min": 1, "nodes_max": 2, "cni_identity": "irsa",
           "disable_pod_imds": True, "deploy_sample_app": True}
-RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
 IN_PROCESS_SIGN = "in a fork of the task's worker process"
 
 
@@ -90,17 +87,22 @@ def environment_for(release: str) -> Path:
     return venv / "bin"
 
 
-def recap(result) -> tuple[int, int]:
-    match = RECAP.search(result.stdout)
-    assert match, result.stdout[-4000:] + result.stderr[-2000:]
-    return int(match.group(1)), int(match.group(2))
-
-
 def succeeded(result) -> int:
     """The run's changed count, once it is known to have failed nothing."""
-    changed, failed = recap(result)
-    assert result.returncode == 0 and failed == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    changed, failed = recap(result.stdout)
+    assert failed == 0, result.stdout[-6000:]
     return changed
+
+
+def fast_lab(lab_factory, bin_dir: Path, **options):
+    """A lab whose nodes join within a second, the runner of bin_dir's ansible-playbook, and the environment each run
+    takes: amazon.aws and kubernetes.core as the pinned ansible package has them in .venv."""
+    lab = lab_factory(join_delay=0.5, ready_delay=0.3, **options)
+    lab.control.set_nodesim(interval=0.2)
+    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
+    env = {"ANSIBLE_COLLECTIONS_PATH": f"{REPO / '.collections'}:{site_packages}", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    return lab, AnsibleRunner(lab.env, bin_dir=bin_dir), env
 
 
 def windows_node_roles(lab) -> list[str]:
@@ -129,12 +131,6 @@ def windows_access_entries(lab) -> list[str]:
             if eks.describe_access_entry(clusterName="lab", principalArn=arn)["accessEntry"]["type"] == "EC2_WINDOWS"]
 
 
-def publish_newer_ami(lab) -> str:
-    image_id = lab.control.aws.add_image(f"{FAMILY}-1.31-2026.12.01", creation_date="2026-12-01T08:00:00.000Z")
-    lab.control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{FAMILY}-1.31/image_id", image_id)
-    return image_id
-
-
 def test_the_oldest_release_tested_is_the_one_the_collection_admits():
     runtime = yaml.safe_load((REPO / "meta/runtime.yml").read_text())
     assert runtime["requires_ansible"] == f">={'.'.join(OLDEST.split('.')[:2])}.0"
@@ -145,12 +141,7 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
     bin_dir = environment_for(release)
     version = subprocess.run([str(bin_dir / "ansible-playbook"), "--version"], capture_output=True, text=True, check=True).stdout
     assert f"core {release}]" in version, version
-    lab = lab_factory(join_delay=0.5, ready_delay=0.3)
-    lab.control.set_nodesim(interval=0.2)
-    ansible = AnsibleRunner(lab.env, bin_dir=bin_dir)
-    # amazon.aws and kubernetes.core as the pinned ansible package has them in .venv.
-    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
-    env = {"ANSIBLE_COLLECTIONS_PATH": f"{REPO / '.collections'}:{site_packages}", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    lab, ansible, env = fast_lab(lab_factory, bin_dir)
 
     # The plan's CREATE change set makes a stack in review, deleted once read: listed as DELETE_COMPLETE, as on AWS.
     before = settled_snapshot(lab, deleted_stacks=False)
@@ -186,12 +177,7 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
 # The other paths, on the oldest and the newest release: access entries (a cluster in API mode) and a rolling upgrade.
 @pytest.mark.parametrize("release", [OLDEST, NEWEST])
 def test_access_entries_and_a_rolling_upgrade(release, lab_factory):
-    bin_dir = environment_for(release)
-    lab = lab_factory(auth_mode="API", join_delay=0.5, ready_delay=0.3)
-    lab.control.set_nodesim(interval=0.2)
-    ansible = AnsibleRunner(lab.env, bin_dir=bin_dir)
-    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
-    env = {"ANSIBLE_COLLECTIONS_PATH": f"{REPO / '.collections'}:{site_packages}", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    lab, ansible, env = fast_lab(lab_factory, environment_for(release), auth_mode="API")
     launch = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 2, "nodes_min": 2, "nodes_max": 3}
 
     assert succeeded(ansible.playbook("eksnodes.windows.launch", launch, env=env, callback="default")) > 0

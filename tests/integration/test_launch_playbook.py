@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from integration_helpers import NODE_INPUT_READS, AnsibleRunner, ReadinessSampler
+from integration_helpers import NODE_INPUT_READS, AnsibleRunner, ReadinessSampler, recap
 
 pytestmark = pytest.mark.long
 
@@ -25,13 +25,6 @@ LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.
 CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 PLAN_TASK = "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)"
 PROGRESS = re.compile(r"\d/2 Windows nodes Ready")
-RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
-
-
-def recap(stdout):
-    match = RECAP.search(stdout)
-    assert match, stdout[-3000:]
-    return int(match.group(1)), int(match.group(2))
 
 
 def windows_nodes(lab):

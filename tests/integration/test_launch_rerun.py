@@ -2,7 +2,6 @@
 changed instance type is previewed, then rolled out node by node with drain.  (A rerun after AWS published a newer
 AMI is in test_upgrade_playbook.py::test_a_newer_ami_reaches_every_node_and_the_app_keeps_a_ready_replica.)"""
 
-import re
 
 import pytest
 
@@ -13,13 +12,6 @@ pytestmark = pytest.mark.long
 LAUNCH_VARS = {"cluster_name": "lab", "nodegroup_name": "win", "nodes": 2}
 SSM_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
 NEWER_NAME = "Windows_Server-2022-English-Core-EKS_Optimized-1.31-2026.12.09"
-RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
-
-
-def recap(stdout):
-    match = RECAP.search(stdout)
-    assert match, stdout[-3000:]
-    return int(match.group(1)), int(match.group(2))
 
 
 def group_instances(lab):

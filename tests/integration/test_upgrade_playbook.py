@@ -2,29 +2,21 @@
 its PodDisruptionBudget keep a Ready replica, a control-plane upgrade followed by the nodes', and the requests it refuses
 before any change."""
 
-import re
 
 import pytest
 import yaml
 from kubernetes import client as kclient
 
-from integration_helpers import AnsibleRunner
+from integration_helpers import WINDOWS_2022_FAMILY, AnsibleRunner, publish_newer_ami, recap
 from test_drain import ReadySampler, SampleApp
 
 pytestmark = pytest.mark.long
 
 FAST_KNOBS = {"join_delay": 0.5, "ready_delay": 0.3, "interval": 0.2}
-FAMILY = "Windows_Server-2022-English-Core-EKS_Optimized"
+FAMILY = WINDOWS_2022_FAMILY
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
           "node_ami_family": "WindowsServer2022CoreContainer"}
 UPGRADE = {"cluster_name": "lab", "nodegroup_name": "win", "eviction_timeout": 120, "max_grace_period": 1, "wait_timeout": 300}
-RECAP = re.compile(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)")
-
-
-def recap(stdout):
-    match = RECAP.search(stdout)
-    assert match, stdout[-3000:]
-    return int(match.group(1)), int(match.group(2))
 
 
 def launched_lab(lab_factory, **options):
@@ -34,14 +26,6 @@ def launched_lab(lab_factory, **options):
     launched = ansible.playbook("eksnodes.windows.launch", extra_vars=LAUNCH, callback="default")
     assert launched.returncode == 0, launched.stdout[-4000:] + launched.stderr[-2000:]
     return lab, ansible
-
-
-def publish_newer_ami(lab, kubernetes_version="1.31", date="2026.12.01"):
-    """What AWS does after Patch Tuesday: a new image, and the SSM parameter pointing at it."""
-    name = f"{FAMILY}-{kubernetes_version}-{date}"
-    image_id = lab.control.aws.add_image(name, creation_date=f"{date.replace('.', '-')}T08:00:00.000Z")
-    lab.control.aws.put_ssm_parameter(f"/aws/service/ami-windows-latest/{FAMILY}-{kubernetes_version}/image_id", image_id)
-    return image_id
 
 
 def stack(lab, name):
