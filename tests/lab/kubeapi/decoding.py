@@ -40,10 +40,9 @@ def _json_type(value: Any) -> str:
 
 
 def _go_type(openapi_type: str) -> str:
-    if _LIST.match(openapi_type):
-        return "[]" + _go_type(_LIST.match(openapi_type).group(1))
-    if _MAP.match(openapi_type):
-        return "map[string]" + _go_type(_MAP.match(openapi_type).group(1))
+    inner = _LIST.match(openapi_type) or _MAP.match(openapi_type)
+    if inner:
+        return ("[]" if _LIST.match(openapi_type) else "map[string]") + _go_type(inner.group(1))
     return GO_TYPES.get(openapi_type, re.sub(r"^V\d+(alpha\d+|beta\d+)?", "", openapi_type))
 
 
@@ -91,21 +90,10 @@ def first_mismatch(openapi_type: str, value: Any, struct: str, path: str, field:
     return None
 
 
-def model_name(api_version: str, kind: str) -> str:
-    version = api_version.rpartition("/")[2]
-    return version[:1].upper() + version[1:] + kind
-
-
 def check_decodes(resource: ResourceType, obj: dict) -> None:
     """400 BadRequest when a field of the body has a JSON type its Go field cannot take."""
-    name = model_name(obj.get("apiVersion") or resource.api_version, obj.get("kind") or resource.kind)
-    model = getattr(models, name, None)
-    if model is None:
-        return
-    for attribute, member_type in model.openapi_types.items():
-        key = model.attribute_map[attribute]
-        if key in obj and key not in ("apiVersion", "kind"):
-            found = first_mismatch(member_type, obj[key], obj.get("kind") or resource.kind, key, key)
-            if found:
-                kind = obj.get("kind") or resource.kind
-                raise bad_request(f'{kind} in version "{name[:len(name) - len(kind)].lower()}" cannot be handled as a {kind}: {found}')
+    kind = obj.get("kind") or resource.kind
+    version = (obj.get("apiVersion") or resource.api_version).rpartition("/")[2]
+    found = first_mismatch(version[:1].upper() + version[1:] + kind, obj, kind, "", "")
+    if found:
+        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {found}')
