@@ -9,7 +9,7 @@ launch with every optional step in check mode with --diff (it would change, and 
 node is Ready, its role mapped, the sample application's replicas Ready), launch again (nothing changes), upgrade to a
 newer AMI in check mode (likewise), then for real (the node that replaced it runs it and is Ready), upgrade again
 (nothing to do), remove (the stack and the mapping are gone). On the oldest and the newest release, the same on a
-cluster in API mode (access entries) with a rolling upgrade.
+cluster in API mode (access entries), with EKS Pod Identity for the VPC CNI and a rolling upgrade.
 
 On 2.19 and 2.20 the modules run in forks of the task's worker (plugins/plugin_utils/in_process.py); on the others,
 as module processes: each run says which, so a release on which that changes is seen here.
@@ -174,14 +174,19 @@ def test_launch_rerun_upgrade_and_remove(release, lab_factory):
     assert live_stacks(lab) == [] and windows_node_roles(lab) == []
 
 
-# The other paths, on the oldest and the newest release: access entries (a cluster in API mode) and a rolling upgrade.
+# The other paths, on the oldest and the newest release: access entries (a cluster in API mode), the VPC CNI's IAM role
+# through EKS Pod Identity, and a rolling upgrade.
 @pytest.mark.parametrize("release", [OLDEST, NEWEST])
-def test_access_entries_and_a_rolling_upgrade(release, lab_factory):
+def test_access_entries_pod_identity_and_a_rolling_upgrade(release, lab_factory):
     lab, ansible, env = fast_lab(lab_factory, environment_for(release), auth_mode="API")
-    launch = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 2, "nodes_min": 2, "nodes_max": 3}
+    eks = lab.aws_client("eks")
+    eks.create_addon(clusterName="lab", addonName="eks-pod-identity-agent")
+    launch = {"cluster_name": "lab", "nodegroup_name": "compat", "nodes": 2, "nodes_min": 2, "nodes_max": 3, "cni_identity": "pod_identity"}
 
     assert succeeded(ansible.playbook("eksnodes.windows.launch", launch, env=env, callback="default")) > 0
     assert len(windows_access_entries(lab)) == 1 and len(ready_windows_images(lab)) == 2
+    associations = eks.list_pod_identity_associations(clusterName="lab", namespace="kube-system", serviceAccount="aws-node")["associations"]
+    assert len(associations) == 1, associations
     assert succeeded(ansible.playbook("eksnodes.windows.launch", launch, env=env, callback="default")) == 0
 
     image_id = publish_newer_ami(lab)
