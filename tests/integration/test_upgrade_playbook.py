@@ -252,7 +252,10 @@ def test_bad_requests_are_refused_then_a_node_that_will_not_drain_stops_the_upgr
 
 
 def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
-    lab, ansible = launched_lab(lab_factory, auth_mode="API")
+    # With only the shipped permissions (docs/iam): the launch as the launch user, the upgrade as the upgrade user. An
+    # EC2_WINDOWS access entry takes iam:PassRole on its node role.
+    lab, ansible = launched_lab(lab_factory, auth_mode="API", enforce_iam=True)
+    assert lab.env["AWS_ACCESS_KEY_ID"] == lab.info["iam"]["users"]["launch"]["access_key_id"]
     eks = lab.aws_client("eks")
     old_role = output(stack(lab, "lab-nodegroup-win"), "NodeInstanceRole")
     # The launch in the API authentication mode: access entries, no aws-auth entry.
@@ -261,7 +264,9 @@ def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
     assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
     new_image = publish_newer_ami(lab)
 
-    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
+    upgrader = lab.info["iam"]["users"]["upgrade"]
+    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900,
+                                env={"AWS_ACCESS_KEY_ID": upgrader["access_key_id"], "AWS_SECRET_ACCESS_KEY": upgrader["secret_access_key"]})
     assert upgraded.returncode == 0, upgraded.stdout[-5000:]
     entries = eks.list_access_entries(clusterName="lab")["accessEntries"]
     new_role = output(stack(lab, "lab-nodegroup-win-v2"), "NodeInstanceRole")

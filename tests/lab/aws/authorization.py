@@ -430,13 +430,18 @@ class IamEnforcer:
 
 
 POD_IDENTITY_ACTIONS = ("CreatePodIdentityAssociation", "UpdatePodIdentityAssociation", "CreateAddon", "UpdateAddon")
+NODE_ACCESS_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS")
 
 
 def roles_passed_to_eks(request: Request, body: bytes) -> list[str]:
-    """The roles an EKS call hands to EKS Pod Identity: "The IAM principal that is creating the association must have
-    iam:PassRole" (EKS user guide, "Configure a Kubernetes service account to assume an IAM role with EKS Pod Identity"),
-    directly or through an add-on's podIdentityAssociations. (The lab sets no iam:PassedToService for them.)"""
-    if request.service != "eks" or request.action not in POD_IDENTITY_ACTIONS:
+    """The roles an EKS call hands to EKS, each needing iam:PassRole (the lab sets no iam:PassedToService for them, which
+    AWS does not document):
+    - to EKS Pod Identity: "The IAM principal that is creating the association must have iam:PassRole" (EKS user guide,
+      "Configure a Kubernetes service account to assume an IAM role with EKS Pod Identity"), directly or through an
+      add-on's podIdentityAssociations;
+    - a node role given an EC2_LINUX or EC2_WINDOWS access entry: whoever creates the entry needs iam:PassRole on the
+      role (EKS user guide, "Create access entries")."""
+    if request.service != "eks" or request.action not in POD_IDENTITY_ACTIONS + ("CreateAccessEntry",):
         return []
     try:
         document = json.loads(body.decode("utf-8", "replace")) if body else {}
@@ -444,6 +449,9 @@ def roles_passed_to_eks(request: Request, body: bytes) -> list[str]:
         return []
     if not isinstance(document, dict):
         return []
+    if request.action == "CreateAccessEntry":
+        node_role = document.get("type") in NODE_ACCESS_ENTRY_TYPES and isinstance(document.get("principalArn"), str)
+        return [document["principalArn"]] if node_role else []
     roles = [document["roleArn"]] if request.action.endswith("PodIdentityAssociation") and isinstance(document.get("roleArn"), str) else []
     roles += [item["roleArn"] for item in document.get("podIdentityAssociations") or [] if isinstance(item, dict) and isinstance(item.get("roleArn"), str)]
     return roles

@@ -23,7 +23,7 @@ def policy(name):
     ("cloudformation:CreateChangeSet", STACK, {}, "Allow"),
     ("cloudformation:CreateChangeSet", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/payments/0b1c", {}, "ImplicitDeny"),
     ("iam:PassRole", NODE_ROLE, TO_EC2, "Allow"),
-    ("iam:PassRole", NODE_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}, "ImplicitDeny"),
+    ("iam:PassRole", NODE_ROLE, {}, "Allow"),  # CreateAccessEntry (EC2_WINDOWS): AWS does not say which service it names
     ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", TO_EC2, "ImplicitDeny"),
     ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {}, "ImplicitDeny"),
     ("ssm:GetParameter", "arn:aws:ssm:us-east-1::parameter/aws/service/ami-windows-latest/Windows_Server-2022/image_id", {}, "Allow"),
@@ -182,3 +182,11 @@ def test_eks_calls_that_hand_a_role_to_pod_identity_need_pass_role():
     assert roles_passed_to_eks(addon, json.dumps({"serviceAccountRoleArn": role}).encode()) == []
     assert evaluate([policy("launch")], "iam:PassRole", role, {}) == "Allow"
     assert evaluate([policy("launch")], "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {}) == "ImplicitDeny"
+
+
+def test_an_ec2_access_entry_needs_pass_role_on_its_node_role():
+    create = Request("eks", "CreateAccessEntry", {}, "/clusters/lab/access-entries", "us-east-1")
+    for entry_type in ("EC2_WINDOWS", "EC2_LINUX"):
+        assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE, "type": entry_type}).encode()) == [NODE_ROLE]
+    assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE, "type": "STANDARD"}).encode()) == []
+    assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE}).encode()) == []
