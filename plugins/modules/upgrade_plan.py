@@ -267,7 +267,7 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.eks.transformatio
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC, KubeClientError, api_client, has_explicit_kube_auth
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle import upgrade
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle import upgrade_reads as reads
-from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import stacks
+from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup import ownership, stacks
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.operations import NodegroupStack
 from ansible_collections.eksnodes.windows.plugins.module_utils.nodegroup.waiters import Deadline
 from ansible_collections.eksnodes.windows.plugins.module_utils.preflight import findings as finding_logic
@@ -321,6 +321,7 @@ def plan_for(module):
     new_stack_name = (params["new_stack_name"] or upgrade.stack_name(cluster["name"], new_name)) if blue_green else stack_name
 
     raw_old, old = read_stack(module, stack_name)
+    found += upgrade.ownership_findings(stack_name, params["nodegroup_name"], ownership.stack_ownership(raw_old, cluster["name"], params["nodegroup_name"]))
     raw_new = stacks.describe_stack(module.client("cloudformation"), new_stack_name) if blue_green else None
     new_tags = reads.tags_of(raw_new)
     found += upgrade.replacement_findings({"tags": new_tags} if raw_new else None, params["nodegroup_name"], new_name)

@@ -9,6 +9,7 @@ from kubernetes import client as kclient
 
 from integration_helpers import WINDOWS_2022_FAMILY, AnsibleRunner, publish_newer_ami, recap
 from test_drain import ReadySampler, SampleApp
+from test_stack_ownership import stack_args
 
 pytestmark = pytest.mark.long
 
@@ -197,6 +198,10 @@ REFUSALS = [
      "[node_ami_family] Windows Server 2025 EKS optimized AMIs need Kubernetes 1.35 or later"),
     ({"kubernetes_version": "1.32"}, "[kubernetes_version] kubernetes_version 1.32 is newer than the control plane's 1.31"),
     ({"new_nodegroup_name": "win"}, "[new_nodegroup_name] new_nodegroup_name is the old group's name"),
+    ({"max_grace_period": -1}, "max_grace_period (-1) must be a number of seconds, 0 or more"),
+    ({"max_grace_period": "soon"}, "max_grace_period (soon) must be a number of seconds, 0 or more"),
+    ({"eviction_timeout": -1}, "eviction_timeout (-1) must be 0 seconds or more"),
+    ({"wait_timeout": 0}, "wait_timeout (0) must be 1 second or more"),
 ]
 
 
@@ -207,6 +212,23 @@ def refuse_bad_requests(lab, ansible):
         assert refused.returncode != 0, (extra, refused.stdout[-3000:])
         assert message in refused.stdout, (extra, refused.stdout[-3000:])
         assert lab_state(lab) == before, extra
+    refuse_a_stack_of_another_group(lab, ansible)
+
+
+def refuse_a_stack_of_another_group(lab, ansible):
+    """The stack under the group's name belongs to another node group (its marker tags say so): its nodes are not the
+    upgrade's to drain, nor is a replacement launched for it."""
+    made = ansible.task("eksnodes.windows.nodegroup_stack", stack_args(lab, "other", stack_name="lab-nodegroup-taken"))
+    assert made.get("changed") and not made.get("failed"), made
+    before = lab_state(lab)
+    refused = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "nodegroup_name": "taken"}, callback="default")
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert ("[nodegroup_name] stack lab-nodegroup-taken is not that of node group 'taken': its marker tags say it belongs to node group 'other'"
+            in refused.stdout), refused.stdout[-3000:]
+    assert lab_state(lab) == before
+    client = lab.aws_client("cloudformation")
+    client.delete_stack(StackName="lab-nodegroup-taken")
+    client.get_waiter("stack_delete_complete").wait(StackName="lab-nodegroup-taken", WaiterConfig={"Delay": 1})
 
 
 def test_bad_requests_are_refused_then_a_node_that_will_not_drain_stops_the_upgrade_and_a_rerun_continues(lab_factory):

@@ -225,6 +225,17 @@ def version_findings(control_plane: Version, target: Version, release: Optional[
 
 
 # 5. where a run starts ------------------------------------------------------------------------------------
+def ownership_findings(stack_name_: str, nodegroup_name: str, ownership: Mapping[str, Any]) -> List[Finding]:
+    """The stack under the group's name must be the group's (nodegroup/ownership.py): the upgrade would drain its nodes."""
+    if ownership.get("owned", True):
+        return []
+    return [finding_logic.error(
+        "nodegroup_name",
+        f"stack {stack_name_} is not that of node group {nodegroup_name!r}: {ownership.get('reason')}. Its nodes are not this "
+        "upgrade's to drain.",
+        "set nodegroup_name to the node group the stack belongs to, or upgrade that group by its own name.")]
+
+
 def replacement_findings(new_stack: Optional[Mapping[str, Any]], nodegroup_name: str, new_nodegroup_name: str) -> List[Finding]:
     """A stack under the new name that was not made by an upgrade of this group is not ours to take over."""
     if not new_stack:

@@ -162,6 +162,12 @@ def test_a_stack_of_the_new_name_must_be_a_replacement_of_this_group():
     assert checks(found) == ["new_nodegroup_name"]
 
 
+def test_the_stack_under_the_group_name_must_be_the_group_s():
+    assert u.ownership_findings("lab-nodegroup-win", "win", {"owned": True, "reason": "its marker tags name node group 'win'"}) == []
+    found = u.ownership_findings("lab-nodegroup-win", "win", {"owned": False, "reason": "its marker tags say it belongs to node group 'other'"})
+    assert checks(found) == ["nodegroup_name"] and "node group 'other'" in found[0]["message"]
+
+
 # instances and batches -------------------------------------------------------------------------------------
 def test_blue_green_replaces_all_and_rolling_only_the_old():
     images = {"i-2": "ami-new", "i-1": "ami-old", "i-3": "ami-old"}
