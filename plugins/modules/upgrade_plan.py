@@ -16,7 +16,8 @@ description:
     O(kubernetes_version) (by default the control plane's version).
   - Refuses, naming the option, a node Kubernetes version newer than the control plane's, a Windows
     Server release EKS does not publish for the target version, an unknown strategy, a batch size of 0
-    or larger than the group, and a group that has no stack. Warns when the target is older than the
+    or larger than the group, a group that has no stack, and a stack under the group's name that belongs to
+    another node group (its marker tags, or the parameters of an unmarked stack, name another group). Warns when the target is older than the
     control plane by more than the Kubernetes version skew policy supports (3 minor versions since
     Kubernetes 1.28, 2 before).
   - With O(strategy=blue_green), finds the replacement group a previous run created (its stack carries
