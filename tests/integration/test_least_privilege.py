@@ -140,3 +140,22 @@ def test_the_deployments_are_listed_once_and_read_by_name_without_the_list_grant
     assert listed_calls == {"list": 1, "read": 0}
     # CoreDNS and the three legacy Deployments by name (the list, refused by RBAC, does not reach the lab's counters).
     assert read_calls == {"list": 0, "read": 4}
+
+
+def test_a_stack_name_long_enough_to_cut_the_node_role_name_is_created_and_deleted(enforcing_lab):
+    """CloudFormation keeps about 33 characters of the stack's name in the node role's (IAM's limit is 64): with a
+    cluster name of 20 characters or more, the role's name lacks "-nodegroup-". The launch user creates such a stack
+    and the remove user deletes it, with the shipped permissions only."""
+    from test_stack_ownership import stack_args  # pylint: disable=import-outside-toplevel
+    name = "lab-payments-prod-eu-west-1-nodegroup-win"
+    args = stack_args(enforcing_lab, "win", stack_name=name)
+    created = AnsibleRunner(enforcing_lab.env).task("eksnodes.windows.nodegroup_stack", args)
+    assert created.get("changed") and not created.get("failed"), created.get("msg")
+    role_name = created["outputs"]["node_instance_role_arn"].rsplit("/", 1)[1]
+    assert role_name.startswith("lab-payments-prod-eu-west-1-nodegr-NodeInstanceRole-") and len(role_name) == 64, role_name
+    remover = enforcing_lab.info["iam"]["users"]["remove"]
+    deleted = AnsibleRunner({**enforcing_lab.env, "AWS_ACCESS_KEY_ID": remover["access_key_id"], "AWS_SECRET_ACCESS_KEY": remover["secret_access_key"]}).task(
+        "eksnodes.windows.nodegroup_stack", {**args, "state": "absent"})
+    assert deleted.get("changed") and not deleted.get("failed"), deleted.get("msg")
+    assert name not in [stack_name for stack_name, _status in active_stacks(enforcing_lab)]
+    assert all(role["RoleName"] != role_name for role in enforcing_lab.aws_client("iam").list_roles()["Roles"])

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import parse_qs, unquote
 
+from lab.aws.naming import LAB_TAIL, generated_name
+
 LOG = logging.getLogger("lab.aws.iam")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 PARTITION = "aws"
@@ -319,14 +321,15 @@ def handler_operations(old: Mapping[str, Any], new: Optional[Mapping[str, Any]])
 
 
 def on_behalf_resource(action: str, stack_name: str, logical_id: str, region: str, account: str) -> str:
-    """The ARN a handler's call addresses, named as CloudFormation names physical resources: <stack>-<logical id>-<suffix>."""
-    physical = f"{stack_name}-{logical_id}-LABSUFFIX"
+    """The ARN a handler's call addresses, named as CloudFormation names physical resources: <stack>-<logical id>-<suffix>,
+    cut to the service's limit (patches/cloudformation.py)."""
     service, _operation = action.split(":", 1)
     if service == "iam" and "InstanceProfile" in action:
-        return f"arn:{PARTITION}:iam::{account}:instance-profile/{physical}"
+        return f"arn:{PARTITION}:iam::{account}:instance-profile/{generated_name('AWS::IAM::InstanceProfile', stack_name, logical_id, LAB_TAIL)}"
     if service == "iam":
-        return f"arn:{PARTITION}:iam::{account}:role/{physical}"
+        return f"arn:{PARTITION}:iam::{account}:role/{generated_name('AWS::IAM::Role', stack_name, logical_id, LAB_TAIL)}"
     if service == "autoscaling" and not action.startswith("autoscaling:Describe"):
+        physical = generated_name("AWS::AutoScaling::AutoScalingGroup", stack_name, logical_id, LAB_TAIL)
         return _arn("autoscaling", region, account, f"autoScalingGroup:*:autoScalingGroupName/{physical}")
     return "*"
 

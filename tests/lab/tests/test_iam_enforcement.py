@@ -7,6 +7,7 @@ import pytest
 
 from lab.aws.authorization import (HANDLER_PERMISSIONS, Request, ResourceResolver, denial_message, evaluate, handler_operations, on_behalf_resource,
                                    request_context, roles_passed_to_eks)
+from lab.aws.naming import generated_name
 from lab.least_privilege import policy_path
 
 ACCOUNT = "123456789012"
@@ -125,10 +126,13 @@ def test_cloudformation_operations_follow_the_template_change():
 
 def test_every_handler_permission_of_the_template_is_in_the_launch_policy():
     launch = [policy("launch")]
+    # The template's logical ids: the policies scope the IAM resources by the names CloudFormation makes of them.
+    logical_ids = {"AWS::IAM::Role": "NodeInstanceRole", "AWS::IAM::InstanceProfile": "NodeInstanceProfile", "AWS::AutoScaling::AutoScalingGroup": "NodeGroup"}
     for kind, operations in HANDLER_PERMISSIONS.items():
         for actions in operations.values():
             for action in actions:
-                resource = NODE_ROLE if action == "iam:PassRole" else on_behalf_resource(action, "lab-nodegroup-win", "Logical", "us-east-1", ACCOUNT)
+                logical = logical_ids.get(kind, "Logical")
+                resource = NODE_ROLE if action == "iam:PassRole" else on_behalf_resource(action, "lab-nodegroup-win", logical, "us-east-1", ACCOUNT)
                 assert evaluate(launch, action, resource, TO_EC2 if action == "iam:PassRole" else {}) == "Allow", (kind, action, resource)
 
 
@@ -190,3 +194,18 @@ def test_an_ec2_access_entry_needs_pass_role_on_its_node_role():
         assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE, "type": entry_type}).encode()) == [NODE_ROLE]
     assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE, "type": "STANDARD"}).encode()) == []
     assert roles_passed_to_eks(create, json.dumps({"principalArn": NODE_ROLE}).encode()) == []
+
+
+def test_cloudformation_cuts_a_generated_role_name_to_iam_s_64_characters():
+    assert generated_name("AWS::IAM::Role", "ChineseboostAnalyticsStack", "RainlyticsSummariesJobFunction", "UjecjFhpdr1d") == (
+        "ChineseboostAnalyticsStac-RainlyticsSummariesJobFun-UjecjFhpdr1d")
+    assert generated_name("AWS::IAM::Role", "lab-nodegroup-win", "NodeInstanceRole", "UjecjFhpdr1d") == "lab-nodegroup-win-NodeInstanceRole-UjecjFhpdr1d"
+    # A cluster name of 26 characters: the node role keeps 34 characters of the stack's name, not "-nodegroup-".
+    stack = "payments-prod-eu-west-1-k8s-nodegroup-windows"
+    role = on_behalf_resource("iam:CreateRole", stack, "NodeInstanceRole", "us-east-1", ACCOUNT)
+    assert role == f"arn:aws:iam::{ACCOUNT}:role/payments-prod-eu-west-1-k8s-nodegr-NodeInstanceRole-LABSUFFIX000"
+    profile = on_behalf_resource("iam:CreateInstanceProfile", stack, "NodeInstanceProfile", "us-east-1", ACCOUNT)
+    assert profile == f"arn:aws:iam::{ACCOUNT}:instance-profile/{stack}-NodeInstanceProfile-LABSUFFIX000"
+    for playbook in ("launch", "upgrade", "remove"):
+        for action in ("iam:CreateRole", "iam:DeleteRole", "iam:PassRole") if playbook != "remove" else ("iam:DeleteRole",):
+            assert evaluate([policy(playbook)], action, role, {}) == "Allow", (playbook, action)

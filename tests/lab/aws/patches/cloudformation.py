@@ -22,6 +22,7 @@ import types
 from typing import Any, Callable, Optional
 
 import moto.cloudformation.models
+import moto.cloudformation.parsing
 import moto.cloudformation.responses
 import yaml
 from moto.cloudformation.exceptions import MissingParameterError, ValidationError
@@ -29,6 +30,8 @@ from moto.cloudformation.models import Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.ec2.models import ec2_backends
 from moto.ssm import ssm_backends
+
+from lab.aws.naming import NAME_LIMITS, generated_name
 
 SSM_PREFIX = "AWS::SSM::Parameter::"
 
@@ -142,7 +145,18 @@ class _YamlWithLibyaml(types.ModuleType):
         yaml.add_multi_constructor(tag_prefix, multi_constructor, Loader=Loader or yaml.CLoader)
 
 
+_moto_generate_resource_name = moto.cloudformation.parsing.generate_resource_name
+
+
+def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+    """moto names the resources the template does not name; the lab cuts them as CloudFormation does (naming.py)."""
+    if resource_type in NAME_LIMITS:
+        return generated_name(resource_type, stack_name, logical_id, moto.cloudformation.parsing.random_suffix())
+    return _moto_generate_resource_name(resource_type, stack_name, logical_id)
+
+
 def install() -> None:
+    moto.cloudformation.parsing.generate_resource_name = generate_resource_name
     if _YamlWithLibyaml.Loader is not None:
         moto.cloudformation.models.yaml = moto.cloudformation.responses.yaml = _YamlWithLibyaml("yaml")
     ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
