@@ -206,6 +206,12 @@ plan:
       type: list
       elements: str
       sample: [i-0123456789abcdef0]
+    autoscaling_group_name:
+      description:
+        - The old node group's Auto Scaling group; null without a stack.
+        - The blue/green upgrade drains every node of it, as it is when the drain starts, not only O(plan.replace_instance_ids).
+      type: str
+      sample: lab-nodegroup-win-NodeGroup-ABCDEF123456
     replace_node_names:
       description: Their Nodes.
       type: list
@@ -381,6 +387,7 @@ def plan_for(module):
                    "ready": (nodes.get(instance_id) or {}).get("ready", False), "replace": instance_id in replaced}
                   for instance_id, facts in sorted(instances.items())],
         "replace_instance_ids": replaced,
+        "autoscaling_group_name": old["outputs"].get("node_autoscaling_group") if raw_old is not None else None,
         "batches": upgrade.batches(replaced, params["batch_size"] or 1),
         "batch_size": params["batch_size"],
         "min_in_service": (params["min_in_service"] if params["min_in_service"] is not None

@@ -3,6 +3,9 @@ its PodDisruptionBudget keep a Ready replica, a control-plane upgrade followed b
 before any change."""
 
 
+import threading
+import time
+
 import pytest
 import yaml
 from kubernetes import client as kclient
@@ -296,3 +299,57 @@ def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
     assert eks.describe_access_entry(clusterName="lab", principalArn=new_role)["accessEntry"]["type"] == "EC2_WINDOWS"
     assert set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
     assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
+
+
+class ExtraOldNode(threading.Thread):
+    """Once the upgrade has planned (the new group's stack exists), the old group launches one more node, as a health
+    replacement or a scaler would: whether that node is cordoned before its instance goes."""
+
+    def __init__(self, lab):
+        super().__init__(daemon=True)
+        self.lab, self.stopped = lab, threading.Event()
+        self.node_name, self.cordoned, self.error = None, False, None
+        self.group = output(stack(lab, "lab-nodegroup-win"), "NodeAutoScalingGroup")
+
+    def run(self):
+        try:
+            self._watch()
+        except Exception as error:  # pylint: disable=broad-except
+            self.error = error
+
+    def _watch(self):
+        while not self.stopped.wait(0.1) and stack(self.lab, "lab-nodegroup-win-v2") is None:
+            pass
+        before = self._instances()
+        self.lab.aws_client("autoscaling").set_desired_capacity(AutoScalingGroupName=self.group, DesiredCapacity=len(before) + 1)
+        core = kclient.CoreV1Api(self.lab.kube_api_client())
+        while not self.stopped.wait(0.1):
+            extra = self._instances() - before
+            nodes = [n for n in core.list_node().items if n.spec.provider_id and n.spec.provider_id.rsplit("/", 1)[-1] in extra]
+            if nodes:
+                self.node_name = self.node_name or nodes[0].metadata.name
+                self.cordoned = self.cordoned or bool(nodes[0].spec.unschedulable)
+            elif self.node_name:
+                return
+
+    def _instances(self):
+        """The old group's live instances; none once the group is gone."""
+        groups = self.lab.aws_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])["AutoScalingGroups"]
+        return {i["InstanceId"] for group in groups for i in group["Instances"] if i["LifecycleState"] in ("Pending", "InService")}
+
+
+def test_blue_green_drains_a_node_the_old_group_launched_after_the_plan(lab_factory):
+    lab, ansible = launched_lab(lab_factory)
+    new_image = publish_newer_ami(lab)
+    watcher = ExtraOldNode(lab)
+    watcher.start()
+    try:
+        upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900)
+    finally:
+        watcher.stopped.set()
+        watcher.join()
+    assert upgraded.returncode == 0, upgraded.stdout[-5000:]
+    assert watcher.error is None, watcher.error
+    assert watcher.node_name, "the old group's extra node never joined"
+    assert watcher.cordoned, f"{watcher.node_name} went with the old stack without being cordoned and drained"
+    assert stack(lab, "lab-nodegroup-win") is None and set(group_instances(lab, "lab-nodegroup-win-v2").values()) == {new_image}
