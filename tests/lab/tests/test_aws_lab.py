@@ -709,3 +709,31 @@ def test_reset_and_reseed_with_a_managed_vpc_cni(lab: AwsLab, client: Callable[[
     addon = client("eks").describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
     assert addon["status"] == "ACTIVE" and facts["managed_vpc_cni"] is True
     assert client("eks").list_clusters()["clusters"] == ["lab"]
+
+
+def test_terminating_with_a_lower_desired_capacity_keeps_the_minimum_size(client: Callable[[str], Any], facts: dict[str, Any]) -> None:
+    image_id = next(iter(facts["windows_amis"].values()))["image_id"]
+    template = client("ec2").create_launch_template(LaunchTemplateName="lab-min-size", LaunchTemplateData={"ImageId": image_id,
+                                                                                                          "InstanceType": "m5.large"})
+    autoscaling = client("autoscaling")
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName="lab-min-size", MinSize=1, MaxSize=2, DesiredCapacity=2,
+                                          LaunchTemplate={"LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]},
+                                          VPCZoneIdentifier=facts["private_subnet_ids"][0])
+    try:
+        first, second = (item["InstanceId"] for item in group_instances(client, "lab-min-size"))
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=True)
+        with pytest.raises(ClientError) as refused:
+            autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=second, ShouldDecrementDesiredCapacity=True)
+        assert error_code(refused) == "ValidationError"
+        assert refused.value.response["Error"]["Message"] == (
+            "Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate group's min size constraint. "
+            "Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.")
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["lab-min-size"])["AutoScalingGroups"][0]
+        assert group["DesiredCapacity"] == 1 and [item["InstanceId"] for item in group["Instances"]] == [second]
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName="lab-min-size", MinSize=0)
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=second, ShouldDecrementDesiredCapacity=True)
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["lab-min-size"])["AutoScalingGroups"][0]
+        assert group["DesiredCapacity"] == 0 and group["Instances"] == []
+    finally:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName="lab-min-size", ForceDelete=True)
+        client("ec2").delete_launch_template(LaunchTemplateName="lab-min-size")

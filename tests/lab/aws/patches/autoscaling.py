@@ -10,6 +10,11 @@ in service (new instances are launched before old ones are terminated when that 
 CloudFormation in a background thread (``run_roll``), the pause scaled by ``LAB_STATE.settings.rolling_pause_scale``.
 moto 5.2.5: launches from the template's *default* version, puts every instance in the first subnet, and
 implements the CloudFormation update as delete + create: a new group with a new name and all-new instances.
+
+TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity refuses to take the desired capacity below
+the group's minimum size (ValidationError "Currently, desiredSize equals minSize (N). Terminating instance without
+replacement will violate group's min size constraint. ..."); moto terminated the instance and lowered the desired
+capacity below the minimum.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import random
 import re
 from typing import Any, Callable, Optional
 
-from moto.autoscaling.models import ASG_NAME_TAG, FakeAutoScalingGroup, InstanceState
+from moto.autoscaling.exceptions import ValidationError
+from moto.autoscaling.models import ASG_NAME_TAG, AutoScalingBackend, FakeAutoScalingGroup, InstanceState
 
 from lab.aws.state import LAB_STATE
 from lab.lifecycle import LIFECYCLE
@@ -176,6 +182,19 @@ def update_group_in_place(cls: type, original_resource: FakeAutoScalingGroup, ne
     return group
 
 
+_moto_terminate_instance = AutoScalingBackend.terminate_instance
+
+
+def terminate_instance(self: AutoScalingBackend, instance_id: str, should_decrement: bool) -> Any:
+    group = next((group for group in self.autoscaling_groups.values()
+                  if any(state.instance.id == instance_id for state in group.instance_states)), None)
+    if group is not None and should_decrement and group.desired_capacity <= group.min_size:
+        raise ValidationError(f"Currently, desiredSize equals minSize ({group.min_size}). Terminating instance without replacement will "
+                              "violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.")
+    return _moto_terminate_instance(self, instance_id, should_decrement)
+
+
 def install() -> None:
+    AutoScalingBackend.terminate_instance = terminate_instance  # type: ignore[method-assign]
     FakeAutoScalingGroup.replace_autoscaling_group_instances = launch_instances  # type: ignore[method-assign,assignment]
     FakeAutoScalingGroup.update_from_cloudformation_json = classmethod(update_group_in_place)  # type: ignore[method-assign,assignment]
