@@ -303,6 +303,17 @@ options:
       - Without it the task fails, naming the earlier failure's root cause.
     type: bool
     default: false
+  undrained_scale_in:
+    description:
+      - An update that lowers the Auto Scaling group's desired capacity (or maximum size) below the instances it runs has
+        the group terminate the instances beyond it, without draining their nodes. By default such an update is refused
+        before any change, and RV(leaving_instance_ids) names those instances; drain them and take them out of the group
+        first (M(eksnodes.windows.nodes_drain) with O(eksnodes.windows.nodes_drain#module:terminate_in_group), as the
+        C(eksnodes.windows.nodegroup) role does), then run the update.
+      - With V(true), the update runs and the group terminates them.
+    type: bool
+    default: false
+    version_added: 0.2.0
   preview_changes:
     description:
       - In check mode, compute RV(changes) (the resources CloudFormation would add, modify or replace) with a change set.
@@ -569,6 +580,15 @@ outdated_instance_ids:
   type: list
   elements: str
   sample: [i-0123456789abcdef0]
+leaving_instance_ids:
+  description:
+    - The instances an update of the stack would have its Auto Scaling group terminate, because it lowers the desired
+      capacity (or the maximum size) below the instances the group runs; those on an older launch template first.
+    - Without O(undrained_scale_in), an update (not a check-mode plan) with any is refused before any change.
+  returned: always
+  type: list
+  elements: str
+  sample: [i-0fedcba9876543210]
 instances:
   description: The Auto Scaling group's instances.
   returned: always
@@ -882,6 +902,7 @@ def argument_spec():
         wait_timeout=dict(type="int", default=1800),
         recover_failed=dict(type="bool", default=False),
         preview_changes=dict(type="bool", default=True),
+        undrained_scale_in=dict(type="bool", default=False),
         ami=dict(type="dict", options=dict(
             family=dict(type="str", required=True, choices=list(families.AMI_FAMILIES)),
             kubernetes_version=dict(type="str", required=True),
@@ -1032,6 +1053,7 @@ def main():
         role_arn=params["role_arn"],
         owner=expected_owner(params),
         preview_changes=params["preview_changes"],
+        undrained_scale_in=params["undrained_scale_in"],
     )
     started = time.monotonic()
     try:

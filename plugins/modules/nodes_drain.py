@@ -46,6 +46,17 @@ options:
       - Drain these Nodes.
     type: list
     elements: str
+  terminate_in_group:
+    description:
+      - Once every node is drained, terminate the instances of O(instance_ids) in this Auto Scaling group, lowering its
+        desired capacity by one for each (C(TerminateInstanceInAutoScalingGroup) with C(ShouldDecrementDesiredCapacity)),
+        and its minimum size first when it is above what the desired capacity will be. This is how nodes leave a
+        smaller node group drained; the C(eksnodes.windows.nodegroup) role does it before a stack update that lowers
+        the group's size.
+      - Only the instances that are live members of the group are terminated; the others are left alone.
+      - Only with O(instance_ids).
+    type: str
+    version_added: 0.2.0
   taint:
     description:
       - Add the taint C(eksnodes.windows/retiring=true:NoSchedule) before cordoning, as the AWS procedure
@@ -103,7 +114,8 @@ notes:
     It does not support C(async).
   - Why not M(kubernetes.core.k8s_drain) in a loop; it fails at the first eviction a budget refuses, has no check mode,
     and drains one node per task; see C(docs/lifecycle.md).
-  - "IAM permissions: C(eks:DescribeCluster); with O(autoscaling_group_name) C(autoscaling:DescribeAutoScalingGroups)."
+  - "IAM permissions: C(eks:DescribeCluster); with O(autoscaling_group_name) C(autoscaling:DescribeAutoScalingGroups); with
+    O(terminate_in_group) also C(autoscaling:TerminateInstanceInAutoScalingGroup) and C(autoscaling:UpdateAutoScalingGroup)."
   - "Kubernetes permissions: C(get), C(list) and C(patch) on nodes, C(list) on pods in all namespaces, C(create) on
     C(pods/eviction), C(list) on C(poddisruptionbudgets)."
 seealso:
@@ -202,6 +214,12 @@ evicted:
       description: The node it ran on.
       type: str
       sample: ip-10-0-1-4.ec2.internal
+terminated:
+  description: The instances this task terminated in O(terminate_in_group) (in check mode, those it would).
+  returned: always
+  type: list
+  elements: str
+  sample: ["i-0fedcba9876543210"]
 drained:
   description: The nodes that have no pod left to evict.
   returned: always
@@ -231,6 +249,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.eksnodes.windows.plugins.module_utils.aws_module import AWSModule
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KUBE_AUTH_ARG_SPEC
 from ansible_collections.eksnodes.windows.plugins.module_utils.kube.client import KubeClientError
+from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle import aws
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.drain import DrainStopped
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.drain import Drainer
 from ansible_collections.eksnodes.windows.plugins.module_utils.lifecycle.drain import preview
@@ -261,13 +280,18 @@ def run(module):
     names, unregistered = session.node_names()
     options = drain_options(params)
     plan = preview(session.kube, names, options)
-    result = dict(unregistered=unregistered, nodes=plan_entries(plan), cordoned=[], evicted=[], drained=[], lines=[], memo=memo)
+    result = dict(unregistered=unregistered, nodes=plan_entries(plan), cordoned=[], evicted=[], drained=[], terminated=[], lines=[], memo=memo)
     to_do = [n for n, e in plan.items() if e["exists"] and (e["cordon"] or e["evict"])]
+    group_name = params["terminate_in_group"]
+    leaving = [i for i in params["instance_ids"] or [] if i in aws.live_members(session.group(group_name))] if group_name else []
     if module.check_mode:
         pods = sum(len(e["evict"]) for e in plan.values())
         result["lines"] = [f"{short_name(n)}: would {'cordon and ' if plan[n]['cordon'] else ''}evict "
                            f"{', '.join(plan[n]['evict']) or 'no pod'}" for n in to_do]
-        result.update(changed=bool(to_do), done=True, summary=f"{len(to_do)} node(s) would be drained, {pods} pod(s) evicted")
+        result["lines"] += [f"{instance_id}: would be terminated in {group_name}, lowering its desired capacity" for instance_id in leaving]
+        result.update(changed=bool(to_do or leaving), done=True, terminated=leaving,
+                      summary=f"{len(to_do)} node(s) would be drained, {pods} pod(s) evicted"
+                              + (f", {len(leaving)} instance(s) terminated in {group_name}" if group_name else ""))
         if module._diff:
             result["diff"] = diff_of(plan)
         module.exit_json(**result)
@@ -281,9 +305,12 @@ def run(module):
                       summary=str(stopped))
         module.fail_json(msg=str(stopped), **result)
     report = drainer.report
-    result.update(changed=report.changed, done=done, cordoned=report.cordoned, evicted=report.evicted, drained=report.drained,
-                  lines=report.lines, memo=drainer.memo,
-                  summary=f"{len(report.drained)} of {len(names)} node(s) drained, {len(report.evicted)} pod(s) evicted")
+    # Only drained nodes leave: an instance is terminated once the drain of every node is done.
+    terminated = aws.remove_from_group(session.gatherer.autoscaling, session.group(group_name), leaving) if group_name and done else []
+    result.update(changed=report.changed or bool(terminated), done=done, cordoned=report.cordoned, evicted=report.evicted, drained=report.drained,
+                  terminated=terminated, lines=report.lines, memo=drainer.memo,
+                  summary=f"{len(report.drained)} of {len(names)} node(s) drained, {len(report.evicted)} pod(s) evicted"
+                          + (f", {len(terminated)} instance(s) terminated in {group_name}" if group_name else ""))
     if module._diff and report.changed:
         result["diff"] = diff_of(plan)
     if not done and final:
@@ -306,6 +333,7 @@ def main():
         parallel=dict(type="int", default=1),
         wait_timeout=dict(type="int", default=3600),
         progress_interval=dict(type="int", default=30),
+        terminate_in_group=dict(type="str"),
         _step=dict(type="dict"),
     )
     argument_spec.update(KUBE_AUTH_ARG_SPEC)
@@ -314,6 +342,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[("autoscaling_group_name", "instance_ids", "node_names")],
         required_one_of=[("autoscaling_group_name", "instance_ids", "node_names")],
+        required_by={"terminate_in_group": "instance_ids"},
     )
     problem = validate_common(module.params)
     if problem:

@@ -209,7 +209,7 @@ plan:
     autoscaling_group_name:
       description:
         - The old node group's Auto Scaling group; null without a stack.
-        - The blue/green upgrade drains every node of it, as it is when the drain starts, not only O(plan.replace_instance_ids).
+        - The blue/green upgrade drains every node of it, as it is when the drain starts, not only RV(plan.replace_instance_ids).
       type: str
       sample: lab-nodegroup-win-NodeGroup-ABCDEF123456
     replace_node_names:

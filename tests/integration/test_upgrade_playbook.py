@@ -4,7 +4,6 @@ before any change."""
 
 
 import threading
-import time
 
 import pytest
 import yaml

@@ -3,7 +3,8 @@
 # Copyright: Contributors to the eksnodes.windows project
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The AWS side of a rolling replacement: what the group launches now, its instances, and terminating one in it.
+"""The AWS side of a rolling replacement and a scale-in: what the group launches now, its instances, and terminating
+them in it.
 
 The group read is readiness.aws's and the launch template reads amazon.aws's; amazon.aws has no
 wrapper for TerminateInstanceInAutoScalingGroup, so it is here.
@@ -19,15 +20,40 @@ from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aw
 from ..readiness.nodes import instance_id_of, is_ready
 from .rolling import LaunchTarget
 
+LEAVING_STATES = ("Terminating", "Terminated", "Detaching", "Detached")
 TEMPLATE_ID_TAG = "aws:ec2launchtemplate:id"
 TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"
 
 
 @AutoScalingErrorHandler.common_error_handler("terminate an instance in its Auto Scaling group")
 @aws_retry()
-def terminate_in_group(client, instance_id: str) -> Dict[str, Any]:
-    """Terminate the instance; the group keeps its desired capacity and launches a replacement."""
-    return client.terminate_instance_in_auto_scaling_group(InstanceId=instance_id, ShouldDecrementDesiredCapacity=False)["Activity"]
+def terminate_in_group(client, instance_id: str, decrement: bool = False) -> Dict[str, Any]:
+    """Terminate the instance; the group keeps its desired capacity and launches a replacement, unless decrement."""
+    return client.terminate_instance_in_auto_scaling_group(InstanceId=instance_id, ShouldDecrementDesiredCapacity=decrement)["Activity"]
+
+
+@AutoScalingErrorHandler.common_error_handler("lower the minimum size of an Auto Scaling group")
+@aws_retry()
+def lower_min_size(client, group_name: str, min_size: int) -> None:
+    client.update_auto_scaling_group(AutoScalingGroupName=group_name, MinSize=min_size)
+
+
+def live_members(group: Dict[str, Any]) -> List[str]:
+    return [i["InstanceId"] for i in group.get("Instances") or [] if not str(i.get("LifecycleState") or "").startswith(LEAVING_STATES)]
+
+
+def remove_from_group(client, group: Dict[str, Any], instance_ids: List[str]) -> List[str]:
+    """Terminate the instances that are still live members of the group, each lowering its desired capacity by one; the
+    minimum size first comes down to what the desired capacity will be, when it is above (AWS refuses otherwise)."""
+    leaving = [instance_id for instance_id in instance_ids if instance_id in live_members(group)]
+    if not leaving:
+        return []
+    remaining = int(group.get("DesiredCapacity") or 0) - len(leaving)
+    if int(group.get("MinSize") or 0) > remaining:
+        lower_min_size(client, group["AutoScalingGroupName"], max(remaining, 0))
+    for instance_id in leaving:
+        terminate_in_group(client, instance_id, decrement=True)
+    return leaving
 
 
 def group_template_spec(group: Dict[str, Any]) -> Dict[str, Any]:

@@ -125,6 +125,17 @@ def started(stack_id: str, after_event_id: Optional[str], client_request_token: 
     return {"stack_id": stack_id, "after_event_id": after_event_id, "client_request_token": client_request_token}
 
 
+# The template's parameters that bound how many instances its Auto Scaling group runs.
+CAPACITY_PARAMETERS = ("NodeAutoScalingGroupDesiredCapacity", "NodeAutoScalingGroupMaxSize")
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
 class NodegroupStack:
     """One stack, driven by change sets; every call is a retrying wrapper from stacks.py."""
 
@@ -142,11 +153,13 @@ class NodegroupStack:
         pause: Callable[[float], None] = time.sleep,
         owner: Optional[Mapping[str, Optional[str]]] = None,
         preview_changes: bool = True,
+        undrained_scale_in: bool = False,
     ):
         """owner: the expected cluster_name and nodegroup_name; a stack that is not theirs is refused (None: not checked).
         preview_changes: in check mode, compute the resource changes with a change set (which CloudFormation records,
         and for a new stack a REVIEW_IN_PROGRESS stack, both deleted after); without it, check mode writes nothing."""
         self.preview_changes = preview_changes
+        self.undrained_scale_in = undrained_scale_in
         self.cloudformation = cloudformation
         self.autoscaling = autoscaling
         self.stack_name = stack_name
@@ -275,6 +288,7 @@ class NodegroupStack:
             "stack_name": self.stack_name,
             **self.facts(stack),
             "events": self.events,
+            "leaving_instance_ids": [],
         }
         result.update(extra)
         return result
@@ -335,7 +349,37 @@ class NodegroupStack:
                 wanted_tags = desired.stack_tags(change_logic.stack_tags(stack))
                 if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
                     return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
+            leaving = self._leaving(stack, desired)
+            if leaving:
+                self._refuse_undrained_scale_in(stack, desired, leaving)
+                result = self._change(stack, desired, operation)
+                result["leaving_instance_ids"] = leaving
+                return result
         return self._change(stack if not in_review else None, desired, operation, review_stack=stack if in_review else None)
+
+    def _leaving(self, stack: Dict[str, Any], desired: DesiredStack) -> List[str]:
+        """The instances the update would have the group terminate: those beyond its new desired capacity (or maximum).
+        The group is read only when one of them goes down."""
+        before = change_logic.stack_parameters(stack)
+        capacities = [_int(desired.parameters.get(name)) for name in CAPACITY_PARAMETERS]
+        lowered = any(after is not None and (_int(before.get(name)) is None or after < _int(before.get(name)))
+                      for name, after in zip(CAPACITY_PARAMETERS, capacities))
+        if not lowered or None in capacities:
+            return []
+        instances = self.instances(stack)
+        outputs = transformations.outputs(stack)
+        return transformations.leaving_instance_ids(instances, transformations.outdated_instance_ids(instances, outputs), min(capacities))
+
+    def _refuse_undrained_scale_in(self, stack: Dict[str, Any], desired: DesiredStack, leaving: List[str]) -> None:
+        if self.check_mode or self.undrained_scale_in:
+            return
+        capacity = min(_int(desired.parameters.get(name)) for name in CAPACITY_PARAMETERS)
+        raise StackOperationError(
+            f"Stack {self.stack_name}: the update makes room for {capacity} instance(s) in an Auto Scaling group that runs "
+            f"{capacity + len(leaving)}, so the group would terminate {', '.join(leaving)} without draining their nodes. Nothing "
+            "was changed. Drain those nodes and take them out of the group first (the nodegroup role and the launch playbook "
+            "do, with eksnodes.windows.nodes_drain and its terminate_in_group), or set undrained_scale_in=true",
+            changed=False, leaving_instance_ids=leaving, outputs=transformations.outputs(stack))
 
     def _plan(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
         """The change that would be made, from the parameters and tags alone (no change set, so no resource changes)."""

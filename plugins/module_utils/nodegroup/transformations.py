@@ -112,3 +112,15 @@ def stack_facts(stack: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         "stack_status": stack.get("StackStatus"),
         "stack_status_reason": stack.get("StackStatusReason"),
     }
+
+
+def leaving_instance_ids(instances: List[Mapping[str, Any]], outdated: Optional[List[str]], capacity: int) -> List[str]:
+    """The live instances an Auto Scaling group of capacity would have no room for, in the order they should leave:
+    those on an older launch template first (outdated), then by instance ID, highest first."""
+    live = sorted((item["instance_id"] for item in instances if not str(item.get("lifecycle_state") or "").startswith(LEAVING_STATES)),
+                  reverse=True)
+    extra = len(live) - max(capacity, 0)
+    if extra <= 0:
+        return []
+    older = set(outdated or [])
+    return sorted(live, key=lambda instance_id: instance_id not in older)[:extra]

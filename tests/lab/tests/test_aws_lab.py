@@ -713,8 +713,8 @@ def test_reset_and_reseed_with_a_managed_vpc_cni(lab: AwsLab, client: Callable[[
 
 def test_terminating_with_a_lower_desired_capacity_keeps_the_minimum_size(client: Callable[[str], Any], facts: dict[str, Any]) -> None:
     image_id = next(iter(facts["windows_amis"].values()))["image_id"]
-    template = client("ec2").create_launch_template(LaunchTemplateName="lab-min-size", LaunchTemplateData={"ImageId": image_id,
-                                                                                                          "InstanceType": "m5.large"})
+    data = {"ImageId": image_id, "InstanceType": "m5.large"}
+    template = client("ec2").create_launch_template(LaunchTemplateName="lab-min-size", LaunchTemplateData=data)
     autoscaling = client("autoscaling")
     autoscaling.create_auto_scaling_group(AutoScalingGroupName="lab-min-size", MinSize=1, MaxSize=2, DesiredCapacity=2,
                                           LaunchTemplate={"LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]},

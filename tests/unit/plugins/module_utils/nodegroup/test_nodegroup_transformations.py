@@ -96,3 +96,11 @@ def test_instances_carry_their_launch_template():
                             "LaunchTemplate": {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "n", "Version": "3"}}]}
     assert t.instances(group)[0]["launch_template_id"] == "lt-1"
     assert t.outdated_instance_ids(t.instances(group), LAUNCHES) == []
+
+
+def test_the_instances_a_smaller_group_has_no_room_for_older_first_then_highest_id():
+    instances = [member("i-a"), member("i-b"), member("i-c"), dict(member("i-d"), lifecycle_state="Terminating")]
+    assert t.leaving_instance_ids(instances, None, 1) == ["i-c", "i-b"]
+    assert t.leaving_instance_ids(instances, ["i-a"], 2) == ["i-a"]
+    assert t.leaving_instance_ids(instances, [], 3) == [] and t.leaving_instance_ids(instances, [], 5) == []
+    assert t.leaving_instance_ids(instances, None, 0) == ["i-c", "i-b", "i-a"]
