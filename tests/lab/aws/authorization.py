@@ -7,7 +7,9 @@ user's identity policies (inline and attached, the user's and its groups'), as A
    instance profile, OIDC provider, managed policy, SSM parameter, Auto Scaling group, EKS cluster; ``*``
    for actions AWS does not scope), with the condition keys the call sets (``iam:PassedToService`` on
    CloudFormation's behalf, ``iam:PolicyARN`` on attaching or detaching a role policy, ``aws:TagKeys`` on
-   tagging or untagging a role);
+   tagging or untagging a role, ``aws:TagKeys`` and ``aws:RequestTag/<key>`` on creating a role with tags);
+   an IAM create that gives tags also needs the resource's tagging action (``iam:TagRole`` for CreateRole,
+   with the same keys), as AWS requires ("To create a role with tags, you must have iam:TagRole");
 2. an explicit Deny wins, then any Allow; otherwise the call is refused with the service's own error
    (``AccessDenied``, ``UnauthorizedOperation`` for EC2, ``AccessDeniedException`` for JSON APIs) and
    AWS's message ``User: <arn> is not authorized to perform: <action> on resource: <arn> because no
@@ -369,6 +371,9 @@ class IamEnforcer:
             return
         for resource in self.resolver.resources(request):
             self._require(caller, request.iam_action, resource, request.context)
+        for action in implied_actions(request):
+            for resource in self.resolver.resources(request):
+                self._require(caller, action, resource, request.context)
         for role_arn in roles_passed_to_eks(request, body):
             self._require(caller, "iam:PassRole", role_arn, {})
         self._check_on_behalf(caller, request)
@@ -460,6 +465,29 @@ def roles_passed_to_eks(request: Request, body: bytes) -> list[str]:
     return roles
 
 
+# IAM creates that take Tags, and the tagging action tagging in the same call also needs (IAM user guide, "Tagging IAM
+# resources": to create a role with tags, you must have iam:CreateRole and iam:TagRole; likewise for the others).
+TAGGING_CREATES = {
+    "CreateRole": "iam:TagRole",
+    "CreatePolicy": "iam:TagPolicy",
+    "CreateInstanceProfile": "iam:TagInstanceProfile",
+    "CreateOpenIDConnectProvider": "iam:TagOpenIDConnectProvider",
+}
+
+
+def request_tags(params: Mapping[str, str]) -> dict[str, str]:
+    """The call's ``Tags.member.N.Key`` / ``.Value`` pairs, in N's order."""
+    numbers = sorted(int(match.group(1)) for key in params if (match := re.fullmatch(r"Tags\.member\.(\d+)\.Key", key)))
+    return {params[f"Tags.member.{n}.Key"]: params.get(f"Tags.member.{n}.Value", "") for n in numbers}
+
+
+def implied_actions(request: Request) -> list[str]:
+    """Further actions the call needs on the resources it addresses, with the same condition keys."""
+    if request.service == "iam" and request.action in TAGGING_CREATES and request_tags(request.params):
+        return [TAGGING_CREATES[request.action]]
+    return []
+
+
 def request_context(request: Request) -> dict[str, Any]:
     """The condition keys AWS sets from the call's own parameters (IAM service authorization reference)."""
     params = request.params
@@ -467,8 +495,11 @@ def request_context(request: Request) -> dict[str, Any]:
         return {}
     if request.action in ("AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy") and params.get("PolicyArn"):
         return {"iam:PolicyARN": params["PolicyArn"]}
-    if request.action == "TagRole":
-        return {"aws:TagKeys": [value for key, value in sorted(params.items()) if re.fullmatch(r"Tags\.member\.\d+\.Key", key)]}
+    if request.action in ("TagRole", *TAGGING_CREATES):
+        tags = request_tags(params)
+        if request.action != "TagRole" and not tags:
+            return {}
+        return {"aws:TagKeys": list(tags), **{f"aws:RequestTag/{key}": value for key, value in tags.items()}}
     if request.action == "UntagRole":
         return {"aws:TagKeys": [value for key, value in sorted(params.items()) if re.fullmatch(r"TagKeys\.member\.\d+", key)]}
     return {}

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from lab.aws.authorization import (HANDLER_PERMISSIONS, Request, ResourceResolver, denial_message, evaluate, handler_operations, on_behalf_resource,
-                                   request_context, roles_passed_to_eks)
+from lab.aws.authorization import (HANDLER_PERMISSIONS, Request, ResourceResolver, denial_message, evaluate, handler_operations, implied_actions,
+                                   on_behalf_resource, request_context, roles_passed_to_eks)
 from lab.aws.naming import generated_name
 from lab.least_privilege import policy_path
 
@@ -76,7 +76,7 @@ def test_multivalued_keys_need_a_set_operator_and_calls_set_their_keys():
     assert evaluate(allow(some), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["c", "a"]}) == "Allow"
     assert evaluate(allow(plain), "iam:TagRole", LINUX_ROLE, {"aws:TagKeys": ["a"]}) == "ImplicitDeny"
     tag = Request("iam", "TagRole", {"RoleName": "r", "Tags.member.1.Key": MARKER, "Tags.member.1.Value": "x", "Tags.member.2.Key": "team"}, "/", "us-east-1")
-    assert request_context(tag) == {"aws:TagKeys": [MARKER, "team"]}
+    assert request_context(tag) == {"aws:TagKeys": [MARKER, "team"], f"aws:RequestTag/{MARKER}": "x", "aws:RequestTag/team": ""}
     untag = Request("iam", "UntagRole", {"RoleName": "r", "TagKeys.member.1": MARKER}, "/", "us-east-1")
     assert request_context(untag) == {"aws:TagKeys": [MARKER]}
     detach = Request("iam", "DetachRolePolicy", {"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}, "/", "us-east-1")
@@ -209,3 +209,49 @@ def test_cloudformation_cuts_a_generated_role_name_to_iam_s_64_characters():
     for playbook in ("launch", "upgrade", "remove"):
         for action in ("iam:CreateRole", "iam:DeleteRole", "iam:PassRole") if playbook != "remove" else ("iam:DeleteRole",):
             assert evaluate([policy(playbook)], action, role, {}) == "Allow", (playbook, action)
+
+
+def test_creating_a_role_with_tags_needs_tag_role_with_the_same_keys():
+    """AWS: to create a role with tags, you must have iam:TagRole as well as iam:CreateRole, which both see the tags
+    (aws:TagKeys, aws:RequestTag/<key>); without tags, CreateRole alone."""
+    owner = "eksnodes.windows/cni-identity-cluster"
+    cluster = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/lab"
+    tagged = Request("iam", "CreateRole", {"RoleName": "lab-aws-node-cni", "Tags.member.1.Key": owner, "Tags.member.1.Value": cluster},
+                     "/", "us-east-1")
+    assert implied_actions(tagged) == ["iam:TagRole"]
+    assert request_context(tagged) == {"aws:TagKeys": [owner], f"aws:RequestTag/{owner}": cluster}
+    plain = Request("iam", "CreateRole", {"RoleName": "lab-aws-node-cni"}, "/", "us-east-1")
+    assert implied_actions(plain) == [] and request_context(plain) == {}
+    many = Request("iam", "CreateRole", {"RoleName": "r", **{f"Tags.member.{n}.Key": f"k{n}" for n in (1, 2, 10)}}, "/", "us-east-1")
+    assert request_context(many)["aws:TagKeys"] == ["k1", "k2", "k10"]
+    assert implied_actions(Request("iam", "TagRole", {"RoleName": "r", "Tags.member.1.Key": owner}, "/", "us-east-1")) == []
+
+
+def test_an_enforcing_lab_refuses_a_tagged_create_role_without_tag_role(lab_factory):
+    import boto3  # pylint: disable=import-outside-toplevel
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+
+    lab = lab_factory(enforce_iam=True)
+    iam = lab.aws_client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                                                "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+    iam.create_user(UserName="creator")
+    iam.put_user_policy(UserName="creator", PolicyName="create", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="creator")["AccessKey"]
+    session = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=lab.region)
+    creator = session.client("iam", endpoint_url=lab.info["aws"]["url"])
+    with pytest.raises(ClientError) as refused:
+        creator.create_role(RoleName="tagged", AssumeRolePolicyDocument=trust, Tags=[{"Key": "team", "Value": "app"}])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "is not authorized to perform: iam:TagRole on resource: arn:aws:iam::" in refused.value.response["Error"]["Message"]
+    assert "tagged" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    creator.create_role(RoleName="untagged", AssumeRolePolicyDocument=trust)
+
+    iam.put_user_policy(UserName="creator", PolicyName="tag", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "*",
+                                                 "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}))
+    creator.create_role(RoleName="tagged", AssumeRolePolicyDocument=trust, Tags=[{"Key": "team", "Value": "app"}])
+    assert iam.get_role(RoleName="tagged")["Role"]["Tags"] == [{"Key": "team", "Value": "app"}]
+    with pytest.raises(ClientError):
+        creator.create_role(RoleName="other", AssumeRolePolicyDocument=trust, Tags=[{"Key": "owner", "Value": "me"}])
