@@ -20,6 +20,8 @@ description:
     it with C(sts:AssumeRoleWithWebIdentity) and the audience C(sts.amazonaws.com).
   - With EKS Pod Identity, creates the role trusting C(pods.eks.amazonaws.com) for C(sts:AssumeRole) and
     C(sts:TagSession); the C(eks-pod-identity-agent) add-on must be installed.
+  - The role is created with the tag C(eksnodes.windows/cni-identity-cluster) whose value is the cluster's ARN. A role
+    is the collection's only with that tag and the trust policy above; only such a role is ever modified or deleted.
   - Attaches the policy to the role, then points aws-node at it. When vpc-cni is a managed add-on, through the
     add-on (its C(serviceAccountRoleArn), or its C(podIdentityAssociations)), since the add-on reverts a hand-made
     annotation and owns its associations; otherwise through the ServiceAccount's C(eks.amazonaws.com/role-arn)
@@ -31,12 +33,16 @@ description:
   - Each node role the policy is detached from is tagged C(eksnodes.windows/cni-policy-moved-to) with the role's name.
   - O(state=absent) first attaches the policy back to the node roles tagged so (removing the tag), to the roles of the
     nodes aws-node runs on and of the managed node groups, and to O(node_role_names); then points aws-node back at the
-    node role, restarts it and waits, and deletes the role. The OIDC provider is kept.
-  - Refuses before any change when a role named O(role_name) exists with a trust policy that is not the one described
-    above (such a role is never modified); with IRSA, when the cluster has no OIDC issuer or O(oidc_provider_arn) is
-    the provider of another issuer; with EKS Pod Identity, when the C(eks-pod-identity-agent) add-on is missing, an
-    association gives aws-node another role, or aws-node has an IAM role for its service account (which the AWS
-    SDK would use first).
+    node role, restarts it and waits, detaches the CNI policy from the role and deletes the role. The OIDC provider is
+    kept.
+  - Refuses before any change, in check mode too, when a role named O(role_name) exists that is not the collection's,
+    that is without the tag C(eksnodes.windows/cni-identity-cluster) naming this cluster's ARN (a role created by hand
+    or by an earlier version of the collection; tag it by hand only if the collection created it for this cluster), or
+    with another trust policy; such a role is never modified. With O(state=absent), also when the collection's role
+    carries policies the collection did not attach (they are not detached). With IRSA, also when the cluster has no
+    OIDC issuer or O(oidc_provider_arn) is the provider of another issuer; with EKS Pod Identity, when the
+    C(eks-pod-identity-agent) add-on is missing, an association gives aws-node another role, or aws-node has an IAM
+    role for its service account (which the AWS SDK would use first).
 author:
   - eksnodes.windows maintainers (@eksnodes)
 options:
@@ -63,6 +69,8 @@ options:
   role_name:
     description:
       - Name of the IAM role for aws-node. Defaults to C(<cluster_name>-aws-node-cni).
+      - An existing role of that name must be the collection's (tagged C(eksnodes.windows/cni-identity-cluster) with the
+        cluster's ARN); any other is refused.
     type: str
   oidc_provider_arn:
     description:
@@ -150,7 +158,9 @@ changes:
   type: list
   elements: str
   sample:
-    - create the IAM role prod-aws-node-cni for kube-system/aws-node
+    - >-
+      create the IAM role prod-aws-node-cni for kube-system/aws-node, tagged
+      eksnodes.windows/cni-identity-cluster=arn:aws:eks:us-east-1:123456789012:cluster/prod
     - detach arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy from node role prod-linux-node-role
 """
 

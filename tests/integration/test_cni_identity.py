@@ -21,6 +21,7 @@ ROLE = "eksnodes.windows.cni_identity"
 MODULE = "eksnodes.windows.cni_identity"
 CNI = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 ROLE_NAME = "lab-aws-node-cni"
+OWNER_TAG = "eksnodes.windows/cni-identity-cluster"
 
 
 def play(*tasks):
@@ -158,6 +159,7 @@ def test_irsa_moves_the_policy_without_a_not_ready_moment_and_back(ansible, lab,
         assert role_arn.endswith(f":role/{ROLE_NAME}") and f"detach {CNI} from node role {node_role}" in present["changes"]
         assert all(change.startswith(f"detach {CNI} from node role ") for change in present["changes"]), present["changes"]
         assert present["node_roles"].get(node_role) is False
+        assert iam.list_role_tags(RoleName=ROLE_NAME)["Tags"] == [{"Key": OWNER_TAG, "Value": lab.facts["cluster_arn"]}]
         assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE_NAME)["AttachedPolicies"]] == [CNI]
         assert CNI not in iam_state(iam, node_role)["node_role_policies"]
         assert set(aws_node_roles(core).values()) == {role_arn}
@@ -207,6 +209,82 @@ def test_refusals_change_nothing(ansible, lab, clients):
     finally:
         iam.delete_role(RoleName="lab-foreign-cni")
         iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=other)
+
+
+S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+POD_IDENTITY_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                                              "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def role_state(iam, name):
+    """Everything IAM says of the role: itself (trust, description, tags...), its managed and inline policies, its tags."""
+    return {"role": iam.get_role(RoleName=name)["Role"],
+            "attached": sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
+            "inline": iam.list_role_policies(RoleName=name)["PolicyNames"],
+            "tags": iam.list_role_tags(RoleName=name)["Tags"]}
+
+
+def refusal(result, name):
+    """The message of the role run that had to fail."""
+    with pytest.raises(KeyError):
+        result.result(f"{name}: outcome")
+    return result.result(f"{name}: failed")["ansible_failed_result"]["msg"]
+
+
+def delete_role_if_there(iam, name):
+    try:
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+        iam.delete_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        pass
+
+
+def test_a_role_of_that_name_that_is_not_ours_is_never_touched(ansible, lab, clients):
+    """A role made by someone else with the very trust policy the collection writes (any EKS Pod Identity role has it; a
+    hand-made <cluster>-aws-node-cni may have the IRSA one) is not ours: state=absent does not detach its policies nor
+    delete it, state=present does not attach to it nor hand it to aws-node; both refuse before any change, check mode
+    too, saying which variable to change."""
+    iam, core, apps = clients
+    eks = lab.aws_client("eks")
+    node_role = lab.facts["linux_node_role_name"]
+    issuer = eks.describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"]
+    host = issuer.split("://", 1)[1]
+    provider = f"arn:aws:iam::{lab.facts['account_id']}:oidc-provider/{host}"
+    irsa_trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:sub": "system:serviceaccount:kube-system:aws-node", f"{host}:aud": "sts.amazonaws.com"}}}]}
+    iam.create_role(RoleName="team-app-pod-role", AssumeRolePolicyDocument=json.dumps(POD_IDENTITY_TRUST), Description="team app",
+                    Tags=[{"Key": "team", "Value": "app"}])
+    iam.attach_role_policy(RoleName="team-app-pod-role", PolicyArn=S3_READ)
+    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(irsa_trust), Description="made by hand")
+    for arn in (CNI, S3_READ):
+        iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=arn)
+    try:
+        before = {name: role_state(iam, name) for name in ("team-app-pod-role", ROLE_NAME)}
+        aws_before, kube_before = iam_state(iam, node_role), kube_state(core, apps)
+
+        def unchanged():
+            assert {name: role_state(iam, name) for name in before} == before
+            assert (iam_state(iam, node_role), kube_state(core, apps), aws_node_associations(eks)) == (aws_before, kube_before, [])
+
+        pod_identity = {"cni_identity_cluster_name": "lab", "cni_identity_mechanism": "pod_identity", "cni_identity_role_name": "team-app-pod-role"}
+        for state, check in (("absent", True), ("absent", False), ("present", True), ("present", False)):
+            name = f"pod identity {state}{' check' if check else ''}"
+            message = refusal(ansible.playbook(play(*role_case(name, dict(pod_identity, cni_identity_state=state))), check=check), name)
+            assert "team-app-pod-role" in message and "cni_identity_role_name" in message and "another name" in message, message
+            unchanged()
+
+        # The default name, <cluster>-aws-node-cni, made by hand with the IRSA trust policy, through the module.
+        for state, check in (("absent", True), ("absent", False), ("present", True), ("present", False)):
+            result = ansible.task(MODULE, {"cluster_name": "lab", "state": state}, check=check)
+            assert result["failed"] and result["changed"] is False, result
+            assert "Refused before any change" in result["msg"] and f"IAM role {ROLE_NAME}" in result["msg"], result["msg"]
+            assert "role_name (cni_identity_role_name)" in result["msg"] and "another name" in result["msg"], result["msg"]
+            unchanged()
+    finally:
+        delete_role_if_there(iam, "team-app-pod-role")
+        delete_role_if_there(iam, ROLE_NAME)
 
 
 @pytest.mark.long
@@ -312,6 +390,8 @@ def test_pod_identity_moves_the_policy_without_a_not_ready_moment_and_back(lab_f
         assert role_arn.endswith(f":role/{ROLE_NAME}") and rerun["changed"] is False and rerun["changes"] == []
         trust = iam.get_role(RoleName=ROLE_NAME)["Role"]["AssumeRolePolicyDocument"]
         assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        # Created with its owner tag, as the launch user (iam:TagRole on it, the marker key only).
+        assert iam.list_role_tags(RoleName=ROLE_NAME)["Tags"] == [{"Key": OWNER_TAG, "Value": lab.facts["cluster_arn"]}]
         associations = aws_node_associations(eks)
         assert [a["roleArn"] for a in associations] == [role_arn]
         addon = eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"] if managed else None

@@ -94,13 +94,26 @@ def test_a_stack_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  
         cloudformation.delete_stack(StackName="lab-nodegroup-foreign")
 
 
-def test_a_cni_identity_role_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+def aws_node_trust(lab):
+    """The IRSA trust policy the collection writes for the lab's aws-node, as anyone may write it too."""
+    issuer = lab.aws_client("eks").describe_cluster(name="lab")["cluster"]["identity"]["oidc"]["issuer"]
+    host = issuer.split("://", 1)[1]
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{lab.facts['account_id']}:oidc-provider/{host}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:sub": "system:serviceaccount:kube-system:aws-node", f"{host}:aud": "sts.amazonaws.com"}}}]}
+
+
+@pytest.mark.parametrize("trust, fragment", [
+    (lambda lab: {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     "IAM role lab-aws-node-cni exists with a trust policy that is not the one"),
+    (aws_node_trust, "IAM role lab-aws-node-cni exists without the tag eksnodes.windows/cni-identity-cluster="),
+], ids=["another trust policy", "the same trust policy, made by hand"])
+def test_a_cni_identity_role_that_is_not_ours_is_refused_before_any_change(lab, ipam_off, trust, fragment):  # pylint: disable=unused-argument
     iam = lab.aws_client("iam")
-    foreign = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    iam.create_role(RoleName="lab-aws-node-cni", AssumeRolePolicyDocument=json.dumps(foreign))
+    iam.create_role(RoleName="lab-aws-node-cni", AssumeRolePolicyDocument=json.dumps(trust(lab)))
     try:
-        refused(lab, {"nodegroup_name": "refused", "cni_identity": "irsa"},
-                "IAM role lab-aws-node-cni exists with a trust policy that is not the one")
+        refused(lab, {"nodegroup_name": "refused", "cni_identity": "irsa"}, fragment, "role_name (cni_identity_role_name) to another name")
     finally:
         iam.delete_role(RoleName="lab-aws-node-cni")
 

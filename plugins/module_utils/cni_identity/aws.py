@@ -5,8 +5,8 @@
 
 """Thin, retrying wrappers over the IAM, EC2 and EKS calls the CNI identity needs that amazon.aws's
 module_utils/iam.py (used for roles and their attached policies) has no helper for: OIDC providers,
-role creation and deletion, attaching a managed policy, creating one, instance profile roles, instances,
-EKS Pod Identity associations (amazon.aws has no EKS helpers for them either)."""
+role creation (with tags) and deletion, a role's inline policy names, attaching a managed policy, creating one,
+instance profile roles, instances, EKS Pod Identity associations (amazon.aws has no EKS helpers for them either)."""
 
 import json
 from typing import Any, Dict, List, Optional
@@ -34,8 +34,10 @@ def create_oidc_provider(client, issuer: str, client_ids: List[str]) -> str:
 
 @IAMErrorHandler.common_error_handler("create role")
 @aws_retry()
-def create_role(client, name: str, trust_policy: Dict[str, Any], description: str) -> Dict[str, Any]:
-    return client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy), Description=description)["Role"]
+def create_role(client, name: str, trust_policy: Dict[str, Any], description: str, tags: List[Dict[str, str]]) -> Dict[str, Any]:
+    """The tags come with the role in the same call (which takes iam:TagRole as well as iam:CreateRole): a role of ours
+    never exists without them."""
+    return client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy), Description=description, Tags=tags)["Role"]
 
 
 @IAMErrorHandler.deletion_error_handler("delete role")
@@ -67,6 +69,13 @@ def create_policy(client, name: str, document: Dict[str, Any], description: str)
 @aws_retry()
 def instance_profile_roles(client, name: str) -> Optional[List[Dict[str, Any]]]:
     return client.get_instance_profile(InstanceProfileName=name)["InstanceProfile"].get("Roles", [])
+
+
+@IAMErrorHandler.list_error_handler("list role policies", [])
+@aws_retry()
+def role_inline_policies(client, name: str) -> List[str]:
+    paginator = client.get_paginator("list_role_policies")
+    return paginator.paginate(RoleName=name).build_full_result().get("PolicyNames", [])
 
 
 @IAMErrorHandler.list_error_handler("list role tags", {})

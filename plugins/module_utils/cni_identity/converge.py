@@ -9,8 +9,8 @@ The order is what keeps pod networking up: at every moment some identity aws-nod
 policy, so a failure midway leaves the policy attached somewhere, never nowhere.
 
 state=present:
-1. read everything and refuse before any change (``Facts.problems``): a role of that name whose trust policy is
-   not ours, no aws-node DaemonSet; with IRSA no OIDC issuer, an OIDC provider given for another issuer; with
+1. read everything and refuse before any change (``Facts.problems``): a role of that name that is not ours (see
+   below), no aws-node DaemonSet; with IRSA no OIDC issuer, an OIDC provider given for another issuer; with
    EKS Pod Identity no eks-pod-identity-agent add-on, an association of aws-node with another role, or an IAM
    role for aws-node's service account (which the SDK would use first);
 2. with IRSA, the IAM OIDC provider for the cluster's issuer, when absent;
@@ -25,8 +25,13 @@ state=present:
 
 state=absent: the policy back first on the node roles it was moved off (tagged ``eksnodes.windows/cni-policy-moved-to``
 when it was), on those of the nodes aws-node runs on and of the managed node groups, and on node_role_names; aws-node back on the node role (annotation or
-add-on), restart and wait until no pod runs with the role, then the role goes (when it is ours). The OIDC
-provider stays: other service accounts may use it.
+add-on), restart and wait until no pod runs with the role, then the CNI policy comes off the role and the role goes.
+The OIDC provider stays: other service accounts may use it.
+
+A role is ours only when it has the trust policy above and the tag ``eksnodes.windows/cni-identity-cluster`` with the
+cluster's ARN, which it gets when it is created (in the same call). Any other role named role_name (one without the tag, as
+any EKS Pod Identity role has the same trust policy) refuses state=present and state=absent before any change, and
+so does our role with policies this collection did not attach at state=absent.
 
 In check mode every step reports the change it would make (``changes``) and makes none.
 """
@@ -92,6 +97,13 @@ class Facts:
     aws_node_roles: List[str] = field(default_factory=list)   # node roles of nodes aws-node runs on, and of managed node groups
     moved_from: List[str] = field(default_factory=list)       # node roles tagged as having had the policy moved off
     problems: List[str] = field(default_factory=list)
+    cluster_arn: Optional[str] = None
+
+    @property
+    def owner(self) -> str:
+        """The value of aws-node's role's OWNER_TAG: the cluster's ARN (a cluster of the same name in another region is
+        another cluster, and IAM roles are global), its name when the facts given have no ARN."""
+        return self.cluster_arn or self.cluster_name
 
     @property
     def policy_arn(self) -> str:
@@ -167,7 +179,7 @@ class CniIdentity:
         facts = Facts(cluster_name=name, partition=parts.get("partition", "aws"), account=parts.get("account", ""),
                       issuer=policy.cluster_issuer(cluster), ip_family=policy.cluster_ip_family(cluster),
                       role_name=self.params.get("role_name") or policy.default_role_name(name),
-                      mechanism=self.params.get("mechanism") or policy.IRSA)
+                      mechanism=self.params.get("mechanism") or policy.IRSA, cluster_arn=cluster.get("arn") or None)
         if len(facts.role_name) > policy.IAM_ROLE_NAME_MAX:
             facts.problems.append(f"role_name {facts.role_name!r} is longer than {policy.IAM_ROLE_NAME_MAX} characters; "
                                   "set role_name (cni_identity_role_name) to a shorter name")
@@ -231,23 +243,39 @@ class CniIdentity:
                 "take it away first (eksnodes.windows.cni_identity with mechanism irsa and state absent), then run again")
 
     def _read_role(self, facts: Facts) -> None:
+        """A role of that name is ours only with the trust policy this collection writes and the tag OWNER_TAG naming this
+        cluster, which it gets at its creation: the trust policy alone proves nothing (every EKS Pod Identity role has the
+        same). Any other role of that name is never modified, at present and at absent."""
         facts.role = get_iam_role(self.iam, facts.role_name)
         if facts.role is None:
             return
         facts.role_policies = policy.attached_arns(list_iam_role_attached_policies(self.iam, facts.role_name))
+        fix = ("it is not modified. Set role_name (cni_identity_role_name) to another name, or delete that role yourself if it is a "
+               "leftover")
         if facts.mechanism == policy.POD_IDENTITY:
             if not policy.trust_is_ours(facts.role.get("AssumeRolePolicyDocument"), None, None, policy.POD_IDENTITY):
                 facts.problems.append(f"IAM role {facts.role_name} exists with a trust policy that is not the one for EKS Pod Identity "
-                                      f"({policy.POD_IDENTITY_PRINCIPAL}, sts:AssumeRole and sts:TagSession); it is not modified. Set "
-                                      "role_name (cni_identity_role_name) to another name, or delete that role if it is a leftover")
-            return
-        if not facts.issuer:
+                                      f"({policy.POD_IDENTITY_PRINCIPAL}, sts:AssumeRole and sts:TagSession); {fix}")
+                return
+        elif not facts.issuer:
             facts.problems.append(f"IAM role {facts.role_name} exists, and without an issuer its trust policy cannot be checked; "
                                   "it is not modified")
+            return
         elif facts.provider_arn and not policy.trust_is_ours(facts.role.get("AssumeRolePolicyDocument"), facts.provider_arn, facts.issuer):
             facts.problems.append(f"IAM role {facts.role_name} exists with a trust policy that is not the one for kube-system/aws-node "
-                                  f"through {facts.provider_arn}; it is not modified. Set role_name (cni_identity_role_name) to "
-                                  "another name, or delete that role if it is a leftover")
+                                  f"through {facts.provider_arn}; {fix}")
+            return
+        owner = policy.role_owner(facts.role)
+        if owner is None:
+            facts.problems.append(
+                f"IAM role {facts.role_name} exists without the tag {policy.OWNER_TAG}={facts.owner} that this collection gives "
+                "the role it creates, so it is not this collection's (its trust policy proves nothing: any role for the same "
+                f"{'EKS Pod Identity principal' if facts.mechanism == policy.POD_IDENTITY else 'service account'} has it); {fix}. "
+                "Only if this collection created it for this cluster, before it tagged its roles, and nothing else uses it, tag it "
+                f"and run again: aws iam tag-role --role-name {facts.role_name} --tags Key={policy.OWNER_TAG},Value={facts.owner}")
+        elif owner != facts.owner:
+            facts.problems.append(f"IAM role {facts.role_name} is tagged {policy.OWNER_TAG}={owner}: it is aws-node's role of another "
+                                  f"cluster, not of {facts.owner}; {fix}")
 
     def _read_node_roles(self, facts: Facts) -> None:
         """Every node's instance profile role, each managed node group's role, and node_role_names; which of them need the
@@ -375,9 +403,11 @@ class CniIdentity:
             facts.provider_arn = aws.create_oidc_provider(self.iam, facts.issuer, [policy.AUDIENCE])
         if not facts.policy_exists and self._change(f"create the IAM policy {policy.IPV6_POLICY_NAME}"):
             aws.create_policy(self.iam, policy.IPV6_POLICY_NAME, policy.IPV6_POLICY_DOCUMENT, "VPC CNI permissions on an IPv6 EKS cluster")
-        if facts.role is None and self._change(f"create the IAM role {facts.role_name} for kube-system/aws-node"):
+        if facts.role is None and self._change(f"create the IAM role {facts.role_name} for kube-system/aws-node, tagged "
+                                               f"{policy.OWNER_TAG}={facts.owner}"):
             trust = policy.irsa_trust_policy(facts.provider_arn, facts.issuer) if irsa else policy.pod_identity_trust_policy()
-            facts.role = aws.create_role(self.iam, facts.role_name, trust, f"VPC CNI (kube-system/aws-node) of EKS cluster {facts.cluster_name}")
+            facts.role = aws.create_role(self.iam, facts.role_name, trust, f"VPC CNI (kube-system/aws-node) of EKS cluster {facts.cluster_name}",
+                                         policy.owner_tags(facts.owner))
         if facts.policy_arn not in facts.role_policies and self._change(f"attach {facts.policy_arn} to {facts.role_name}"):
             aws.attach_role_policy(self.iam, facts.role_name, facts.policy_arn)
         self._point_aws_node_at(facts, facts.role_arn)
@@ -408,6 +438,8 @@ class CniIdentity:
         if facts.current_role == facts.role_arn and not targets:
             blocking.append("no node role was found to put the CNI policy back on (no nodes, no managed node group); "
                             "list them in node_role_names (cni_identity_node_role_names)")
+        if facts.role is not None and not facts.problems:
+            blocking += self._foreign_policies(facts)
         if blocking:
             raise CniIdentityError("Refused before any change: " + "; ".join(blocking) + ".")
         for name in targets:
@@ -421,9 +453,20 @@ class CniIdentity:
         if facts.daemonset is not None:
             self._roll_aws_node_to(facts.identity_after_absent)
         if facts.role is not None:
-            for arn in facts.role_policies:
-                if self._change(f"detach {arn} from {facts.role_name}"):
-                    detach_iam_role_policy(self.iam, arn, facts.role_name)
+            # Ours (read() refused any other): only the policy this collection attached, then the role.
+            if facts.policy_arn in facts.role_policies and self._change(f"detach {facts.policy_arn} from {facts.role_name}"):
+                detach_iam_role_policy(self.iam, facts.policy_arn, facts.role_name)
             if self._change(f"delete the IAM role {facts.role_name}"):
                 aws.delete_role(self.iam, facts.role_name)
         return facts
+
+    def _foreign_policies(self, facts: Facts) -> List[str]:
+        """Policies on our role that this collection did not put there: deleting the role would take them away (IAM
+        deletes no role with policies), so absent refuses."""
+        managed = [arn for arn in facts.role_policies if arn != facts.policy_arn]
+        inline = aws.role_inline_policies(self.iam, facts.role_name)
+        if not managed and not inline:
+            return []
+        found = ", ".join([f"managed policy {arn}" for arn in managed] + [f"inline policy {name}" for name in inline])
+        return [f"IAM role {facts.role_name} also has {found}, which this collection did not attach; they are not detached, and the "
+                "role cannot be deleted with them. If the role is no longer needed for them, detach them yourself and run again"]

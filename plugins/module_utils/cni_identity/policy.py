@@ -8,7 +8,8 @@
 - the cluster's OIDC issuer gives the IAM OIDC provider's ARN (``oidc_provider_arn``);
 - the role for ``kube-system/aws-node`` trusts that provider for ``sts:AssumeRoleWithWebIdentity``, with the
   ``sub`` and ``aud`` conditions of the EKS user guide (``irsa_trust_policy``); a role of that name whose trust
-  policy is anything else is not ours (``trust_is_ours``) and is never modified;
+  policy is anything else is not ours (``trust_is_ours``) and is never modified; nor is one without the tag
+  ``OWNER_TAG`` with the cluster's ARN, which the role gets when the collection creates it (``role_owner``);
 - the policy is ``AmazonEKS_CNI_Policy`` on an IPv4 cluster, the customer managed ``AmazonEKS_CNI_IPv6_Policy``
   (created from ``IPV6_POLICY_DOCUMENT``) on an IPv6 one (``cni_policy_arn``);
 - with EKS Pod Identity, the role trusts ``pods.eks.amazonaws.com`` for ``sts:AssumeRole`` and ``sts:TagSession``
@@ -41,6 +42,9 @@ POD_IDENTITY_AGENT_ADDON = "eks-pod-identity-agent"
 FROM_POD_IDENTITY_AGENT = "EKS Pod Identity"
 # On a node role the CNI policy was moved off, the name of the role it went to: state=absent puts it back there.
 MOVED_TAG = "eksnodes.windows/cni-policy-moved-to"
+# On aws-node's role, written when the collection creates it, the cluster's ARN: only a role with it is ours (a role
+# with the same trust policy may be anyone's: every EKS Pod Identity role has the one of pod_identity_trust_policy).
+OWNER_TAG = "eksnodes.windows/cni-identity-cluster"
 
 # From the EKS user guide ("Configure the Amazon VPC CNI plugin to use IRSA", IPv6 clusters): AWS publishes no
 # managed policy for IPv6, each account creates this one.
@@ -129,6 +133,16 @@ def trust_is_ours(document: Any, provider_arn: Optional[str], issuer: Optional[s
     """The role's trust policy is exactly the one this collection writes for the mechanism (Sids and one-element lists aside)."""
     wanted = pod_identity_trust_policy() if mechanism == POD_IDENTITY else irsa_trust_policy(provider_arn or "", issuer or "")
     return _normalized(as_document(document)) == _normalized(wanted)
+
+
+def owner_tags(owner: str) -> List[Dict[str, str]]:
+    """The tags aws-node's role is created with (IAM's Tags form); owner is the cluster's ARN."""
+    return [{"Key": OWNER_TAG, "Value": owner}]
+
+
+def role_owner(role: Mapping[str, Any]) -> Optional[str]:
+    """The cluster the role's OWNER_TAG names (GetRole returns the role's tags), or None when it has none."""
+    return next((tag.get("Value") for tag in role.get("Tags") or [] if tag.get("Key") == OWNER_TAG), None)
 
 
 def pod_role_arn(pod: Mapping[str, Any]) -> Optional[str]:

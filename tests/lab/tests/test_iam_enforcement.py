@@ -39,6 +39,7 @@ def test_the_launch_policy_scopes_what_it_grants(action, resource, context, verd
 
 LINUX_ROLE = f"arn:aws:iam::{ACCOUNT}:role/prod-linux-workers"
 MARKER = "eksnodes.windows/cni-policy-moved-to"
+OWNER = "eksnodes.windows/cni-identity-cluster"
 
 
 @pytest.mark.parametrize("action,resource,context,verdict", [
@@ -52,8 +53,12 @@ MARKER = "eksnodes.windows/cni-policy-moved-to"
     ("iam:TagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER]}, "Allow"),
     ("iam:UntagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER]}, "Allow"),
     ("iam:TagRole", LINUX_ROLE, {"aws:TagKeys": [MARKER, "team"]}, "ImplicitDeny"),
-    # aws-node's role and the OIDC provider, by their names.
+    # aws-node's role and the OIDC provider, by their names; the role created with its owner tag, and no other.
     ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {}, "Allow"),
+    ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {"aws:TagKeys": [OWNER]}, "Allow"),
+    ("iam:TagRole", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {"aws:TagKeys": [OWNER]}, "Allow"),
+    ("iam:TagRole", f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", {"aws:TagKeys": [OWNER, "team"]}, "ImplicitDeny"),
+    ("iam:TagRole", LINUX_ROLE, {"aws:TagKeys": [OWNER]}, "ImplicitDeny"),
     ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", {}, "Allow"),
     ("iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com", {}, "ImplicitDeny"),
     ("iam:CreatePolicy", f"arn:aws:iam::{ACCOUNT}:policy/AmazonEKS_CNI_IPv6_Policy", {}, "Allow"),

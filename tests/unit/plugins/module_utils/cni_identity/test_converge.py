@@ -43,7 +43,10 @@ class World:
     # the functions converge calls
     def get_role(self, _client, name):
         role = self.roles.get(name)
-        return None if role is None else {"RoleName": name, "Arn": role["Arn"], "AssumeRolePolicyDocument": role.get("trust", {})}
+        if role is None:
+            return None
+        found = {"RoleName": name, "Arn": role["Arn"], "AssumeRolePolicyDocument": role.get("trust", {})}
+        return dict(found, Tags=role["tags"]) if role.get("tags") else found
 
     def attached(self, _client, name):
         return [{"PolicyArn": arn} for arn in sorted(self.roles[name]["policies"])]
@@ -56,13 +59,13 @@ class World:
         self.roles[name]["policies"].discard(arn)
         self.check(f"detach {name}")
 
-    def create_role(self, _client, name, trust, _description):
-        self.roles[name] = {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "trust": trust, "policies": set()}
+    def create_role(self, _client, name, trust, _description, tags):
+        self.roles[name] = {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "trust": trust, "policies": set(), "tags": tags}
         self.check(f"create role {name}")
         return {"RoleName": name, "Arn": self.roles[name]["Arn"]}
 
     def delete_role(self, _client, name):
-        assert not self.roles[name]["policies"], "a role is deleted with its policies detached first"
+        assert not self.roles[name]["policies"] and not self.roles[name].get("inline"), "a role is deleted with its policies detached first"
         del self.roles[name]
         self.check(f"delete role {name}")
 
@@ -109,6 +112,8 @@ def world(monkeypatch):
                    "get_oidc_provider": lambda _c, arn: w.providers.get(arn), "create_oidc_provider": w.create_provider,
                    "create_role": w.create_role, "delete_role": w.delete_role, "attach_role_policy": w.attach,
                    "get_policy": lambda *_: {"Arn": "x"},
+                   "role_inline_policies": lambda _c, name: sorted(w.roles[name].get("inline", ())),
+                   "pod_identity_associations": lambda *_: [],
                    "describe_instances": lambda _c, ids: [{"InstanceId": i, "IamInstanceProfile": {"Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{i}"}}
                                                           for i in ids],
                    "instance_profile_roles": lambda _c, name: [{"RoleName": w.nodes[name.replace("i-", "")]}]}
@@ -144,6 +149,7 @@ def test_present_moves_the_policy_in_a_safe_order_and_a_rerun_changes_nothing(wo
     assert CNI in world.roles["lab-aws-node-cni"]["policies"]
     assert all(CNI not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
     assert policy.trust_is_ours(world.roles["lab-aws-node-cni"]["trust"], PROVIDER, ISSUER)
+    assert world.roles["lab-aws-node-cni"]["tags"] == [{"Key": policy.OWNER_TAG, "Value": CLUSTER["arn"]}]
     assert facts.role_arn == world.sa_role
     again, _result = run(world)
     assert again.changes == []
@@ -245,3 +251,61 @@ def test_a_restart_that_missed_the_new_identity_is_restarted_again(world, monkey
     assert len(restarts) == 2 and world.violations == []
     assert all(CNI not in world.roles[n]["policies"] for n in ("linux-node", "windows-node"))
     assert sum(change.startswith("restart DaemonSet") for change in runner.changes) == 1
+
+
+POD_IDENTITY_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                                              "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def snapshot(world):
+    return json.dumps({"roles": world.roles, "tags": world.tags, "sa": world.sa_role, "pods": world.pod_roles}, default=sorted, sort_keys=True)
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check mode", "for real"])
+@pytest.mark.parametrize("tags, why", [
+    (None, "exists without the tag eksnodes.windows/cni-identity-cluster="),
+    ([{"Key": policy.OWNER_TAG, "Value": "arn:aws:eks:eu-west-1:123456789012:cluster/lab"}],
+     "is tagged eksnodes.windows/cni-identity-cluster=arn:aws:eks:eu-west-1:123456789012:cluster/lab"),
+], ids=["untagged", "another cluster's"])
+def test_a_role_with_our_trust_policy_that_we_did_not_create_is_never_touched(world, state, check_mode, tags, why):
+    """Every EKS Pod Identity role has the trust policy this collection writes: without the owner tag for this cluster,
+    the role is someone else's, and both states refuse before any change, naming the variable to change."""
+    world.roles["team-app-pod-role"] = {"Arn": f"arn:aws:iam::{ACCOUNT}:role/team-app-pod-role", "trust": POD_IDENTITY_TRUST,
+                                        "policies": {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}, "tags": tags}
+    before = snapshot(world)
+    runner = converge.CniIdentity(iam=None, ec2=None, eks=None, kube_client=lambda: None, cluster=CLUSTER,
+                                  params={"wait_timeout": 5, "mechanism": "pod_identity", "role_name": "team-app-pod-role"},
+                                  check_mode=check_mode)
+    runner.read()
+    with pytest.raises(converge.CniIdentityError) as refused:
+        runner.present() if state == "present" else runner.absent()
+    message = str(refused.value)
+    assert message.startswith("Refused before any change: IAM role team-app-pod-role ") and why in message, message
+    assert "role_name (cni_identity_role_name) to another name" in message and "delete that role yourself" in message
+    assert runner.changes == [] and world.log == [] and snapshot(world) == before
+
+
+def test_an_untagged_role_says_how_to_adopt_it(world):
+    world.roles["lab-aws-node-cni"] = {"Arn": f"arn:aws:iam::{ACCOUNT}:role/lab-aws-node-cni", "policies": {CNI},
+                                       "trust": policy.irsa_trust_policy(PROVIDER, ISSUER)}
+    with pytest.raises(converge.CniIdentityError) as refused:
+        run(world, state="absent")
+    assert ("aws iam tag-role --role-name lab-aws-node-cni --tags Key=eksnodes.windows/cni-identity-cluster,"
+            f"Value={CLUSTER['arn']}") in str(refused.value)
+    assert CNI in world.roles["lab-aws-node-cni"]["policies"] and world.log == []
+
+
+@pytest.mark.parametrize("extra", [{"policies": {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}}, {"inline": {"by-hand"}}],
+                         ids=["managed", "inline"])
+def test_absent_detaches_only_the_cni_policy_and_refuses_when_others_are_there(world, extra):
+    run(world)
+    role = world.roles["lab-aws-node-cni"]
+    role["policies"] |= extra.get("policies", set())
+    role["inline"] = extra.get("inline", set())
+    before = snapshot(world)
+    world.log.clear()
+    with pytest.raises(converge.CniIdentityError, match="which this collection did not attach; they are not detached") as refused:
+        run(world, state="absent")
+    assert ("managed policy arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" if "policies" in extra else "inline policy by-hand") in str(refused.value)
+    assert snapshot(world) == before and world.log == []

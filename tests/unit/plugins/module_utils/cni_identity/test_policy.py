@@ -114,3 +114,11 @@ def test_which_nodes_run_aws_node():
     assert not policy.runs_daemon_pod({"spec": {"affinity": affinity}}, windows)
     assert policy.runs_daemon_pod({"spec": {"nodeSelector": {"kubernetes.io/os": "windows"}}}, windows)
     assert policy.runs_daemon_pod({}, linux) and not policy.runs_daemon_pod({}, windows)
+
+
+def test_the_owner_tag_names_the_cluster_and_nothing_else_makes_a_role_ours():
+    cluster = "arn:aws:eks:us-east-1:123456789012:cluster/lab"
+    assert policy.owner_tags(cluster) == [{"Key": "eksnodes.windows/cni-identity-cluster", "Value": cluster}]
+    assert policy.role_owner({"Tags": policy.owner_tags(cluster) + [{"Key": "team", "Value": "app"}]}) == cluster
+    assert policy.role_owner({"Tags": [{"Key": "team", "Value": "app"}]}) is None
+    assert policy.role_owner({"RoleName": "made-by-hand"}) is None
