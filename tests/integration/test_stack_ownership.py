@@ -181,6 +181,35 @@ def test_a_stack_made_before_the_marker_is_recognised_updated_with_the_marker_an
     assert args["stack_name"] not in [item["StackName"] for item in living]
 
 
+def test_a_stack_of_aws_s_template_with_the_node_group_s_names_is_not_taken_over(lab, ansible, cleanup):
+    """AWS's amazon-eks-windows-nodegroup.yaml declares the parameters and outputs of ours: a stack made from it under
+    the node group's stack name, with its ClusterName and NodeGroupName, and no marker, is someone else's."""
+    nodegroup = unique("aws")
+    args = stack_args(lab, nodegroup)
+    cleanup.append(args["stack_name"])
+    make_legacy_stack(lab, ansible, args, {"team": "platform"})
+    client = lab.aws_client("cloudformation")
+    body = client.get_template(StackName=args["stack_name"], TemplateStage="Original")["TemplateBody"]
+    body = body if isinstance(body, str) else json.dumps(body)
+    start = body.index("Description: >-")
+    end = body.index("\n\n", start)
+    stack = client.describe_stacks(StackName=args["stack_name"])["Stacks"][0]
+    client.update_stack(StackName=args["stack_name"], TemplateBody=body[:start] + 'Description: "Amazon EKS - Node Group"' + body[end:],
+                        Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "team", "Value": "platform"}],
+                        Parameters=[{"ParameterKey": item["ParameterKey"], "UsePreviousValue": True} for item in stack["Parameters"]])
+    before = stack_state(lab, args["stack_name"])
+
+    updated = ansible.task(MODULE, dict(args, max_size=2))
+    deleted = ansible.task(MODULE, {"stack_name": args["stack_name"], "state": "absent", "cluster_name": "lab", "nodegroup_name": nodegroup})
+    info = ansible.task(INFO, {"stack_name": args["stack_name"], "cluster_name": "lab", "nodegroup_name": nodegroup})
+
+    for refused in (updated, deleted):
+        assert refused.get("failed") and refused["ownership"]["marked"] is False, refused
+        assert "does not run the collection's template (its description is 'Amazon EKS - Node Group')" in refused["msg"], refused["msg"]
+    assert info["owned"] is False
+    assert stack_state(lab, args["stack_name"]) == before
+
+
 def test_a_legacy_stack_is_removed_by_name_alone(lab, ansible, cleanup):
     nodegroup = unique("legacy")
     args = stack_args(lab, nodegroup)

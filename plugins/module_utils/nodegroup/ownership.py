@@ -11,9 +11,11 @@ this node group's only when:
 1. it carries the marker tags nodegroup_stack writes on every create and update
    (``eksnodes.windows/cluster-name`` and ``eksnodes.windows/nodegroup-name``) with the expected cluster and
    node group; or
-2. it has no marker (created before the marker existed) and has the shape of a node group stack: the node
-   group parameters (ClusterName, NodeGroupName, the Auto Scaling sizes, the image, VPC and subnets) with the
-   expected cluster and node group, and, once created, the outputs NodeInstanceRole and NodeAutoScalingGroup.
+2. it has no marker (created before the marker existed) and runs the collection's template: its Description
+   (every version's starts with TEMPLATE_DESCRIPTION), the node group parameters (ClusterName, NodeGroupName, the
+   Auto Scaling sizes, the image, VPC and subnets) with the expected cluster and node group, and, once created, the
+   outputs NodeInstanceRole and NodeAutoScalingGroup. AWS's amazon-eks-windows-nodegroup.yaml has the same
+   parameters and outputs: its stacks are not ours.
 
 A stack with a marker of another node group is never ours, whatever its parameters say.
 
@@ -47,6 +49,9 @@ NODEGROUP_OUTPUTS = ("NodeInstanceRole", "NodeAutoScalingGroup")
 # Statuses of a stack whose creation never completed: it has no outputs.
 NEVER_CREATED_STATUSES = ("REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS",
                           "ROLLBACK_FAILED", "ROLLBACK_COMPLETE")
+
+# How the Description of every version of the collection's template begins (template.TEMPLATE_MARK).
+TEMPLATE_DESCRIPTION = "eksnodes.windows self-managed Windows node group"
 
 ROLE_LOGICAL_ID = "NodeInstanceRole"
 # CloudFormation's random suffix of generated names: 12 or 13 letters and digits.
@@ -110,6 +115,9 @@ def _legacy_shape_problem(stack: Mapping[str, Any]) -> Optional[str]:
     missing = [name for name in NODEGROUP_PARAMETERS if name not in parameters]
     if missing:
         return f"it has no marker tags and lacks the node group parameters {', '.join(missing)}"
+    description = str(stack.get("Description") or "")
+    if not description.startswith(TEMPLATE_DESCRIPTION):
+        return f"it has no marker tags and does not run the collection's template (its description is {description!r})"
     outputs = _outputs(stack)
     if stack.get("StackStatus") in NEVER_CREATED_STATUSES and not outputs:
         return None

@@ -385,6 +385,8 @@ class LabCloudFormationBackend(CloudFormationBackend):
             resource_updates.remember_declared_tags(resource_map._parsed_resources.get(logical_id), before.get(logical_id))  # pylint: disable=protected-access
         stack.template = template
         stack._parse_template()  # pylint: disable=protected-access
+        # AWS: DescribeStacks gives the current template's Description (moto kept the first one).
+        stack.description = stack.template_dict.get("Description")
         resource_map.update(stack.template_dict, parameters)
         modified = list(diff["Modify"]) + self._update_dependents(resource_map, stack.template_dict, before, set(diff["Add"]) | set(diff["Modify"]))
         stack.output_map = stack._create_output_map()  # pylint: disable=protected-access

@@ -14,9 +14,11 @@ NODEGROUP_PARAMETERS = {
     "NodeSecurityGroups": "sg-2", "Subnets": "subnet-1,subnet-2",
 }
 NODEGROUP_OUTPUTS = ("NodeInstanceRole", "NodeAutoScalingGroup", "NodeSecurityGroup")
+# Version 1 of the collection's template, as a stack made before the marker tags existed describes itself.
+OURS = "eksnodes.windows self-managed Windows node group for Amazon EKS (template version 1): IAM role and instance profile"
 
 
-def stack(status="CREATE_COMPLETE", parameters=None, outputs=NODEGROUP_OUTPUTS, tags=None, description=None):
+def stack(status="CREATE_COMPLETE", parameters=None, outputs=NODEGROUP_OUTPUTS, tags=None, description=OURS):
     found = {
         "StackName": NAME,
         "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{NAME}/1",
@@ -75,6 +77,14 @@ def test_a_legacy_node_group_stack_with_the_expected_names_is_ours():
     found = own.stack_ownership(stack(), "prod", "windows")
     assert found["owned"] is True and found["marked"] is False
     assert "before the marker tags existed" in found["reason"]
+
+
+def test_a_stack_of_aws_s_windows_node_group_template_is_not_ours_whatever_its_names():
+    """amazon-eks-windows-nodegroup.yaml declares the same parameters and outputs; only its description differs."""
+    found = own.stack_ownership(stack(description="Amazon EKS - Node Group"), "prod", "windows")
+    assert found["owned"] is False and found["marked"] is False
+    assert found["reason"] == "it has no marker tags and does not run the collection's template (its description is 'Amazon EKS - Node Group')"
+    assert own.stack_ownership(stack(description=None), "prod", "windows")["owned"] is False
 
 
 def test_a_legacy_stack_that_never_completed_its_creation_has_no_outputs_and_is_still_ours():

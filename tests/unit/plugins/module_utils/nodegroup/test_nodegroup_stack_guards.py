@@ -72,7 +72,10 @@ def test_a_stack_taken_over_while_we_waited_for_it_is_refused(clients):
 
 def test_an_update_keeps_the_user_tags_and_adds_the_marker(clients):
     cfn = clients.cfn
-    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE", LEGACY, tags=[("team", "a")]), {"StackName": NAME})
+    legacy = stack("UPDATE_COMPLETE", LEGACY, tags=[("team", "a")])
+    # Made by version 1 of the template, before the marker tags existed.
+    legacy["Stacks"][0]["Description"] = "eksnodes.windows self-managed Windows node group for Amazon EKS (template version 1): IAM role"
+    cfn.add_response("describe_stacks", legacy, {"StackName": NAME})
     cfn.add_response("get_template", {"TemplateBody": TEMPLATE}, {"StackName": STACK_ID, "TemplateStage": "Original"})
     expect_update_change_set(cfn, [{"Key": CLUSTER_TAG, "Value": "lab"}, {"Key": NODEGROUP_TAG, "Value": "windows"}, {"Key": "team", "Value": "a"}],
                              LEGACY)
