@@ -200,6 +200,7 @@ REFUSALS = [
      "[node_ami_family] Windows Server 2025 EKS optimized AMIs need Kubernetes 1.35 or later"),
     ({"kubernetes_version": "1.32"}, "[kubernetes_version] kubernetes_version 1.32 is newer than the control plane's 1.31"),
     ({"new_nodegroup_name": "win"}, "[new_nodegroup_name] new_nodegroup_name is the old group's name"),
+    ({"new_nodegroup_name": "win_v2"}, "[new_nodegroup_name] new_nodegroup_name 'win_v2' is not a node group name"),
     ({"max_grace_period": -1}, "max_grace_period (-1) must be a number of seconds, 0 or more"),
     ({"max_grace_period": "soon"}, "max_grace_period (soon) must be a number of seconds, 0 or more"),
     ({"eviction_timeout": -1}, "eviction_timeout (-1) must be 0 seconds or more"),

@@ -50,7 +50,8 @@ WIDER_SKEW_SINCE = (1, 28)
 # EKS node group names: at most 63 characters (CloudFormation template NodeGroupName).
 MAX_NODEGROUP_NAME = 63
 GENERATION = re.compile(r"^(?P<base>.+?)-v(?P<number>\d+)$")
-NODEGROUP_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$")
+# As the launch playbook checks nodegroup_name: the name goes into the stack's name, which takes no underscore.
+NODEGROUP_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9-]{0,62}$")
 
 Finding = Dict[str, str]
 Version = Tuple[int, int]
@@ -133,7 +134,8 @@ def request_findings(strategy: str, batch_size: int, min_in_service: Optional[in
         if not NODEGROUP_NAME.match(new_nodegroup_name):
             found.append(finding_logic.error(
                 "new_nodegroup_name", f"new_nodegroup_name {new_nodegroup_name!r} is not a node group name.",
-                "use at most 63 letters, digits, hyphens and underscores, starting with a letter or a digit."))
+                "use at most 63 letters, digits and hyphens, starting with a letter or a digit (the name goes into the new "
+                "stack's name, <cluster>-nodegroup-<name>, which takes no underscore)."))
         elif new_nodegroup_name == nodegroup_name and strategy == BLUE_GREEN:
             found.append(finding_logic.error(
                 "new_nodegroup_name", f"new_nodegroup_name is the old group's name {nodegroup_name!r}: a blue/green upgrade "

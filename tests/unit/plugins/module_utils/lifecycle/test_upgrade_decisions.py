@@ -162,6 +162,12 @@ def test_a_stack_of_the_new_name_must_be_a_replacement_of_this_group():
     assert checks(found) == ["new_nodegroup_name"]
 
 
+def test_a_new_group_name_must_fit_a_stack_name():
+    found = u.request_findings("blue_green", 1, None, "win", "win_v2", None, None)
+    assert checks(found) == ["new_nodegroup_name"] and "takes no underscore" in found[0]["fix"]
+    assert u.request_findings("blue_green", 1, None, "win", "win-v2", None, None) == []
+
+
 def test_the_stack_under_the_group_name_must_be_the_group_s():
     assert u.ownership_findings("lab-nodegroup-win", "win", {"owned": True, "reason": "its marker tags name node group 'win'"}) == []
     found = u.ownership_findings("lab-nodegroup-win", "win", {"owned": False, "reason": "its marker tags say it belongs to node group 'other'"})
