@@ -28,9 +28,13 @@ def test_runs_iis_on_the_nodes_of_a_2019_group(lab, ansible, fleet, settings):  
     core = kclient.CoreV1Api(lab.kube_api_client())
     readiness = {"node_readiness_autoscaling_group": group["name"], "node_readiness_wait_timeout": 60}
     sample_app = {"windows_sample_app_replicas": 2, "windows_sample_app_wait_timeout": 60}
+    # Transient API server faults, each once: tried again, not reported.
+    lab.control.kube_fault("GET", f"^/api/v1/namespaces/{NAMESPACE}$", 503, count=1)
+    lab.control.kube_fault("GET", f"^/apis/apps/v1/namespaces/{NAMESPACE}/deployments/eks-sample-windows-deployment$", 429, count=1)
     try:
         first = ansible.playbook(roles_play(lab.cluster_name, readiness, sample_app))
         assert first.returncode == 0, first.stdout + first.stderr
+        assert [f for f in lab.control.kube_faults() if "count" in f and NAMESPACE in f.get("path", "")] == [], "a fault was not met"
         outcome = first.result("outcome")["windows_sample_app_outcome"]
         assert outcome["windows_build"] == BUILDS["2019"]
         assert outcome["image"] == "mcr.microsoft.com/windows/servercore:ltsc2019"
