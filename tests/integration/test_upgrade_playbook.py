@@ -201,7 +201,7 @@ REFUSALS = [
     ({"kubernetes_version": "1.32"}, "[kubernetes_version] kubernetes_version 1.32 is newer than the control plane's 1.31"),
     ({"new_nodegroup_name": "win"}, "[new_nodegroup_name] new_nodegroup_name is the old group's name"),
     ({"new_nodegroup_name": "win_v2"}, "[new_nodegroup_name] new_nodegroup_name 'win_v2' is not a node group name"),
-    ({"max_grace_period": -1}, "max_grace_period (-1) must be a number of seconds, 0 or more"),
+    ({"max_grace_period": -1}, "max_grace_period (-1) must be a number of seconds, 0 or more, or empty"),
     ({"max_grace_period": "soon"}, "max_grace_period (soon) must be a number of seconds, 0 or more"),
     ({"eviction_timeout": -1}, "eviction_timeout (-1) must be 0 seconds or more"),
     ({"wait_timeout": 0}, "wait_timeout (0) must be 1 second or more"),
