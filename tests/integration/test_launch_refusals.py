@@ -5,24 +5,54 @@ resourceVersion), the stacks, the instances, the IAM roles and the access entrie
 Windows IPAM is off before each run, so a run that enabled it before refusing would show.
 """
 
+import contextlib
 import json
+import uuid
 
 import pytest
 import yaml
 
 from integration_helpers import AnsibleRunner, settled_snapshot, snapshot
+from lab.pytest_plugin import start_lab
 
 BASE_VARS = {"cluster_name": "lab", "node_type": "m5.large", "nodes": 2, "node_ami_family": "WindowsServer2022CoreContainer"}
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
-@pytest.fixture
-def ipam_off(lab):
+@contextlib.contextmanager
+def windows_ipam_off(lab):
+    """Windows IPAM off during the block (then as it was), so that a run that enabled it before refusing shows."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     core = client.CoreV1Api(lab.kube_api_client())
     before = core.read_namespaced_config_map("amazon-vpc-cni", "kube-system").data["enable-windows-ipam"]
     core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": "false"}})
-    yield core
-    core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": before}})
+    try:
+        yield core
+    finally:
+        core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", {"data": {"enable-windows-ipam": before}})
+
+
+@pytest.fixture
+def ipam_off(lab):
+    with windows_ipam_off(lab) as core:
+        yield core
+
+
+@pytest.fixture(scope="module")
+def mixed_lab(tmp_path_factory):
+    """A lab of its own whose cluster is in API_AND_CONFIG_MAP mode, where the launch uses access entries."""
+    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def mixed_ipam_off(mixed_lab):  # pylint: disable=redefined-outer-name
+    with windows_ipam_off(mixed_lab) as core:
+        yield core
 
 
 def refused(lab, extra_vars, *fragments):
@@ -81,6 +111,48 @@ def test_a_malformed_aws_auth_is_found_before_any_change(lab, ipam_off):
         refused(lab, {"nodegroup_name": "refused"}, "aws-auth")
     finally:
         core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": saved})
+
+
+def test_access_entries_on_a_config_map_cluster_are_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument
+    refused(lab, {"nodegroup_name": "refused", "node_auth_mechanism": "access_entry"},
+            "Cluster lab is in authentication mode CONFIG_MAP, where access_entry does not authorize nodes",
+            "Set node_auth_mechanism to auto")
+
+
+# With access entries (API_AND_CONFIG_MAP), the node authorization step reads aws-auth and the node groups (the Linux
+# node roles) and the access entries before the first change too.
+def test_with_access_entries_a_malformed_aws_auth_is_found_before_any_change(mixed_lab, mixed_ipam_off):
+    core = mixed_ipam_off
+    saved = core.read_namespaced_config_map("aws-auth", "kube-system").data
+    core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": {"mapRoles": "- rolearn: [unclosed\n"}})
+    try:
+        output = refused(mixed_lab, {"nodegroup_name": "mal"}, "data.mapRoles of ConfigMap kube-system/aws-auth is not valid YAML",
+                         "kubectl edit -n kube-system configmap/aws-auth")
+        assert "changed=0" in output, output[-3000:]
+    finally:
+        core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": saved})
+
+
+@pytest.mark.usefixtures("mixed_ipam_off")
+def test_with_access_entries_a_linux_role_arn_that_is_no_role_arn_is_refused_before_any_change(mixed_lab):
+    output = refused(mixed_lab, {"nodegroup_name": "refused", "node_auth_linux_role_arns": ["linux-nodes"]},
+                     "node_auth_linux_role_arns", "'linux-nodes' is not an IAM role ARN")
+    assert "changed=0" in output, output[-3000:]
+
+
+@pytest.mark.usefixtures("mixed_ipam_off")
+def test_with_access_entries_a_linux_role_with_an_entry_of_another_type_is_refused_before_any_change(mixed_lab):
+    iam, eks = mixed_lab.aws_client("iam"), mixed_lab.aws_client("eks")
+    role = iam.create_role(RoleName=f"ops-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    eks.create_access_entry(clusterName="lab", principalArn=role, type="STANDARD")
+    try:
+        output = refused(mixed_lab, {"nodegroup_name": "refused", "node_auth_linux_role_arns": [role]},
+                         "node_auth_linux_role_arns", f"The access entry for {role} has type STANDARD, not EC2_LINUX",
+                         f"aws eks delete-access-entry --cluster-name lab --principal-arn {role}")
+        assert "changed=0" in output, output[-3000:]
+    finally:
+        eks.delete_access_entry(clusterName="lab", principalArn=role)
+        iam.delete_role(RoleName=role.rsplit("/", 1)[1])
 
 
 def test_a_stack_that_is_not_ours_is_refused_before_any_change(lab, ipam_off):  # pylint: disable=unused-argument

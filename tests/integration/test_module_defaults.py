@@ -131,7 +131,8 @@ def test_a_role_variable_wins_over_the_group_default_and_the_other_defaults_stay
     ran = {task for task, _result in results}
     assert {"eksnodes.windows.prerequisites : Wait until the cluster is ACTIVE, then check it and the planned node group",
             "eksnodes.windows.nodegroup : Create or update the node group stack (plan, in check mode, before any change)",
-            "eksnodes.windows.node_auth : Check that aws-auth can take the Windows node role"} <= ran
+            "eksnodes.windows.node_auth : Map the Windows node role in aws-auth, keeping the Linux node roles mapped"
+            " (plan, in check mode, before any change)"} <= ran
     for task, item in results:
         arguments = item["invocation"]["module_args"]
         assert arguments["region"] == lab.region, task

@@ -26,11 +26,12 @@ def cluster_facts(lab, mode):
     return {"name": lab.cluster_name, "arn": lab.facts["cluster_arn"], "authentication_mode": mode}
 
 
-def case(name, role_vars):
-    """Tasks running the role once: 'NAME: outcome' on success, 'NAME: failed' with the failed result otherwise."""
+def case(name, role_vars, tasks_from="main"):
+    """Tasks running the role once: 'NAME: outcome' on success, 'NAME: failed' with the failed result otherwise.
+    With tasks_from check, the check the playbooks run before their first change; its outcome is its plan."""
     return [{"name": f"{name}: run", "block": [
-        {"name": f"{name}: role", "ansible.builtin.include_role": {"name": ROLE}, "vars": role_vars},
-        {"name": f"{name}: outcome", "ansible.builtin.debug": {"var": "node_auth_outcome"}},
+        {"name": f"{name}: role", "ansible.builtin.include_role": {"name": ROLE, "tasks_from": tasks_from}, "vars": role_vars},
+        {"name": f"{name}: outcome", "ansible.builtin.debug": {"var": "node_auth_outcome" if tasks_from == "main" else "node_auth_plan"}},
     ], "rescue": [
         {"name": f"{name}: failed", "ansible.builtin.debug": {"var": "ansible_failed_result"}},
     ]}]
@@ -41,7 +42,9 @@ def play(*cases, play_vars=None):
 
 
 def outcome(result, name):
-    return result.result(f"{name}: outcome")["node_auth_outcome"]
+    """node_auth_outcome of a case, or node_auth_plan of a check's."""
+    shown = result.result(f"{name}: outcome")
+    return shown["node_auth_outcome"] if "node_auth_outcome" in shown else shown["node_auth_plan"]
 
 
 def failure(result, name):
@@ -102,6 +105,38 @@ def test_refusals_happen_before_any_change(lab, ansible, aws_auth):
     assert aws_auth.read().metadata.resource_version == version
 
 
+def test_the_check_refuses_what_the_authorization_would(lab, ansible, aws_auth):
+    """The check the playbooks run before their first change: the inputs, the mechanism the mode allows, and the
+    mechanism's own refusals, each naming the role's variable."""
+    version = aws_auth.read().metadata.resource_version
+    linux = lab.facts["linux_node_role_arn"]
+    windows = f"arn:aws:iam::{lab.facts['account_id']}:role/win-{uuid.uuid4().hex[:8]}"
+    config_map = cluster_facts(lab, "CONFIG_MAP")
+    result = ansible.playbook(play(
+        case("shared role", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": linux}, tasks_from="check"),
+        case("access entries on CONFIG_MAP", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": windows,
+                                              "node_auth_mechanism": "access_entry"}, tasks_from="check"),
+        case("instance profile", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": windows,
+                                  "node_auth_linux_role_arns": [linux.replace(":role/", ":instance-profile/")]}, tasks_from="check"),
+        case("windows role that is no ARN", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": "win-nodes"},
+             tasks_from="check"),
+        case("backup path in a missing directory", {"node_auth_cluster": config_map, "node_auth_windows_role_arn": windows,
+                                                    "node_auth_backup": True, "node_auth_backup_path": "/nonexistent/aws-auth.yaml"},
+             tasks_from="check"),
+    ))
+    shared = failure(result, "shared role")["msg"]
+    assert shared.startswith(f"node_auth_windows_role_arn: {linux} (in the launch playbook, the NodeInstanceRole of the nodegroup_name "
+                             "node group's stack) cannot be mapped for Windows nodes.") and "Nothing was changed" in shared
+    assert "is in authentication mode CONFIG_MAP, where access_entry does not authorize nodes" in failure(result, "access entries on CONFIG_MAP")["msg"]
+    assert "Set node_auth_mechanism to auto" in failure(result, "access entries on CONFIG_MAP")["msg"]
+    assert failure(result, "instance profile")["msg"].startswith(
+        f"node_auth_linux_role_arns: '{linux.replace(':role/', ':instance-profile/')}' is not an IAM role ARN")
+    assert "aws iam get-instance-profile" in failure(result, "instance profile")["msg"]
+    assert failure(result, "windows role that is no ARN")["msg"].startswith("node_auth_windows_role_arn: 'win-nodes' is not an IAM role ARN")
+    assert "/nonexistent" in failure(result, "backup path in a missing directory")["msg"]
+    assert aws_auth.read().metadata.resource_version == version
+
+
 def test_api_and_config_map_uses_access_entries_unless_told(mixed_lab):
     ansible = AnsibleRunner(mixed_lab.env)
     eks = mixed_lab.aws_client("eks")
@@ -146,6 +181,44 @@ def test_each_include_reports_what_its_own_mechanism_did(mixed_lab):
     assert (outcome(result, "aws-auth again")["mechanism"], outcome(result, "aws-auth again")["changed"]) == ("aws_auth", False)
     skipped = [task["name"] for task in result.tasks if task["result"].get("skipped") and task["name"].startswith(f"{ROLE} : ")]
     assert not [name for name in skipped if "access entry" in name or "aws-auth" in name], skipped
+
+
+def test_with_access_entries_the_check_refuses_before_any_change_and_finds_the_entries_in_place(mixed_lab):
+    """The check runs the access-entry tasks in check mode: an entry of another type for a role is refused there, naming
+    the variable that holds the role; once the entries exist, the authorization after the check has nothing to run."""
+    ansible = AnsibleRunner(mixed_lab.env)
+    eks = mixed_lab.aws_client("eks")
+    cluster = cluster_facts(mixed_lab, "API_AND_CONFIG_MAP")
+    standard, linux, windows = make_role(mixed_lab, "ops"), make_role(mixed_lab, "linux"), make_role(mixed_lab, "win")
+    eks.create_access_entry(clusterName=mixed_lab.cluster_name, principalArn=standard, type="STANDARD")
+    entries = eks.list_access_entries(clusterName=mixed_lab.cluster_name)["accessEntries"]
+    refused = ansible.playbook(play(
+        case("windows role", {"node_auth_cluster": cluster, "node_auth_windows_role_arn": standard}, tasks_from="check"),
+        case("linux role", {"node_auth_cluster": cluster, "node_auth_windows_role_arn": windows, "node_auth_linux_role_arns": [standard]},
+             tasks_from="check"),
+    ))
+    message = failure(refused, "windows role")["msg"]
+    assert message.startswith(f"node_auth_windows_role_arn: {standard} (in the launch playbook, the NodeInstanceRole of the nodegroup_name "
+                              f"node group's stack): The access entry for {standard} has type STANDARD, not EC2_WINDOWS.")
+    assert message.endswith("Nothing was changed.") and f"aws eks delete-access-entry --cluster-name lab --principal-arn {standard}" in message
+    assert failure(refused, "linux role")["msg"].startswith(
+        f"node_auth_linux_role_arns: The access entry for {standard} has type STANDARD, not EC2_LINUX.")
+    assert eks.list_access_entries(clusterName=mixed_lab.cluster_name)["accessEntries"] == entries
+
+    role_vars = {"node_auth_cluster": cluster, "node_auth_windows_role_arn": windows, "node_auth_linux_role_arns": [linux]}
+    result = ansible.playbook(play(case("plan", role_vars, tasks_from="check"), case("first", role_vars),
+                                   case("plan again", role_vars, tasks_from="check"), case("again", role_vars)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert outcome(result, "plan")["in_place"] is False and outcome(result, "plan again")["in_place"] is True
+    assert outcome(result, "first")["changed"] is True and outcome(result, "again")["changed"] is False
+    assert sorted(outcome(result, "again")["linux_role_arns"]) == sorted([mixed_lab.facts["linux_node_role_arn"], linux])
+    first_include, second_include = [task["result"] for task in result.tasks if task["name"] == f"{ROLE} : Authorize the Windows node role"]
+    assert not first_include.get("skipped") and second_include.get("skipped")
+    planned = [task["result"] for task in result.tasks
+               if task["name"] == f"{ROLE} : Create the EC2_WINDOWS access entry of the Windows node role (plan, in check mode, before any change)"]
+    assert [item["changed"] for item in planned] == [False, False] and planned[0]["actions"] == ["create"]
+    assert {arn: eks.describe_access_entry(clusterName=mixed_lab.cluster_name, principalArn=arn)["accessEntry"]["type"]
+            for arn in (windows, linux)} == {windows: "EC2_WINDOWS", linux: "EC2_LINUX"}
 
 
 def test_api_cluster_without_aws_auth(lab_factory):

@@ -2,6 +2,7 @@
 its PodDisruptionBudget keep a Ready replica, a control-plane upgrade followed by the nodes', and the requests it refuses
 before any change."""
 
+import json
 
 import threading
 
@@ -15,6 +16,8 @@ from test_stack_ownership import stack_args
 
 pytestmark = pytest.mark.long
 
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 FAST_KNOBS = {"join_delay": 0.5, "ready_delay": 0.3, "interval": 0.2}
 FAMILY = WINDOWS_2022_FAMILY
 LAUNCH = {"cluster_name": "lab", "nodegroup_name": "win", "node_type": "m5.large", "nodes": 2,
@@ -67,6 +70,17 @@ def mapped_roles(lab):
     return [entry["rolearn"] for entry in yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])]
 
 
+def config_map_state(core, name):
+    """A kube-system ConfigMap's resourceVersion and data; None when there is none (aws-auth in the API mode)."""
+    try:
+        found = core.read_namespaced_config_map(name, "kube-system")
+    except kclient.exceptions.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return found.metadata.resource_version, found.data
+
+
 def lab_state(lab):
     """What a refused upgrade must leave as it was, byte for byte."""
     core = kclient.CoreV1Api(lab.kube_api_client())
@@ -74,8 +88,7 @@ def lab_state(lab):
                     for s in lab.aws_client("cloudformation").describe_stacks()["Stacks"])
     instances = sorted((i["InstanceId"], i["State"]["Name"], i["ImageId"])
                        for r in lab.aws_client("ec2").describe_instances()["Reservations"] for i in r["Instances"])
-    config_maps = {name: (cm.metadata.resource_version, cm.data) for name in ("aws-auth", "amazon-vpc-cni")
-                   for cm in [core.read_namespaced_config_map(name, "kube-system")]}
+    config_maps = {name: config_map_state(core, name) for name in ("aws-auth", "amazon-vpc-cni")}
     nodes = sorted((n.metadata.name, bool(n.spec.unschedulable), str(n.spec.taints)) for n in core.list_node().items)
     return {"stacks": stacks, "instances": instances, "config_maps": config_maps, "nodes": nodes}
 
@@ -205,6 +218,9 @@ REFUSALS = [
     ({"max_grace_period": "soon"}, "max_grace_period (soon) must be a number of seconds, 0 or more"),
     ({"eviction_timeout": -1}, "eviction_timeout (-1) must be 0 seconds or more"),
     ({"wait_timeout": 0}, "wait_timeout (0) must be 1 second or more"),
+    # The node authorization step's refusals, found in the plan (before the new node group's stack is created).
+    ({"node_auth_mechanism": "access_entry"}, "Cluster lab is in authentication mode CONFIG_MAP, where access_entry does not authorize nodes"),
+    ({"node_auth_linux_role_arns": ["linux-nodes"]}, "node_auth_linux_role_arns: 'linux-nodes' is not an IAM role ARN"),
 ]
 
 
@@ -288,10 +304,22 @@ def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
     assert eks.describe_access_entry(clusterName="lab", principalArn=lab.facts["linux_node_role_arn"])["accessEntry"]["type"] == "EC2_LINUX"
     assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
     new_image = publish_newer_ami(lab)
-
     upgrader = lab.info["iam"]["users"]["upgrade"]
-    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900,
-                                env={"AWS_ACCESS_KEY_ID": upgrader["access_key_id"], "AWS_SECRET_ACCESS_KEY": upgrader["secret_access_key"]})
+    as_upgrader = {"AWS_ACCESS_KEY_ID": upgrader["access_key_id"], "AWS_SECRET_ACCESS_KEY": upgrader["secret_access_key"]}
+
+    # The access entries are checked in the plan, with the upgrade user's permissions: a Linux node role whose entry
+    # has another type is refused before the new node group's stack is created.
+    ops = lab.aws_client("iam").create_role(RoleName="ops", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    eks.create_access_entry(clusterName="lab", principalArn=ops, type="STANDARD")
+    before, entries_before = lab_state(lab), eks.list_access_entries(clusterName="lab")["accessEntries"]
+    refused = ansible.playbook("eksnodes.windows.upgrade", extra_vars={**UPGRADE, "node_auth_linux_role_arns": [ops]}, callback="default",
+                               env=as_upgrader)
+    assert refused.returncode != 0 and recap(refused.stdout) == (0, 1), refused.stdout[-3000:]
+    assert f"node_auth_linux_role_arns: The access entry for {ops} has type STANDARD, not EC2_LINUX" in refused.stdout, refused.stdout[-3000:]
+    assert lab_state(lab) == before and eks.list_access_entries(clusterName="lab")["accessEntries"] == entries_before
+    eks.delete_access_entry(clusterName="lab", principalArn=ops)
+
+    upgraded = ansible.playbook("eksnodes.windows.upgrade", extra_vars=UPGRADE, callback="default", timeout=900, env=as_upgrader)
     assert upgraded.returncode == 0, upgraded.stdout[-5000:]
     entries = eks.list_access_entries(clusterName="lab")["accessEntries"]
     new_role = output(stack(lab, "lab-nodegroup-win-v2"), "NodeInstanceRole")
