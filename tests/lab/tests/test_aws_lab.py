@@ -701,16 +701,6 @@ def test_launch_template_and_public_subnet_instances(client: Callable[[str], Any
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"] for instance in instances])
 
 
-def test_reset_and_reseed_with_a_managed_vpc_cni(lab: AwsLab, client: Callable[[str], Any]) -> None:
-    lab.managed_vpc_cni = True
-    lab.reset()
-    assert client("cloudformation").list_stacks()["StackSummaries"] == []
-    facts = lab.seed()
-    addon = client("eks").describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
-    assert addon["status"] == "ACTIVE" and facts["managed_vpc_cni"] is True
-    assert client("eks").list_clusters()["clusters"] == ["lab"]
-
-
 def test_terminating_with_a_lower_desired_capacity_keeps_the_minimum_size(client: Callable[[str], Any], facts: dict[str, Any]) -> None:
     image_id = next(iter(facts["windows_amis"].values()))["image_id"]
     data = {"ImageId": image_id, "InstanceType": "m5.large"}
@@ -737,3 +727,14 @@ def test_terminating_with_a_lower_desired_capacity_keeps_the_minimum_size(client
     finally:
         autoscaling.delete_auto_scaling_group(AutoScalingGroupName="lab-min-size", ForceDelete=True)
         client("ec2").delete_launch_template(LaunchTemplateName="lab-min-size")
+
+
+def test_reset_and_reseed_with_a_managed_vpc_cni(lab: AwsLab, client: Callable[[str], Any]) -> None:
+    lab.managed_vpc_cni = True
+    lab.reset()
+    assert client("cloudformation").list_stacks()["StackSummaries"] == []
+    facts = lab.seed()
+    addon = client("eks").describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
+    assert addon["status"] == "ACTIVE" and facts["managed_vpc_cni"] is True
+    assert client("eks").list_clusters()["clusters"] == ["lab"]
+
