@@ -737,4 +737,3 @@ def test_reset_and_reseed_with_a_managed_vpc_cni(lab: AwsLab, client: Callable[[
     addon = client("eks").describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]
     assert addon["status"] == "ACTIVE" and facts["managed_vpc_cni"] is True
     assert client("eks").list_clusters()["clusters"] == ["lab"]
-
