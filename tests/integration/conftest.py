@@ -5,12 +5,23 @@ import subprocess
 import pytest
 
 from integration_helpers import REPO, AnsibleRunner
+from lab.pytest_plugin import start_lab
 
 
 @pytest.fixture(scope="session")
 def ansible(lab):  # pylint: disable=redefined-outer-name
     """Runs playbooks and single module tasks with the lab's environment."""
     return AnsibleRunner(lab.env)
+
+
+@pytest.fixture(scope="module")
+def mixed_lab(tmp_path_factory):
+    """A lab of its own whose cluster is in API_AND_CONFIG_MAP mode (access entries and aws-auth), shared by a module's tests."""
+    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
+    try:
+        yield handle
+    finally:
+        handle.stop()
 
 
 @pytest.fixture(scope="session")

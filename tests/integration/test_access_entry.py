@@ -6,23 +6,12 @@ import uuid
 import pytest
 
 from integration_helpers import AnsibleRunner
-from lab.pytest_plugin import start_lab
 
 MODULE = "eksnodes.windows.access_entry"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
-
-
-@pytest.fixture(scope="module")
-def mixed_lab(tmp_path_factory):
-    """A lab of its own whose cluster is in API_AND_CONFIG_MAP mode (shared by this file's tests)."""
-    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from integration_helpers import AnsibleRunner, settled_snapshot, snapshot
-from lab.pytest_plugin import start_lab
 
 BASE_VARS = {"cluster_name": "lab", "node_type": "m5.large", "nodes": 2, "node_ami_family": "WindowsServer2022CoreContainer"}
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -37,16 +36,6 @@ def windows_ipam_off(lab):
 def ipam_off(lab):
     with windows_ipam_off(lab) as core:
         yield core
-
-
-@pytest.fixture(scope="module")
-def mixed_lab(tmp_path_factory):
-    """A lab of its own whose cluster is in API_AND_CONFIG_MAP mode, where the launch uses access entries."""
-    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture

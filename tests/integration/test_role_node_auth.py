@@ -6,7 +6,6 @@ import uuid
 import pytest
 
 from integration_helpers import AnsibleRunner
-from lab.pytest_plugin import start_lab
 from test_aws_auth import AwsAuth
 
 ROLE = "eksnodes.windows.node_auth"
@@ -49,15 +48,6 @@ def outcome(result, name):
 
 def failure(result, name):
     return result.result(f"{name}: failed")["ansible_failed_result"]
-
-
-@pytest.fixture(scope="module")
-def mixed_lab(tmp_path_factory):
-    handle = start_lab(tmp_path_factory.mktemp("lab-api-and-config-map"), auth_mode="API_AND_CONFIG_MAP")
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_ins
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_launch_template_versions
 from ansible_collections.eksnodes.windows.plugins.module_utils.retries import aws_retry
 
-from ..readiness.nodes import instance_id_of, is_ready
+from ..readiness.nodes import group_target, instance_id_of, is_ready
 from .rolling import LaunchTarget
 
-LEAVING_STATES = ("Terminating", "Terminated", "Detaching", "Detached")
 TEMPLATE_ID_TAG = "aws:ec2launchtemplate:id"
 TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"
 
@@ -39,7 +38,7 @@ def lower_min_size(client, group_name: str, min_size: int) -> None:
 
 
 def live_members(group: Dict[str, Any]) -> List[str]:
-    return [i["InstanceId"] for i in group.get("Instances") or [] if not str(i.get("LifecycleState") or "").startswith(LEAVING_STATES)]
+    return [instance["instance_id"] for instance in group_target(group).instances]
 
 
 def remove_from_group(client, group: Dict[str, Any], instance_ids: List[str]) -> List[str]:

@@ -45,6 +45,22 @@ def _normalized(name: str, value: Any, list_names: Iterable[str]) -> Any:
     return "" if value is None else str(value)
 
 
+# The template's parameters that bound how many instances its Auto Scaling group runs.
+CAPACITY_PARAMETERS = ("NodeAutoScalingGroupDesiredCapacity", "NodeAutoScalingGroupMaxSize")
+
+
+def lowered_capacity(before: Mapping[str, Any], after: Mapping[str, Any]) -> Optional[int]:
+    """How many instances the group has room for after an update that lowers its desired capacity or maximum size;
+    None when neither goes down (or the template has no such parameters)."""
+    def number(value: Any) -> Optional[int]:
+        return int(value) if str(value or "").isdigit() else None
+    wanted = [number(after.get(name)) for name in CAPACITY_PARAMETERS]
+    if None in wanted:
+        return None
+    lowered = any(number(before.get(name)) is None or new < number(before.get(name)) for name, new in zip(CAPACITY_PARAMETERS, wanted))
+    return min(wanted) if lowered else None
+
+
 def parameter_changes(
     current: Mapping[str, str], desired: Mapping[str, str], list_names: Iterable[str] = ()
 ) -> Dict[str, Dict[str, str]]:

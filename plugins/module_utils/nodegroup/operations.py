@@ -125,17 +125,6 @@ def started(stack_id: str, after_event_id: Optional[str], client_request_token: 
     return {"stack_id": stack_id, "after_event_id": after_event_id, "client_request_token": client_request_token}
 
 
-# The template's parameters that bound how many instances its Auto Scaling group runs.
-CAPACITY_PARAMETERS = ("NodeAutoScalingGroupDesiredCapacity", "NodeAutoScalingGroupMaxSize")
-
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
 class NodegroupStack:
     """One stack, driven by change sets; every call is a retrying wrapper from stacks.py."""
 
@@ -276,8 +265,7 @@ class NodegroupStack:
             "parameters": change_logic.stack_parameters(stack),
             "resolved_parameters": change_logic.resolved_parameters(stack),
             "instances": instances,
-            "instance_ids": [item["instance_id"] for item in instances
-                             if not str(item["lifecycle_state"] or "").startswith(transformations.LEAVING_STATES)],
+            "instance_ids": transformations.live_instance_ids(instances),
             "outdated_instance_ids": transformations.outdated_instance_ids(instances, outputs) if stack else [],
         }
 
@@ -349,37 +337,26 @@ class NodegroupStack:
                 wanted_tags = desired.stack_tags(change_logic.stack_tags(stack))
                 if change_logic.is_no_op(stack, deployed, desired.template_body, desired.parameters, wanted_tags, desired.list_parameters):
                     return self.result(stack, False, "none", change_set_id=None, changes=[], parameter_changes={})
-            leaving = self._leaving(stack, desired)
+            capacity = change_logic.lowered_capacity(change_logic.stack_parameters(stack), desired.parameters)
+            leaving = self._leaving(stack, capacity) if capacity is not None else []
             if leaving:
-                self._refuse_undrained_scale_in(stack, desired, leaving)
+                if not (self.check_mode or self.undrained_scale_in):
+                    raise StackOperationError(
+                        f"Stack {self.stack_name}: the update makes room for {capacity} instance(s) in an Auto Scaling group that runs "
+                        f"{capacity + len(leaving)}, so the group would terminate {', '.join(leaving)} without draining their nodes. "
+                        "Nothing was changed. Drain those nodes and take them out of the group first (the nodegroup role and the "
+                        "launch playbook do, with eksnodes.windows.nodes_drain and its terminate_in_group), or set undrained_scale_in=true",
+                        changed=False, leaving_instance_ids=leaving, outputs=transformations.outputs(stack))
                 result = self._change(stack, desired, operation)
                 result["leaving_instance_ids"] = leaving
                 return result
         return self._change(stack if not in_review else None, desired, operation, review_stack=stack if in_review else None)
 
-    def _leaving(self, stack: Dict[str, Any], desired: DesiredStack) -> List[str]:
-        """The instances the update would have the group terminate: those beyond its new desired capacity (or maximum).
-        The group is read only when one of them goes down."""
-        before = change_logic.stack_parameters(stack)
-        capacities = [_int(desired.parameters.get(name)) for name in CAPACITY_PARAMETERS]
-        lowered = any(after is not None and (_int(before.get(name)) is None or after < _int(before.get(name)))
-                      for name, after in zip(CAPACITY_PARAMETERS, capacities))
-        if not lowered or None in capacities:
-            return []
+    def _leaving(self, stack: Dict[str, Any], capacity: int) -> List[str]:
+        """The instances an Auto Scaling group of capacity has no room for (the group is read only then)."""
         instances = self.instances(stack)
-        outputs = transformations.outputs(stack)
-        return transformations.leaving_instance_ids(instances, transformations.outdated_instance_ids(instances, outputs), min(capacities))
-
-    def _refuse_undrained_scale_in(self, stack: Dict[str, Any], desired: DesiredStack, leaving: List[str]) -> None:
-        if self.check_mode or self.undrained_scale_in:
-            return
-        capacity = min(_int(desired.parameters.get(name)) for name in CAPACITY_PARAMETERS)
-        raise StackOperationError(
-            f"Stack {self.stack_name}: the update makes room for {capacity} instance(s) in an Auto Scaling group that runs "
-            f"{capacity + len(leaving)}, so the group would terminate {', '.join(leaving)} without draining their nodes. Nothing "
-            "was changed. Drain those nodes and take them out of the group first (the nodegroup role and the launch playbook "
-            "do, with eksnodes.windows.nodes_drain and its terminate_in_group), or set undrained_scale_in=true",
-            changed=False, leaving_instance_ids=leaving, outputs=transformations.outputs(stack))
+        outdated = transformations.outdated_instance_ids(instances, transformations.outputs(stack))
+        return transformations.leaving_instance_ids(instances, outdated, capacity)
 
     def _plan(self, stack: Optional[Dict[str, Any]], desired: DesiredStack, operation: str, review_stack=None) -> Dict[str, Any]:
         """The change that would be made, from the parameters and tags alone (no change set, so no resource changes)."""

@@ -98,9 +98,14 @@ def outdated_instance_ids(instances: List[Mapping[str, Any]], stack_outputs: Map
     return outdated
 
 
+def live_instance_ids(items: List[Mapping[str, Any]]) -> List[str]:
+    """IDs of the instances (as instances() gives them) that are in service or on their way (not leaving)."""
+    return [item["instance_id"] for item in items if not str(item.get("lifecycle_state") or "").startswith(LEAVING_STATES)]
+
+
 def instance_ids(group: Optional[Mapping[str, Any]]) -> List[str]:
     """IDs of the group's instances that are in service or on their way (not leaving)."""
-    return [item["instance_id"] for item in instances(group) if not str(item["lifecycle_state"] or "").startswith(LEAVING_STATES)]
+    return live_instance_ids(instances(group))
 
 
 def stack_facts(stack: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -117,8 +122,7 @@ def stack_facts(stack: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
 def leaving_instance_ids(instances: List[Mapping[str, Any]], outdated: Optional[List[str]], capacity: int) -> List[str]:
     """The live instances an Auto Scaling group of capacity would have no room for, in the order they should leave:
     those on an older launch template first (outdated), then by instance ID, highest first."""
-    live = sorted((item["instance_id"] for item in instances if not str(item.get("lifecycle_state") or "").startswith(LEAVING_STATES)),
-                  reverse=True)
+    live = sorted(live_instance_ids(instances), reverse=True)
     extra = len(live) - max(capacity, 0)
     if extra <= 0:
         return []

@@ -134,3 +134,11 @@ def test_long_values_show_their_start_length_and_digest():
 def test_a_modification_without_details_says_modified():
     diffs = c.build_diff({}, {}, [{"action": "Modify", "logical_resource_id": "NodeGroup", "resource_type": "T", "details": [], "scope": []}], "s")
     assert diffs[1]["after"] == "NodeGroup (T) modified\n"
+
+
+def test_the_capacity_an_update_lowers_the_group_to():
+    sizes = {"NodeAutoScalingGroupDesiredCapacity": "3", "NodeAutoScalingGroupMaxSize": "4"}
+    assert c.lowered_capacity(sizes, dict(sizes, NodeAutoScalingGroupDesiredCapacity="2")) == 2
+    assert c.lowered_capacity(sizes, {"NodeAutoScalingGroupDesiredCapacity": "3", "NodeAutoScalingGroupMaxSize": "3"}) == 3
+    assert c.lowered_capacity(sizes, dict(sizes, NodeAutoScalingGroupMaxSize="5")) is None
+    assert c.lowered_capacity(sizes, sizes) is None and c.lowered_capacity(sizes, {"Other": "1"}) is None
