@@ -226,3 +226,9 @@ class ReadinessSampler(threading.Thread):
     def finish(self) -> None:
         self.stop.set()
         self.join()
+
+
+def user_env(lab, playbook):
+    """The AWS keys of the lab's IAM user for a playbook (launch, upgrade, remove), which holds only its shipped policy."""
+    user = lab.info["iam"]["users"][playbook]
+    return {"AWS_ACCESS_KEY_ID": user["access_key_id"], "AWS_SECRET_ACCESS_KEY": user["secret_access_key"]}

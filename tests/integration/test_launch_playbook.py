@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from integration_helpers import NODE_INPUT_READS, AnsibleRunner, ReadinessSampler, recap
+from integration_helpers import NODE_INPUT_READS, AnsibleRunner, ReadinessSampler, recap, user_env
 
 pytestmark = pytest.mark.long
 
@@ -40,11 +40,6 @@ def is_ready(node):
 def windows_role_arn(lab):
     outputs = lab.aws_client("cloudformation").describe_stacks(StackName="lab-nodegroup-win")["Stacks"][0]["Outputs"]
     return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "NodeInstanceRole")
-
-
-def user_env(lab, playbook):
-    user = lab.info["iam"]["users"][playbook]
-    return {"AWS_ACCESS_KEY_ID": user["access_key_id"], "AWS_SECRET_ACCESS_KEY": user["secret_access_key"]}
 
 
 def deploy_windows_workload(lab):

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from kubernetes import client
 
-from integration_helpers import AnsibleRunner
+from integration_helpers import AnsibleRunner, user_env
 from lab.least_privilege import policy_path
 from lab.pytest_plugin import start_lab
 
@@ -153,9 +153,7 @@ def test_a_stack_name_long_enough_to_cut_the_node_role_name_is_created_and_delet
     assert created.get("changed") and not created.get("failed"), created.get("msg")
     role_name = created["outputs"]["node_instance_role_arn"].rsplit("/", 1)[1]
     assert role_name.startswith("lab-payments-prod-eu-west-1-nodegr-NodeInstanceRole-") and len(role_name) == 64, role_name
-    remover = enforcing_lab.info["iam"]["users"]["remove"]
-    deleted = AnsibleRunner({**enforcing_lab.env, "AWS_ACCESS_KEY_ID": remover["access_key_id"], "AWS_SECRET_ACCESS_KEY": remover["secret_access_key"]}).task(
-        "eksnodes.windows.nodegroup_stack", {**args, "state": "absent"})
+    deleted = AnsibleRunner({**enforcing_lab.env, **user_env(enforcing_lab, "remove")}).task("eksnodes.windows.nodegroup_stack", {**args, "state": "absent"})
     assert deleted.get("changed") and not deleted.get("failed"), deleted.get("msg")
     assert name not in [stack_name for stack_name, _status in active_stacks(enforcing_lab)]
     assert all(role["RoleName"] != role_name for role in enforcing_lab.aws_client("iam").list_roles()["Roles"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes import client as kclient
 
-from integration_helpers import WINDOWS_2022_FAMILY, AnsibleRunner, publish_newer_ami, recap
+from integration_helpers import WINDOWS_2022_FAMILY, AnsibleRunner, publish_newer_ami, recap, user_env
 from test_drain import ReadySampler, SampleApp
 from test_stack_ownership import stack_args
 
@@ -304,8 +304,7 @@ def test_blue_green_in_api_mode_moves_the_access_entry(lab_factory):
     assert eks.describe_access_entry(clusterName="lab", principalArn=lab.facts["linux_node_role_arn"])["accessEntry"]["type"] == "EC2_LINUX"
     assert len(windows_nodes(lab)) == 2 and all(is_ready(node) for node in windows_nodes(lab).values())
     new_image = publish_newer_ami(lab)
-    upgrader = lab.info["iam"]["users"]["upgrade"]
-    as_upgrader = {"AWS_ACCESS_KEY_ID": upgrader["access_key_id"], "AWS_SECRET_ACCESS_KEY": upgrader["secret_access_key"]}
+    as_upgrader = user_env(lab, "upgrade")
 
     # The access entries are checked in the plan, with the upgrade user's permissions: a Linux node role whose entry
     # has another type is refused before the new node group's stack is created.
